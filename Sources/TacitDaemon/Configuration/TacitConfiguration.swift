@@ -1,0 +1,281 @@
+import Foundation
+import TacitKafka
+import TacitStore
+import TOMLKit
+
+/// Everything the daemon reads from its one TOML file (configs/tacit.toml documents every key).
+/// Every field has a default; unknown keys are errors.
+public struct TacitConfiguration: Sendable, Equatable {
+    public var kafka = Kafka()
+    public var events = EventLimits()
+    public var taxonomy = EventTaxonomy()
+    public var store = Store()
+    public var trainer = Trainer()
+    public var publisher = Publisher()
+    public var http = HTTP()
+    public var service = Service()
+
+    public init() {}
+
+    /// `[kafka]`: brokers, group, topics, and `[kafka.properties]` passed to librdkafka.
+    public struct Kafka: Sendable, Equatable {
+        public var brokers = ["127.0.0.1:9092"]
+        public var clientID = "tacit"
+        public var groupID = "tacit"
+        public var inputTopics = ["tacit.behaviors", "tacit.feedback"]
+        public var outputTopic = "tacit.recommendations"
+        public var deadLetterTopic = "tacit.deadletter"
+        public var sessionTimeoutMs = 10_000
+        public var heartbeatIntervalMs = 1_000
+        public var maxPollIntervalMs = 300_000
+        public var lingerMs = 5
+        public var messageTimeoutMs = 120_000
+        public var producerStallTimeoutMs = 30_000
+        /// Extra librdkafka properties for both consumer and producer.
+        public var properties: [String: String] = [:]
+
+        public var client: KafkaClientConfiguration {
+            KafkaClientConfiguration(brokers: brokers, clientID: clientID, properties: properties)
+        }
+
+        public var consumer: KafkaConsumerConfiguration {
+            KafkaConsumerConfiguration(client: client, groupID: groupID, topics: inputTopics,
+                                       sessionTimeout: .milliseconds(sessionTimeoutMs),
+                                       heartbeatInterval: .milliseconds(heartbeatIntervalMs),
+                                       maxPollInterval: .milliseconds(maxPollIntervalMs))
+        }
+
+        public var producer: KafkaProducerConfiguration {
+            KafkaProducerConfiguration(client: client, linger: .milliseconds(lingerMs),
+                                       messageTimeout: .milliseconds(messageTimeoutMs),
+                                       stallTimeout: .milliseconds(producerStallTimeoutMs))
+        }
+    }
+
+    /// `[store]`: the SQLite file and how batches are cut.
+    public struct Store: Sendable, Equatable {
+        public var path = "tacit.sqlite"
+        public var maxSequenceLength = 200
+        /// Most records applied in one transaction.
+        public var batchSize = 2_000
+        /// Longest wait for the first record of a batch.
+        public var pollTimeoutMs = 100
+        public var dedupWindow = 1_000_000
+        public var idCacheCapacity = 100_000
+        public var synchronous = StoreConfiguration.Synchronous.full
+
+        public var storeConfiguration: StoreConfiguration {
+            StoreConfiguration(path: path, maxSequenceLength: maxSequenceLength, dedupWindow: dedupWindow,
+                               idCacheCapacity: idCacheCapacity, synchronous: synchronous)
+        }
+    }
+
+    /// `[trainer]`: periodic fine-tuning (used once a learned model is wired in).
+    public struct Trainer: Sendable, Equatable {
+        public var enabled = true
+        public var model = "lightgcn"
+        public var intervalSeconds = 600
+        public var everyEvents = 10_000
+        /// A candidate is promoted when its metric ≥ the serving model's − margin.
+        public var promotionMargin = 0.0
+        public var epochs = 5
+        public var dim = 64
+        public var learningRate = 0.001
+        public var seed = 2024
+        public var threads = 1
+        /// Share of each user's newest events held out to evaluate candidates.
+        public var holdoutFraction = 0.1
+    }
+
+    /// `[publisher]`: top-K lists to the output topic.
+    public struct Publisher: Sendable, Equatable {
+        public var topK = 10
+        public var debounceMs = 500
+        public var excludeConsumed = true
+        public var excludeDisliked = true
+        public var retryBackoffMs = 1_000
+        /// Model name reported until a learned model serves (`popularity`).
+        public var fallbackModel = "popularity"
+    }
+
+    /// `[http]`: health, metrics, ad-hoc reads.
+    public struct HTTP: Sendable, Equatable {
+        public var enabled = true
+        public var host = "127.0.0.1"
+        public var port = 8088
+    }
+
+    /// `[service]`: life cycle under systemd.
+    public struct Service: Sendable, Equatable {
+        public var shutdownTimeoutMs = 20_000
+        /// Send WATCHDOG=1 when systemd asks for it (WatchdogSec=).
+        public var watchdog = true
+        /// Log level: trace, debug, info, notice, warning, error, critical.
+        public var logLevel = "info"
+    }
+
+    // MARK: - Loading
+
+    /// Reads and validates `path`. Errors name the file and the key.
+    public static func load(path: String) throws(ConfigurationError) -> TacitConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(file: path, key: "(file)", message: "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses TOML text; `file` names it in errors.
+    public static func parse(_ text: String, file: String) throws(ConfigurationError) -> TacitConfiguration {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let e as TOMLParseError {
+            throw ConfigurationError(file: file, key: "line \(e.source.begin.line), column \(e.source.begin.column)",
+                                     message: e.description)
+        } catch {
+            throw ConfigurationError(file: file, key: "(syntax)", message: "\(error)")
+        }
+        var root = TOMLSection(file: file, path: "", table: table)
+        var c = TacitConfiguration()
+        let d = TacitConfiguration()
+
+        var k = try root.subsection("kafka")
+        c.kafka.brokers = try brokers(&k, default: d.kafka.brokers)
+        c.kafka.clientID = try k.string("client_id", default: d.kafka.clientID)
+        c.kafka.groupID = try k.string("group_id", default: d.kafka.groupID)
+        c.kafka.inputTopics = try k.strings("input_topics", default: d.kafka.inputTopics, allowEmpty: false)
+        c.kafka.outputTopic = try k.string("output_topic", default: d.kafka.outputTopic)
+        c.kafka.deadLetterTopic = try k.string("deadletter_topic", default: d.kafka.deadLetterTopic)
+        c.kafka.sessionTimeoutMs = try k.int("session_timeout_ms", default: d.kafka.sessionTimeoutMs, range: 1_000...3_600_000)
+        c.kafka.heartbeatIntervalMs = try k.int("heartbeat_interval_ms", default: d.kafka.heartbeatIntervalMs, range: 100...3_600_000)
+        c.kafka.maxPollIntervalMs = try k.int("max_poll_interval_ms", default: d.kafka.maxPollIntervalMs, range: 1_000...86_400_000)
+        c.kafka.lingerMs = try k.int("linger_ms", default: d.kafka.lingerMs, range: 0...900_000)
+        c.kafka.messageTimeoutMs = try k.int("message_timeout_ms", default: d.kafka.messageTimeoutMs, range: 1_000...86_400_000)
+        c.kafka.producerStallTimeoutMs = try k.int("producer_stall_timeout_ms", default: d.kafka.producerStallTimeoutMs,
+                                                   range: 1_000...86_400_000)
+        var props = try k.subsection("properties")
+        c.kafka.properties = try props.passThrough()
+        for key in c.kafka.properties.keys.sorted() where managedProperties.contains(key) {
+            throw props.error(key, "managed by Tacit (set it through the typed [kafka] keys, if at all)")
+        }
+        if c.kafka.heartbeatIntervalMs >= c.kafka.sessionTimeoutMs {
+            throw k.error("heartbeat_interval_ms", "must be less than session_timeout_ms (\(c.kafka.sessionTimeoutMs))")
+        }
+        let outputs = [c.kafka.outputTopic, c.kafka.deadLetterTopic]
+        if let clash = c.kafka.inputTopics.first(where: outputs.contains) {
+            throw k.error("input_topics", "\"\(clash)\" is also an output topic")
+        }
+        try props.finish()
+        try k.finish()
+
+        var e = try root.subsection("events")
+        c.events.maxPayloadBytes = try e.int("max_payload_bytes", default: d.events.maxPayloadBytes, range: 64...16_777_216)
+        c.events.maxIDLength = try e.int("max_id_length", default: d.events.maxIDLength, range: 1...65_536)
+        let earliest = try e.string("earliest_timestamp", default: "2000-01-01T00:00:00Z")
+        guard let ms = RFC3339.epochMilliseconds(earliest) else {
+            throw e.error("earliest_timestamp", "expected an RFC 3339 date-time such as \"2000-01-01T00:00:00Z\", found \"\(earliest)\"")
+        }
+        c.events.earliestTimestampMs = ms
+        c.events.maxFutureSkewMs = Int64(try e.int("max_future_skew_ms", default: Int(d.events.maxFutureSkewMs),
+                                                   range: 0...(366 * 86_400_000)))
+        try e.finish()
+
+        var t = try root.subsection("taxonomy")
+        c.taxonomy.target = try t.strings("target", default: d.taxonomy.target, allowEmpty: false)
+        c.taxonomy.auxiliary = try t.strings("auxiliary", default: d.taxonomy.auxiliary)
+        c.taxonomy.explicitPositive = try t.strings("explicit_positive", default: d.taxonomy.explicitPositive)
+        c.taxonomy.implicitPositive = try t.strings("implicit_positive", default: d.taxonomy.implicitPositive)
+        c.taxonomy.passiveNegative = try t.strings("passive_negative", default: d.taxonomy.passiveNegative)
+        c.taxonomy.explicitNegative = try t.strings("explicit_negative", default: d.taxonomy.explicitNegative)
+        c.taxonomy.rating = try t.strings("rating", default: d.taxonomy.rating)
+        c.taxonomy.watch = try t.strings("watch", default: d.taxonomy.watch)
+        c.taxonomy.positiveRatingThreshold = try t.double("positive_rating_threshold", default: d.taxonomy.positiveRatingThreshold, range: 0...1_000)
+        c.taxonomy.ratingMax = try t.double("rating_max", default: d.taxonomy.ratingMax, range: 1...1_000)
+        c.taxonomy.positiveWatchFraction = try t.double("positive_watch_fraction", default: d.taxonomy.positiveWatchFraction, range: 0.01...1)
+        c.taxonomy.skipBelowMs = Int64(try t.int("skip_below_ms", default: Int(d.taxonomy.skipBelowMs), range: 0...86_400_000))
+        var owner: [String: String] = [:]
+        for (group, types) in [("target", c.taxonomy.target), ("auxiliary", c.taxonomy.auxiliary),
+                               ("explicit_positive", c.taxonomy.explicitPositive), ("implicit_positive", c.taxonomy.implicitPositive),
+                               ("passive_negative", c.taxonomy.passiveNegative), ("explicit_negative", c.taxonomy.explicitNegative),
+                               ("rating", c.taxonomy.rating), ("watch", c.taxonomy.watch)] {
+            for type in types {
+                if let other = owner[type] { throw t.error(group, "\"\(type)\" is already listed in taxonomy.\(other)") }
+                owner[type] = group
+            }
+        }
+        if c.taxonomy.positiveRatingThreshold > c.taxonomy.ratingMax {
+            throw t.error("positive_rating_threshold", "must not exceed rating_max (\(c.taxonomy.ratingMax))")
+        }
+        try t.finish()
+
+        var s = try root.subsection("store")
+        c.store.path = try s.string("path", default: d.store.path)
+        c.store.maxSequenceLength = try s.int("max_sequence_length", default: d.store.maxSequenceLength, range: 1...1_000_000)
+        c.store.batchSize = try s.int("batch_size", default: d.store.batchSize, range: 1...1_000_000)
+        c.store.pollTimeoutMs = try s.int("poll_timeout_ms", default: d.store.pollTimeoutMs, range: 0...60_000)
+        c.store.dedupWindow = try s.int("dedup_window", default: d.store.dedupWindow, range: 0...1_000_000_000)
+        c.store.idCacheCapacity = try s.int("id_cache_capacity", default: d.store.idCacheCapacity, range: 1...100_000_000)
+        c.store.synchronous = try s.choice("synchronous", default: d.store.synchronous)
+        try s.finish()
+
+        var tr = try root.subsection("trainer")
+        c.trainer.enabled = try tr.bool("enabled", default: d.trainer.enabled)
+        c.trainer.model = try tr.string("model", default: d.trainer.model)
+        c.trainer.intervalSeconds = try tr.int("interval_s", default: d.trainer.intervalSeconds, range: 1...604_800)
+        c.trainer.everyEvents = try tr.int("every_events", default: d.trainer.everyEvents, range: 1...1_000_000_000)
+        c.trainer.promotionMargin = try tr.double("promotion_margin", default: d.trainer.promotionMargin, range: 0...1)
+        c.trainer.epochs = try tr.int("epochs", default: d.trainer.epochs, range: 1...10_000)
+        c.trainer.dim = try tr.int("dim", default: d.trainer.dim, range: 1...4_096)
+        c.trainer.learningRate = try tr.double("learning_rate", default: d.trainer.learningRate, range: 1e-7...10)
+        c.trainer.seed = try tr.int("seed", default: d.trainer.seed, range: 0...Int.max)
+        c.trainer.threads = try tr.int("threads", default: d.trainer.threads, range: 1...256)
+        c.trainer.holdoutFraction = try tr.double("holdout_fraction", default: d.trainer.holdoutFraction, range: 0.01...0.5)
+        try tr.finish()
+
+        var p = try root.subsection("publisher")
+        c.publisher.topK = try p.int("top_k", default: d.publisher.topK, range: 1...10_000)
+        c.publisher.debounceMs = try p.int("debounce_ms", default: d.publisher.debounceMs, range: 0...3_600_000)
+        c.publisher.excludeConsumed = try p.bool("exclude_consumed", default: d.publisher.excludeConsumed)
+        c.publisher.excludeDisliked = try p.bool("exclude_disliked", default: d.publisher.excludeDisliked)
+        c.publisher.retryBackoffMs = try p.int("retry_backoff_ms", default: d.publisher.retryBackoffMs, range: 1...3_600_000)
+        try p.finish()
+
+        var h = try root.subsection("http")
+        c.http.enabled = try h.bool("enabled", default: d.http.enabled)
+        c.http.host = try h.string("host", default: d.http.host)
+        c.http.port = try h.int("port", default: d.http.port, range: 0...65_535)
+        try h.finish()
+
+        var sv = try root.subsection("service")
+        c.service.shutdownTimeoutMs = try sv.int("shutdown_timeout_ms", default: d.service.shutdownTimeoutMs, range: 100...3_600_000)
+        c.service.watchdog = try sv.bool("watchdog", default: d.service.watchdog)
+        c.service.logLevel = try sv.string("log_level", default: d.service.logLevel)
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        guard levels.contains(c.service.logLevel) else {
+            throw sv.error("log_level", "expected one of \(levels.joined(separator: ", ")), found \"\(c.service.logLevel)\"")
+        }
+        try sv.finish()
+
+        try root.finish()
+        return c
+    }
+
+    /// `brokers` as a string (`"h1:9092,h2:9092"`) or an array of strings.
+    private static func brokers(_ k: inout TOMLSection, default d: [String]) throws(ConfigurationError) -> [String] {
+        if let v = k.table?["brokers"], v.array != nil {
+            return try k.strings("brokers", default: d, allowEmpty: false)
+        }
+        let s = try k.string("brokers", default: d.joined(separator: ","))
+        let list = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !list.isEmpty, list.allSatisfy({ !$0.isEmpty }) else {
+            throw k.error("brokers", "expected a non-empty string")
+        }
+        for b in list where !b.contains(":") {
+            throw k.error("brokers", "\"\(b)\" is not host:port")
+        }
+        return list
+    }
+}

@@ -1,0 +1,70 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import TacitStore
+
+/// The daemon's HTTP endpoints (Hummingbird):
+/// - `GET /healthz` → `{"live","ready","status"}`, 200 when live and ready, else 503
+///   (`/healthz/live` and `/healthz/ready` answer one question each);
+/// - `GET /metrics` → Prometheus text format;
+/// - `GET /recommendations/{user}` → the list the publisher would send now (same JSON), 404 for
+///   an unknown user, 503 while no model can serve.
+public enum HTTPServer {
+    public static func makeApplication(host: String, port: Int, store: EventStore, recommender: any RecommendationSource,
+                                       publisher: PublisherService?, metrics: DaemonMetrics, health: HealthState,
+                                       logger: Logger) -> any Service {
+        let router = Router()
+        router.get("/healthz") { _, _ -> Response in
+            let now = epochMilliseconds()
+            let live = health.isLive(nowMs: now), ready = health.snapshot.ready && !health.snapshot.stopping
+            return json(live && ready ? .ok : .serviceUnavailable,
+                        "{\"live\":\(live),\"ready\":\(ready),\"status\":\(JSON.quoted(health.statusLine()))}")
+        }
+        router.get("/healthz/live") { _, _ -> Response in
+            let live = health.isLive(nowMs: epochMilliseconds())
+            return json(live ? .ok : .serviceUnavailable, "{\"live\":\(live)}")
+        }
+        router.get("/healthz/ready") { _, _ -> Response in
+            let ready = health.snapshot.ready && !health.snapshot.stopping
+            return json(ready ? .ok : .serviceUnavailable, "{\"ready\":\(ready)}")
+        }
+        router.get("/metrics") { _, _ -> Response in
+            let last = health.snapshot.lastBatchMs
+            if last > 0 { metrics.lastBatchAge.set(Double(epochMilliseconds() - last) / 1000) }
+            var buffer: [UInt8] = []
+            metrics.registry.emit(into: &buffer)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        router.get("/recommendations/:user") { _, context -> Response in
+            guard let external = context.parameters.get("user") else { return json(.badRequest, #"{"error":"user missing"}"#) }
+            do {
+                guard let user = try store.userID(external) else {
+                    return json(.notFound, "{\"error\":\"unknown user\",\"user\":\(JSON.quoted(external))}")
+                }
+                let (consumed, disliked) = try store.interactedItems(user: user)
+                let s = publisher?.settings
+                var excluded = Set<Int32>()
+                if s?.excludeConsumed ?? true { excluded.formUnion(consumed) }
+                if s?.excludeDisliked ?? true { excluded.formUnion(disliked) }
+                guard let recs = try recommender.recommend(user: user, k: s?.topK ?? 10, excluding: excluded) else {
+                    return json(.serviceUnavailable, #"{"error":"no model is serving yet"}"#)
+                }
+                let names = try store.itemExternalIDs(for: recs.items.map(\.item))
+                let through = try store.allOffsets()
+                let body = PublisherService.message(user: external, items: zip(names, recs.items.map(\.score)).map { ($0, $1) },
+                                                    model: recs.model, generatedAtMs: epochMilliseconds(), through: through)
+                return json(.ok, body)
+            } catch {
+                logger.error("GET /recommendations", metadata: ["error": "\(error)"])
+                return json(.internalServerError, "{\"error\":\(JSON.quoted("\(error)"))}")
+            }
+        }
+        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "tacit"),
+                           logger: logger)
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

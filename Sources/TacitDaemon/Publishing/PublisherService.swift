@@ -1,0 +1,195 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TacitKafka
+import TacitStore
+
+/// Publishes top-K lists to the output topic for users touched by new events (debounced per
+/// user) and for all recently active users after the serving model changes. Failed deliveries
+/// are retried with backoff; the newest list per user is never dropped. On graceful shutdown it
+/// publishes everything pending at once and waits for the acknowledgements.
+public final class PublisherService: Service, Sendable {
+    public struct Settings: Sendable {
+        public var topic: String
+        public var topK: Int
+        public var debounceMs: Int
+        public var retryBackoffMs: Int
+        public var excludeConsumed: Bool
+        public var excludeDisliked: Bool
+        /// Lists recomputed when the serving model changes (most recently active users).
+        public var republishOnPromotion: Int
+
+        public init(topic: String, topK: Int, debounceMs: Int, retryBackoffMs: Int, excludeConsumed: Bool,
+                    excludeDisliked: Bool, republishOnPromotion: Int = 10_000) {
+            self.topic = topic
+            self.topK = topK
+            self.debounceMs = debounceMs
+            self.retryBackoffMs = retryBackoffMs
+            self.excludeConsumed = excludeConsumed
+            self.excludeDisliked = excludeDisliked
+            self.republishOnPromotion = republishOnPromotion
+        }
+    }
+
+    let settings: Settings
+    let store: EventStore
+    let recommender: any RecommendationSource
+    let producer: KafkaProducer
+    let metrics: DaemonMetrics
+    let health: HealthState
+    let logger: Logger
+    private let machine: Mutex<PublisherStateMachine>
+    /// Next offset per input partition after the newest applied batch (for `events_through`).
+    private let offsets = Mutex<[StreamPartition: Int64]>([:])
+
+    public init(settings: Settings, store: EventStore, recommender: any RecommendationSource, producer: KafkaProducer,
+                metrics: DaemonMetrics, health: HealthState, logger: Logger) {
+        self.settings = settings
+        self.store = store
+        self.recommender = recommender
+        self.producer = producer
+        self.metrics = metrics
+        self.health = health
+        self.logger = logger
+        machine = Mutex(PublisherStateMachine(debounceMs: Int64(settings.debounceMs), backoffMs: Int64(settings.retryBackoffMs)))
+    }
+
+    /// Called by ingest after each applied batch.
+    public func batchApplied(_ outcome: ApplyOutcome) {
+        offsets.withLock { o in
+            for (p, n) in outcome.nextOffsets { o[p] = max(o[p] ?? 0, n) }
+        }
+        guard !outcome.touchedUsers.isEmpty else { return }
+        let now = monotonicMs()
+        machine.withLock { m in
+            for u in outcome.touchedUsers {
+                m.touched(user: u.id, external: u.external, lastEventMs: u.lastTimestampMs, now: now)
+            }
+        }
+    }
+
+    public func run() async throws {
+        var model = recommender.currentModel
+        let tick = Duration.milliseconds(max(5, min(100, settings.debounceMs / 4)))
+        while true {
+            let stopping = Task.isShuttingDownGracefully || Task.isCancelled
+            let current = recommender.currentModel
+            if current != model {
+                logger.info("serving model changed; republishing active users", metadata: ["model": "\(current.name)", "version": "\(current.version)"])
+                model = current
+                scheduleAll()
+            }
+            let now = monotonicMs()
+            let (due, retries) = machine.withLock { m in
+                (m.takeDue(now: now, all: stopping), m.takeRetries(now: now, all: stopping))
+            }
+            if !due.isEmpty || !retries.isEmpty {
+                await publish(due: due, retries: retries)
+            }
+            if stopping {
+                // One final round: anything that failed during shutdown is retried once more.
+                let leftovers = machine.withLock { m in m.takeRetries(now: .max, all: true) }
+                if !leftovers.isEmpty && !Task.isCancelled { await publish(due: [], retries: leftovers) }
+                let left = machine.withLock { ($0.pendingCount, $0.retryCount) }
+                if left != (0, 0) {
+                    logger.warning("publisher stopped with lists not delivered", metadata: ["pending": "\(left.0)", "retries": "\(left.1)"])
+                }
+                return
+            }
+            if due.isEmpty && retries.isEmpty {
+                try? await Task.sleep(for: tick)
+            }
+        }
+    }
+
+    /// Schedules lists for the most recently active users (after a promotion).
+    public func scheduleAll() {
+        do {
+            let users = try store.recentUsers(limit: settings.republishOnPromotion)
+            let now = monotonicMs()
+            machine.withLock { m in
+                for u in users { m.touched(user: u.id, external: u.external, lastEventMs: u.lastTimestampMs, now: now, immediately: true) }
+            }
+        } catch {
+            logger.error("cannot list active users", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func publish(due: [PublisherStateMachine.Due], retries: [PublisherStateMachine.Outgoing]) async {
+        var lists: [PublisherStateMachine.Outgoing] = []
+        let through = offsets.withLock { $0 }
+        for d in due {
+            do {
+                if let list = try compute(d, through: through) {
+                    lists.append(list)
+                } else {
+                    machine.withLock { $0.skipped(d) }
+                }
+            } catch {
+                logger.error("cannot compute list", metadata: ["user": "\(d.external)", "error": "\(error)"])
+                machine.withLock { $0.skipped(d) }
+            }
+        }
+        if !retries.isEmpty { metrics.publishRetries.increment(by: Int64(retries.count)) }
+        lists += retries
+        guard !lists.isEmpty else { return }
+        let records = lists.map { ProducerRecord(topic: settings.topic, key: $0.key, value: $0.value) }
+        let results = await producer.sendAll(records)
+        let nowWall = epochMilliseconds()
+        let now = monotonicMs()
+        var delivered = 0
+        machine.withLock { m in
+            for (list, result) in zip(lists, results) {
+                switch result {
+                case .success:
+                    m.delivered(list)
+                    delivered += 1
+                    metrics.freshness.record(.milliseconds(max(0, nowWall - list.due.lastEventMs)))
+                case .failure(let e):
+                    metrics.publishFailures.increment()
+                    let retried = m.failed(list, now: now)
+                    logger.debug("list delivery failed", metadata: ["user": "\(list.due.external)", "error": "\(e)", "retry": "\(retried)"])
+                }
+            }
+        }
+        metrics.listsPublished.increment(by: Int64(delivered))
+        health.update { $0.listsPublished += Int64(delivered) }
+    }
+
+    /// The JSON message for one user, or nil when no model can serve.
+    func compute(_ d: PublisherStateMachine.Due, through: [StreamPartition: Int64]) throws -> PublisherStateMachine.Outgoing? {
+        var excluded = Set<Int32>()
+        if settings.excludeConsumed || settings.excludeDisliked {
+            let (consumed, disliked) = try store.interactedItems(user: d.user)
+            if settings.excludeConsumed { excluded.formUnion(consumed) }
+            if settings.excludeDisliked { excluded.formUnion(disliked) }
+        }
+        guard let recs = try recommender.recommend(user: d.user, k: settings.topK, excluding: excluded) else { return nil }
+        let names = try store.itemExternalIDs(for: recs.items.map(\.item))
+        let value = Self.message(user: d.external, items: zip(names, recs.items.map(\.score)).map { ($0, $1) },
+                                 model: recs.model, generatedAtMs: epochMilliseconds(), through: through)
+        return PublisherStateMachine.Outgoing(due: d, key: Array(d.external.utf8), value: Array(value.utf8))
+    }
+
+    /// `{"user","items":[{"item","score"}],"model","model_version","generated_at","events_through":{"topic/partition":offset}}`;
+    /// `events_through` holds the offset of the last applied record per input partition.
+    static func message(user: String, items: [(String, Float)], model: ModelIdentity, generatedAtMs: Int64,
+                        through: [StreamPartition: Int64]) -> String {
+        var s = "{\"user\":" + JSON.quoted(user) + ",\"items\":["
+        s += items.map { "{\"item\":" + JSON.quoted($0.0) + ",\"score\":" + JSON.number($0.1) + "}" }.joined(separator: ",")
+        s += "],\"model\":" + JSON.quoted(model.name) + ",\"model_version\":\(model.version)"
+        s += ",\"generated_at\":" + JSON.quoted(JSON.rfc3339(ms: generatedAtMs)) + ",\"events_through\":{"
+        s += through.sorted { $0.key < $1.key }.map { JSON.quoted($0.key.description) + ":\($0.value - 1)" }.joined(separator: ",")
+        return s + "}}"
+    }
+}
+
+/// Monotonic milliseconds (debounce and backoff must not jump with the wall clock).
+func monotonicMs() -> Int64 {
+    let d = ContinuousClock.now - ContinuousClock.zeroReference
+    return d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+}
+
+extension ContinuousClock {
+    static let zeroReference = ContinuousClock.now
+}

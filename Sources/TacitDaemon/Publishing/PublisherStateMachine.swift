@@ -1,0 +1,92 @@
+/// Which users' lists to compute and (re)send when: per-user debounce, retry with backoff, and
+/// "never lose the latest list" — a failed delivery is re-sent unless a newer list for the same
+/// user superseded it. Pure value type; times are monotonic milliseconds passed in.
+struct PublisherStateMachine: Sendable {
+    struct Due: Sendable, Equatable {
+        var user: Int32
+        var external: String
+        /// Newest event time among the events that triggered this list (freshness).
+        var lastEventMs: Int64
+        /// Identifies the newest list of the user; older lists are not retried.
+        var generation: UInt64
+    }
+
+    struct Outgoing: Sendable, Equatable {
+        var due: Due
+        var key: [UInt8]
+        var value: [UInt8]
+    }
+
+    private struct Pending: Sendable {
+        var external: String
+        var dueAt: Int64
+        var lastEventMs: Int64
+    }
+
+    let debounceMs: Int64
+    let backoffMs: Int64
+    private var pending: [Int32: Pending] = [:]
+    private var retries: [Int32: (list: Outgoing, at: Int64)] = [:]
+    /// Newest generation handed out per user; entries leave when that list is delivered.
+    private var latest: [Int32: UInt64] = [:]
+    private var nextGeneration: UInt64 = 1
+
+    init(debounceMs: Int64, backoffMs: Int64) {
+        self.debounceMs = debounceMs
+        self.backoffMs = backoffMs
+    }
+
+    var pendingCount: Int { pending.count }
+    var retryCount: Int { retries.count }
+    var isIdle: Bool { pending.isEmpty && retries.isEmpty }
+
+    /// New events for `user`: schedule a list `debounce` from the first touch, merging later ones.
+    mutating func touched(user: Int32, external: String, lastEventMs: Int64, now: Int64, immediately: Bool = false) {
+        if var p = pending[user] {
+            p.lastEventMs = max(p.lastEventMs, lastEventMs)
+            if immediately { p.dueAt = min(p.dueAt, now) }
+            pending[user] = p
+        } else {
+            pending[user] = Pending(external: external, dueAt: immediately ? now : now + debounceMs, lastEventMs: lastEventMs)
+        }
+        // A fresh list will be computed: an older failed one need not be re-sent.
+        retries[user] = nil
+    }
+
+    /// Users whose debounce expired (all pending ones when `all`), each with a new generation.
+    mutating func takeDue(now: Int64, all: Bool = false) -> [Due] {
+        var out: [Due] = []
+        for (user, p) in pending where all || p.dueAt <= now {
+            let g = nextGeneration
+            nextGeneration += 1
+            latest[user] = g
+            out.append(Due(user: user, external: p.external, lastEventMs: p.lastEventMs, generation: g))
+        }
+        for d in out { pending[d.user] = nil }
+        return out.sorted { $0.generation < $1.generation }
+    }
+
+    /// Failed lists whose backoff expired (all when `all`).
+    mutating func takeRetries(now: Int64, all: Bool = false) -> [Outgoing] {
+        let ready = retries.filter { all || $0.value.at <= now }
+        for user in ready.keys { retries[user] = nil }
+        return ready.values.map(\.list).sorted { $0.due.generation < $1.due.generation }
+    }
+
+    /// The list was computed but there was nothing to send (no model yet, unknown user).
+    mutating func skipped(_ due: Due) {
+        if latest[due.user] == due.generation { latest[due.user] = nil }
+    }
+
+    mutating func delivered(_ list: Outgoing) {
+        if latest[list.due.user] == list.due.generation { latest[list.due.user] = nil }
+    }
+
+    /// Returns whether the list will be retried (false when a newer list superseded it).
+    @discardableResult
+    mutating func failed(_ list: Outgoing, now: Int64) -> Bool {
+        guard latest[list.due.user] == list.due.generation, pending[list.due.user] == nil else { return false }
+        retries[list.due.user] = (list, now + backoffMs)
+        return true
+    }
+}

@@ -1,0 +1,21 @@
+import TacitStore
+
+/// Recommends the items with the most positive events, straight from the store's counts.
+/// A real baseline (the floor every learned model must clear), live: a new positive event moves
+/// an item at once.
+public struct PopularityRecommender: RecommendationSource {
+    let store: EventStore
+
+    public init(store: EventStore) {
+        self.store = store
+    }
+
+    public var currentModel: ModelIdentity { ModelIdentity(name: "popularity", version: 0) }
+
+    public func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>) throws -> Recommendations? {
+        let candidates = try store.popularItems(limit: k + excluded.count)
+        let items = candidates.lazy.filter { !excluded.contains($0.item) }.prefix(k)
+            .map { ScoredItem(item: $0.item, score: Float($0.positives)) }
+        return Recommendations(items: Array(items), model: currentModel)
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import TacitData
+import TacitModels
+import TacitTensor
+
+/// How long to train and how to pick the epoch that is reported.
+public struct TrainingPlan: Sendable {
+    /// Maximum epochs.
+    public var epochs: Int
+    /// Validate every this many epochs.
+    public var evalEvery: Int
+    /// Stop after this many validations without improvement (0 = never stop early).
+    public var patience: Int
+    public var seed: UInt64
+
+    public init(epochs: Int, evalEvery: Int = 1, patience: Int = 10, seed: UInt64 = 2024) {
+        self.epochs = epochs
+        self.evalEvery = evalEvery
+        self.patience = patience
+        self.seed = seed
+    }
+}
+
+/// One line of training progress.
+public struct EpochReport: Sendable {
+    public var epoch: Int
+    public var loss: Float
+    public var seconds: Double
+    /// Validation metric used for selection, when this epoch was validated.
+    public var validation: Double?
+    public var isBest: Bool
+}
+
+/// The outcome of a train → select → test run; encodes as the `--json` document of `tacit eval`.
+public struct ExperimentResult: Codable, Sendable {
+    public var model: String
+    public var data: String
+    public var `protocol`: String
+    public var seed: UInt64
+    public var epochs: Int
+    public var bestEpoch: Int
+    public var selectionMetric: String
+    public var metrics: [String: Double]
+    public var validationMetrics: [String: Double]
+    public var trainSeconds: Double
+    public var secondsPerEpoch: Double
+    public var dataset: String
+    public var settings: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case model, data, `protocol`, seed, epochs, metrics, settings, dataset
+        case bestEpoch = "best_epoch", selectionMetric = "selection_metric", validationMetrics = "validation_metrics"
+        case trainSeconds = "train_seconds", secondsPerEpoch = "seconds_per_epoch"
+    }
+}
+
+/// Train with validation-based model selection, then test once (issue 3: "Model selection on
+/// validation, test reported once").
+public enum Experiment {
+    public static func run(model: Recommender, split: Split, protocol proto: EvaluationProtocol, plan: TrainingPlan,
+                           dataName: String, settings: [String: String] = [:], ks: [Int] = [5, 10, 20],
+                           progress: (EpochReport) -> Void = { _ in }) -> ExperimentResult {
+        let evaluator = Evaluator(split: split, protocol: proto, ks: ks)
+        let metric = proto.selectionMetric
+        var rng = SeededRNG(seed: plan.seed)
+        var best: (epoch: Int, value: Double, params: [[Float]])? = nil
+        var sinceBest = 0
+        var trainSeconds = 0.0
+        var epochsRun = 0
+        let hasValidation = !split.validationUsers.isEmpty
+        let clock = ContinuousClock()
+        for epoch in 1...max(plan.epochs, 1) where plan.epochs > 0 {
+            let start = clock.now
+            let loss = model.trainEpoch(rng: &rng)
+            let seconds = (clock.now - start).seconds
+            trainSeconds += seconds
+            epochsRun = epoch
+            var report = EpochReport(epoch: epoch, loss: loss, seconds: seconds, validation: nil, isBest: false)
+            if hasValidation && (epoch % plan.evalEvery == 0 || epoch == plan.epochs) {
+                let value = evaluator.evaluate(model, on: .validation)[metric] ?? 0
+                report.validation = value
+                if best == nil || value > best!.value {
+                    best = (epoch, value, model.snapshot())
+                    report.isBest = true
+                    sinceBest = 0
+                } else {
+                    sinceBest += 1
+                }
+            }
+            progress(report)
+            if plan.patience > 0 && sinceBest >= plan.patience { break }
+        }
+        if let best { model.restore(best.params) }
+        let validation = hasValidation ? evaluator.evaluate(model, on: .validation) : [:]
+        let test = evaluator.evaluate(model, on: .test)
+        return ExperimentResult(model: model.name, data: dataName, protocol: proto.rawValue, seed: plan.seed,
+                                epochs: epochsRun, bestEpoch: best?.epoch ?? epochsRun, selectionMetric: metric,
+                                metrics: test, validationMetrics: validation, trainSeconds: trainSeconds,
+                                secondsPerEpoch: epochsRun > 0 ? trainSeconds / Double(epochsRun) : 0,
+                                dataset: split.dataset.summary, settings: settings)
+    }
+}
+
+extension Duration {
+    /// This duration in seconds.
+    public var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}

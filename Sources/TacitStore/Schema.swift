@@ -1,0 +1,68 @@
+/// The SQLite schema. Dense ids are `rowid − 1` (users and items are never deleted, so they are
+/// contiguous from 0). `events.seq` is AUTOINCREMENT so it only grows, even after trimming.
+enum Schema {
+    static let statements = [
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        """
+        CREATE TABLE IF NOT EXISTS users(id INTEGER PRIMARY KEY, ext TEXT NOT NULL UNIQUE,
+            event_count INTEGER NOT NULL DEFAULT 0, seq_len INTEGER NOT NULL DEFAULT 0, last_ts INTEGER)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, ext TEXT NOT NULL UNIQUE,
+            event_count INTEGER NOT NULL DEFAULT 0, positive_count INTEGER NOT NULL DEFAULT 0)
+        """,
+        "CREATE INDEX IF NOT EXISTS items_popularity ON items(positive_count DESC, id)",
+        "CREATE TABLE IF NOT EXISTS behaviors(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+        """
+        CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, user INTEGER NOT NULL,
+            item INTEGER NOT NULL, behavior INTEGER NOT NULL, feedback INTEGER, ts INTEGER NOT NULL,
+            value REAL, weight REAL NOT NULL)
+        """,
+        "CREATE INDEX IF NOT EXISTS events_by_user ON events(user, ts, seq)",
+        """
+        CREATE TABLE IF NOT EXISTS interactions(user INTEGER NOT NULL, item INTEGER NOT NULL, behavior INTEGER NOT NULL,
+            count INTEGER NOT NULL, weight REAL NOT NULL, last_ts INTEGER NOT NULL, last_feedback INTEGER,
+            PRIMARY KEY(user, item, behavior)) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS user_behaviors(user INTEGER NOT NULL, behavior INTEGER NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY(user, behavior)) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS offsets(topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+            PRIMARY KEY(topic, partition)) WITHOUT ROWID
+        """,
+        "CREATE TABLE IF NOT EXISTS event_ids(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)",
+        """
+        CREATE TABLE IF NOT EXISTS dead_letters(id INTEGER PRIMARY KEY, topic TEXT NOT NULL, partition INTEGER NOT NULL,
+            offset INTEGER NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, key BLOB, payload BLOB NOT NULL, ts INTEGER)
+        """,
+        "CREATE TABLE IF NOT EXISTS dead_letter_counts(reason TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID",
+        """
+        CREATE TABLE IF NOT EXISTS snapshots(version INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL,
+            created_ms INTEGER NOT NULL, metadata TEXT NOT NULL, metrics TEXT NOT NULL, user_count INTEGER NOT NULL,
+            item_count INTEGER NOT NULL, events_through_seq INTEGER NOT NULL, promoted INTEGER NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS snapshot_tensors(version INTEGER NOT NULL REFERENCES snapshots(version),
+            name TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY(version, name))
+        """,
+    ]
+
+    static func migrate(_ db: SQLiteConnection) throws(StoreError) {
+        try db.transaction { () throws(StoreError) in
+            for s in statements { try db.exec(s) }
+            let get = try db.statement("SELECT value FROM meta WHERE key = 'schema_version'")
+            if try get.step() {
+                let v = get.string(0)
+                get.reset()
+                guard v == "\(EventStore.schemaVersion)" else {
+                    throw StoreError(.schema, "\(db.path): schema version \(v), this build knows \(EventStore.schemaVersion)")
+                }
+            } else {
+                get.reset()
+                try db.exec("INSERT INTO meta(key, value) VALUES ('schema_version', '\(EventStore.schemaVersion)')")
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+
+// MARK: - Softmax, layer norm, dropout, row normalization (forward/backward pairs)
+
+extension Tensor {
+    /// Softmax over the last axis. x: (…, n) → (…, n).
+    /// `mask` (0/1, shape (…, n) or a suffix of it, broadcast over leading axes): entries with 0 get
+    /// probability 0 and no gradient; a row with no unmasked entry is all zeros.
+    public func softmax(mask: Tensor? = nil) -> Tensor {
+        let n = shape.last!, rows = count / max(n, 1)
+        let maskValues = mask?.value
+        let maskCount = maskValues?.count ?? 0
+        if let maskValues { precondition(count % maskValues.count == 0, "mask \(mask!.shape) does not fit \(shape)") }
+        var out = [Float](repeating: 0, count: count)
+        Profiler.measure(.normalization) {
+            value.withUnsafeBufferPointer { px in
+                for r in 0..<rows {
+                    let o = r * n
+                    var mx = -Float.infinity
+                    for j in 0..<n where maskValues == nil || maskValues![(o + j) % maskCount] != 0 { mx = max(mx, px[o + j]) }
+                    if mx == -Float.infinity { continue }
+                    var s: Float = 0
+                    for j in 0..<n where maskValues == nil || maskValues![(o + j) % maskCount] != 0 {
+                        let e = Foundation.exp(px[o + j] - mx)
+                        out[o + j] = e
+                        s += e
+                    }
+                    let inv = 1 / s
+                    for j in 0..<n { out[o + j] *= inv }
+                }
+            }
+        }
+        let x = self
+        return Tensor(result: shape, value: out, parents: [x]) { y in
+            // dx = y ⊙ (g − Σⱼ gⱼ yⱼ)
+            Profiler.measure(.normalization) {
+                x.accumulateGrad { gx in
+                    y.grad.withUnsafeBufferPointer { g in
+                        y.value.withUnsafeBufferPointer { py in
+                            for r in 0..<rows {
+                                let o = r * n
+                                var dot: Float = 0
+                                for j in 0..<n { dot += g[o + j] * py[o + j] }
+                                for j in 0..<n { gx[o + j] += py[o + j] * (g[o + j] - dot) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// log-softmax over the last axis. Masked entries (see `softmax`) are −∞ and get no gradient.
+    public func logSoftmax(mask: Tensor? = nil) -> Tensor {
+        let n = shape.last!, rows = count / max(n, 1)
+        let maskValues = mask?.value
+        let maskCount = maskValues?.count ?? 0
+        var out = [Float](repeating: -.infinity, count: count)
+        Profiler.measure(.normalization) {
+            value.withUnsafeBufferPointer { px in
+                for r in 0..<rows {
+                    let o = r * n
+                    var mx = -Float.infinity
+                    for j in 0..<n where maskValues == nil || maskValues![(o + j) % maskCount] != 0 { mx = max(mx, px[o + j]) }
+                    if mx == -Float.infinity { continue }
+                    var s: Float = 0
+                    for j in 0..<n where maskValues == nil || maskValues![(o + j) % maskCount] != 0 {
+                        s += Foundation.exp(px[o + j] - mx)
+                    }
+                    // (x − max) − log Σ keeps precision for large logits, unlike x − (max + log Σ).
+                    let logSum = Foundation.log(s)
+                    for j in 0..<n where maskValues == nil || maskValues![(o + j) % maskCount] != 0 {
+                        out[o + j] = (px[o + j] - mx) - logSum
+                    }
+                }
+            }
+        }
+        let x = self
+        return Tensor(result: shape, value: out, parents: [x]) { y in
+            // dx = g − softmax ⊙ Σⱼ gⱼ  (over unmasked entries)
+            x.accumulateGrad { gx in
+                y.grad.withUnsafeBufferPointer { g in
+                    y.value.withUnsafeBufferPointer { py in
+                        for r in 0..<rows {
+                            let o = r * n
+                            var s: Float = 0
+                            for j in 0..<n where py[o + j] > -.infinity { s += g[o + j] }
+                            for j in 0..<n where py[o + j] > -.infinity { gx[o + j] += g[o + j] - Foundation.exp(py[o + j]) * s }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Layer normalization over the last axis: (x − μ)/√(σ² + ε) · γ + β.
+    /// x: (…, d), gamma: (d), beta: (d) → (…, d).
+    public static func layerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float = 1e-5) -> Tensor {
+        let d = x.shape.last!, rows = x.count / max(d, 1)
+        precondition(gamma.count == d && beta.count == d, "layerNorm: γ, β need \(d) values")
+        var out = [Float](repeating: 0, count: x.count)
+        var xhat = [Float](repeating: 0, count: x.count)
+        var invStd = [Float](repeating: 0, count: rows)
+        Profiler.measure(.normalization) {
+            x.value.withUnsafeBufferPointer { px in
+                for r in 0..<rows {
+                    let o = r * d
+                    var mean: Float = 0
+                    for j in 0..<d { mean += px[o + j] }
+                    mean /= Float(d)
+                    var v: Float = 0
+                    for j in 0..<d { let c = px[o + j] - mean; v += c * c }
+                    let inv = 1 / (v / Float(d) + epsilon).squareRoot()
+                    invStd[r] = inv
+                    for j in 0..<d {
+                        let h = (px[o + j] - mean) * inv
+                        xhat[o + j] = h
+                        out[o + j] = h * gamma.value[j] + beta.value[j]
+                    }
+                }
+            }
+        }
+        return Tensor(result: x.shape, value: out, parents: [x, gamma, beta]) { y in
+            Profiler.measure(.normalization) {
+                y.grad.withUnsafeBufferPointer { g in
+                    if gamma.requiresGrad || beta.requiresGrad {
+                        var dg = [Float](repeating: 0, count: d), db = [Float](repeating: 0, count: d)
+                        for r in 0..<rows { let o = r * d; for j in 0..<d { dg[j] += g[o + j] * xhat[o + j]; db[j] += g[o + j] } }
+                        if gamma.requiresGrad { gamma.accumulateGrad { p in for j in 0..<d { p[j] += dg[j] } } }
+                        if beta.requiresGrad { beta.accumulateGrad { p in for j in 0..<d { p[j] += db[j] } } }
+                    }
+                    if x.requiresGrad {
+                        // dx = inv/d · (d·ĝ − Σĝ − x̂ Σ(ĝ x̂)), ĝ = g ⊙ γ
+                        x.accumulateGrad { gx in
+                            for r in 0..<rows {
+                                let o = r * d
+                                var s1: Float = 0, s2: Float = 0
+                                for j in 0..<d { let gh = g[o + j] * gamma.value[j]; s1 += gh; s2 += gh * xhat[o + j] }
+                                let k = invStd[r] / Float(d)
+                                for j in 0..<d {
+                                    let gh = g[o + j] * gamma.value[j]
+                                    gx[o + j] += k * (Float(d) * gh - s1 - xhat[o + j] * s2)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p).
+    /// The identity when `training` is false or p = 0.
+    public func dropout(_ p: Float, training: Bool, rng: inout SeededRNG) -> Tensor {
+        guard training, p > 0 else { return self }
+        precondition(p < 1, "dropout probability must be below 1")
+        let scale = 1 / (1 - p)
+        var keep = [Float](repeating: 0, count: count)
+        for i in 0..<count where rng.nextFloat() >= p { keep[i] = scale }
+        return self * Tensor(shape: shape, value: keep)
+    }
+
+    /// Each row scaled to unit L2 norm (rows with norm below ε are divided by ε).
+    /// x: (N, d) → (N, d). Backward: (g − y (g·y)) / ‖x‖.
+    public func l2NormalizedRows(epsilon: Float = 1e-12) -> Tensor {
+        let d = shape.last!, rows = count / max(d, 1)
+        var out = [Float](repeating: 0, count: count)
+        var norms = [Float](repeating: 0, count: rows)
+        value.withUnsafeBufferPointer { px in
+            for r in 0..<rows {
+                let o = r * d
+                var s: Float = 0
+                for j in 0..<d { s += px[o + j] * px[o + j] }
+                let nrm = max(s.squareRoot(), epsilon)
+                norms[r] = nrm
+                for j in 0..<d { out[o + j] = px[o + j] / nrm }
+            }
+        }
+        let x = self
+        return Tensor(result: shape, value: out, parents: [x]) { y in
+            x.accumulateGrad { gx in
+                y.grad.withUnsafeBufferPointer { g in
+                    y.value.withUnsafeBufferPointer { py in
+                        for r in 0..<rows {
+                            let o = r * d
+                            var dot: Float = 0
+                            for j in 0..<d { dot += g[o + j] * py[o + j] }
+                            let inv = 1 / norms[r]
+                            for j in 0..<d { gx[o + j] += (g[o + j] - py[o + j] * dot) * inv }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

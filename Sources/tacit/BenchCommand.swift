@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import TacitData
+import TacitEval
+import TacitModels
+import TacitTensor
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time training epochs and split the time by op kind (BLAS vs the rest).",
+        discussion: "Prints the command, machine, data and the median of the timed epochs. Never asserted on in tests.")
+
+    @Option(help: "Dataset (see `tacit eval --help`).")
+    var data: String = "ml-1m"
+
+    @Option(name: .customLong("protocol"), help: "Protocol whose training split is used.")
+    var protocolName: String = "full"
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Timed epochs (after one warm-up epoch).")
+    var runs: Int = 5
+
+    @Option(help: "Seed.")
+    var seed: UInt64 = 2024
+
+    @Option(help: "Write the result as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        guard let proto = EvaluationProtocol(rawValue: protocolName) else { throw ValidationError("unknown --protocol \(protocolName)") }
+        Compute.configure(threads: modelOptions.threads)
+        print("command: \(CommandLine.arguments.joined(separator: " "))")
+        print("machine: \(Machine.summary); threads \(Compute.threads)")
+        let split = proto.split(try DatasetLoader.load(data), seed: seed)
+        print("data:    \(split.dataset.summary); \(split.train.target.nonZeros) training pairs")
+        let model = try ModelFactory.make(modelOptions.model, train: split.train, settings: modelOptions.settings(seed: seed))
+        var rng = SeededRNG(seed: seed)
+        let clock = ContinuousClock()
+        let warm = clock.now
+        _ = model.trainEpoch(rng: &rng)
+        print(String(format: "warm-up epoch: %.3f s", (clock.now - warm).seconds))
+        Profiler.reset()
+        Profiler.enable(true)
+        var times: [Double] = []
+        for r in 1...max(1, runs) {
+            let t = clock.now
+            let loss = model.trainEpoch(rng: &rng)
+            times.append((clock.now - t).seconds)
+            print(String(format: "epoch %d: %.3f s  loss %.5f", r, times.last!, loss))
+        }
+        Profiler.enable(false)
+        let profile = Profiler.snapshot()
+        let total = times.reduce(0, +)
+        let median = times.sorted()[times.count / 2]
+        print(String(format: "median s/epoch over %d epochs: %.3f (min %.3f, max %.3f)", times.count, median,
+                     times.min()!, times.max()!))
+        print("time by op kind (share of all timed epochs):")
+        var accounted = 0.0
+        for (cat, s) in profile.sorted(by: { $0.value > $1.value }) {
+            accounted += s
+            print(String(format: "  %-14@ %7.3f s  %5.1f%%", cat.rawValue, s, 100 * s / total))
+        }
+        print(String(format: "  %-14@ %7.3f s  %5.1f%%", "unattributed", total - accounted, 100 * (total - accounted) / total))
+        print(String(format: "BLAS share: %.1f%%", 100 * (profile[.blas] ?? 0) / total))
+        if let json {
+            let doc: [String: Any] = [
+                "model": modelOptions.model, "data": data, "protocol": proto.rawValue, "seed": seed,
+                "epoch_seconds": times, "median_seconds_per_epoch": median, "machine": Machine.summary,
+                "threads": Compute.threads, "settings": modelOptions.description,
+                "profile_seconds": Dictionary(uniqueKeysWithValues: profile.map { ($0.key.rawValue, $0.value) }),
+            ]
+            try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: json))
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+@testable import TacitDaemon
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    func error(_ toml: String) -> String? {
+        do {
+            _ = try TacitConfiguration.parse(toml, file: "configs/tacit.toml")
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func shippedConfigIsTheDefaults() throws {
+        let path = repoRoot.appendingPathComponent("configs/tacit.toml").path
+        let c = try TacitConfiguration.load(path: path)
+        #expect(c == TacitConfiguration())
+    }
+
+    @Test func emptyFileGivesDefaults() throws {
+        #expect(try TacitConfiguration.parse("", file: "x.toml") == TacitConfiguration())
+    }
+
+    @Test func valuesAreRead() throws {
+        let c = try TacitConfiguration.parse("""
+            [kafka]
+            brokers = ["a:1", "b:2"]
+            group_id = "g"
+            [kafka.properties]
+            "compression.type" = "lz4"
+            "socket.keepalive.enable" = true
+            "fetch.min.bytes" = 10
+            [taxonomy]
+            target = ["purchase"]
+            auxiliary = ["view"]
+            [store]
+            synchronous = "normal"
+            [publisher]
+            top_k = 20
+            """, file: "x.toml")
+        #expect(c.kafka.brokers == ["a:1", "b:2"] && c.kafka.groupID == "g")
+        #expect(c.kafka.properties == ["compression.type": "lz4", "socket.keepalive.enable": "true", "fetch.min.bytes": "10"])
+        #expect(c.taxonomy.target == ["purchase"] && c.store.synchronous == .normal && c.publisher.topK == 20)
+        #expect(c.kafka.consumer.client.brokers == ["a:1", "b:2"])
+    }
+
+    @Test func errorsNameFileAndKey() {
+        #expect(error("[kafka]\nbrokers = \"\"") == "configs/tacit.toml: kafka.brokers: expected a non-empty string")
+        #expect(error("[kafka]\nbrokers = 5") == "configs/tacit.toml: kafka.brokers: expected a string, found integer")
+        #expect(error("[kafka]\nbrokers = \"localhost\"") == "configs/tacit.toml: kafka.brokers: \"localhost\" is not host:port")
+        #expect(error("[kafka]\nbrokrs = \"a:1\"") == "configs/tacit.toml: kafka.brokrs: unknown key")
+        #expect(error("[kafak]\n") == "configs/tacit.toml: kafak: unknown key")
+        #expect(error("[publisher]\ntop_k = 0") == "configs/tacit.toml: publisher.top_k: expected an integer in 1...10000, found 0")
+        #expect(error("[store]\nsynchronous = \"off\"") == "configs/tacit.toml: store.synchronous: expected one of \"normal\", \"full\", found \"off\"")
+        #expect(error("[http]\nenabled = \"yes\"") == "configs/tacit.toml: http.enabled: expected true or false, found string")
+        #expect(error("[kafka.properties]\n\"enable.auto.commit\" = true")?.hasPrefix("configs/tacit.toml: kafka.properties.enable.auto.commit: managed by Tacit") == true)
+        #expect(error("[kafka.properties]\nx = [1]") == "configs/tacit.toml: kafka.properties.x: expected a string, integer, boolean or number, found array")
+        #expect(error("[taxonomy]\ntarget = []") == "configs/tacit.toml: taxonomy.target: expected at least one element")
+        #expect(error("[taxonomy]\nauxiliary = [\"buy\"]") == "configs/tacit.toml: taxonomy.auxiliary: \"buy\" is already listed in taxonomy.target")
+        #expect(error("[taxonomy]\nwatch = [\"w\", \"w\"]") == "configs/tacit.toml: taxonomy.watch: duplicate elements")
+        #expect(error("[events]\nearliest_timestamp = \"2000\"")?.hasPrefix("configs/tacit.toml: events.earliest_timestamp: expected an RFC 3339") == true)
+        #expect(error("[kafka]\nheartbeat_interval_ms = 20000") == "configs/tacit.toml: kafka.heartbeat_interval_ms: must be less than session_timeout_ms (10000)")
+        #expect(error("[kafka]\ninput_topics = [\"tacit.deadletter\"]") == "configs/tacit.toml: kafka.input_topics: \"tacit.deadletter\" is also an output topic")
+        #expect(error("[service]\nlog_level = \"loud\"")?.hasPrefix("configs/tacit.toml: service.log_level: expected one of") == true)
+        #expect(error("kafka = 3") == "configs/tacit.toml: kafka: expected a table, found integer")
+    }
+
+    @Test func syntaxErrorsNameTheLine() {
+        let e = error("[kafka]\nbrokers = \"a:1\n")
+        #expect(e?.hasPrefix("configs/tacit.toml: line 2, column") == true, "\(e ?? "nil")")
+    }
+
+    @Test func missingFileIsNamed() {
+        #expect(throws: ConfigurationError.self) { try TacitConfiguration.load(path: "/nonexistent/tacit.toml") }
+    }
+}

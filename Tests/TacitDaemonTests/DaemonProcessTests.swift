@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import Testing
+import TacitKafka
+import TacitStore
+@testable import TacitDaemon
+
+/// Starts the test binary as a separate daemon process (see `daemonChild`).
+func startDaemonProcess(broker: String, dir: URL, notifySocket: String? = nil) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: testBinaryPath())
+    p.arguments = ["--testing-library", "swift-testing", "--filter", "daemonChild"]
+    var env = ProcessInfo.processInfo.environment
+    env["TACIT_DAEMON_CHILD_BROKER"] = broker
+    env["TACIT_DAEMON_CHILD_DIR"] = dir.path
+    if let notifySocket { env["NOTIFY_SOCKET"] = notifySocket }
+    p.environment = env
+    let log = FileHandle(forWritingAtPath: "/dev/null")
+    p.standardOutput = log
+    p.standardError = log
+    try p.run()
+    return p
+}
+
+func waitUntil(_ timeout: Duration, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        usleep(100_000)
+    }
+    return try condition()
+}
+
+func appliedCount(_ dir: URL) -> Int64 {
+    let path = dir.appendingPathComponent("tacit.sqlite").path
+    guard FileManager.default.fileExists(atPath: path),
+          let s = try? EventStore(configuration: StoreConfiguration(path: path)) else { return 0 }
+    return (try? s.counts().eventsApplied) ?? 0
+}
+
+@Suite("Daemon as a process: SIGTERM and kill -9", .serialized, .enabled(if: TestBroker.isAvailable))
+struct DaemonProcessTests {
+    /// The child side: with TACIT_DAEMON_CHILD_BROKER set, run a daemon until SIGTERM. Otherwise a no-op.
+    @Test func daemonChild() async throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let broker = env["TACIT_DAEMON_CHILD_BROKER"], let dir = env["TACIT_DAEMON_CHILD_DIR"] else { return }
+        var config = testConfiguration(broker: broker, dir: URL(fileURLWithPath: dir), httpPort: 0)
+        config.http.enabled = false
+        config.store.batchSize = 200
+        let daemon = Daemon(configuration: config, logger: Logger(label: "tacit-child"), environment: env)
+        try await daemon.run(signals: true)
+    }
+
+    @Test func sigtermExitsZeroWithEverythingPersisted() async throws {
+        let broker = try TestBroker()
+        let dir = tempDir()
+        let notify = try NotifySocket(abstract: true)
+        let child = try startDaemonProcess(broker: broker.bootstrap, dir: dir, notifySocket: notify.name)
+        defer { if child.isRunning { kill(child.processIdentifier, SIGKILL) } }
+        var messages: [String] = []
+        while let m = notify.receive() {
+            messages.append(m)
+            if m.contains("READY=1") { break }
+        }
+        #expect(messages.last?.contains("READY=1") == true)
+        let records = (0..<300).map { i in
+            ProducerRecord(topic: "tacit.behaviors", key: Array("u\(i % 30)".utf8), value: eventJSON(user: "u\(i % 30)", item: "i\(i)"))
+        }
+        try await produce(broker.bootstrap, records)
+        #expect(waitUntil(.seconds(60)) { appliedCount(dir) == 300 })
+        let t0 = ContinuousClock.now
+        kill(child.processIdentifier, SIGTERM)
+        child.waitUntilExit()
+        let took = ContinuousClock.now - t0
+        print("SIGTERM → exit \(child.terminationStatus) in \(took)")
+        #expect(child.terminationReason == .exit && child.terminationStatus == 0)
+        #expect(took < .seconds(10))
+        var stopping = false
+        while let m = notify.receive() { if m.contains("STOPPING=1") { stopping = true; break } }
+        #expect(stopping)
+        #expect(appliedCount(dir) == 300)
+    }
+
+    @Test func killNineWhileStreamingLosesNothingAndAppliesNothingTwice() async throws {
+        let broker = try TestBroker()
+        let dir = tempDir()
+        let total = 4000
+        let producerTask = Task {
+            for chunk in stride(from: 0, to: total, by: 100) {
+                var records: [ProducerRecord] = []
+                for i in chunk..<chunk + 100 {
+                    let user = "u\(i % 97)"
+                    let topic = i % 3 == 0 ? "tacit.feedback" : "tacit.behaviors"
+                    let type = i % 3 == 0 ? "like" : "view"
+                    let value = eventJSON(user: user, item: "i\(i % 500)", type: type, ts: 1_700_000_000_000 + Int64(i))
+                    records.append(ProducerRecord(topic: topic, key: Array(user.utf8), value: value))
+                }
+                try await produce(broker.bootstrap, records)
+                try await Task.sleep(for: .milliseconds(150))
+            }
+        }
+        var kills = 0
+        var child = try startDaemonProcess(broker: broker.bootstrap, dir: dir)
+        while kills < 5 {
+            let before = appliedCount(dir)
+            // Kill once it is making progress (joined the group and applying), at a random moment.
+            _ = waitUntil(.seconds(30)) { appliedCount(dir) > before }
+            usleep(UInt32.random(in: 0...400_000))
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+            kills += 1
+            child = try startDaemonProcess(broker: broker.bootstrap, dir: dir)
+        }
+        try await producerTask.value
+        let done = waitUntil(.seconds(90)) { appliedCount(dir) == Int64(total) }
+        kill(child.processIdentifier, SIGTERM)
+        child.waitUntilExit()
+        #expect(done, "applied \(appliedCount(dir)) of \(total)")
+        let store = try EventStore(configuration: StoreConfiguration(path: dir.appendingPathComponent("tacit.sqlite").path))
+        var expected: [String: Int64] = [:]
+        for i in 0..<total { expected["u\(i % 97)", default: 0] += 1 }
+        #expect(try store.eventCountsByUser() == expected)
+        print("daemon crash test: \(kills) kill -9, \(try store.counts().eventsApplied) events applied of \(total) produced")
+    }
+}

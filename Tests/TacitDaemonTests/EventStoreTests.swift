@@ -1,0 +1,160 @@
+import Foundation
+import TacitData
+import Testing
+@testable import TacitStore
+
+func tempDir() -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("tacit-test-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+func event(_ user: String, _ item: String, _ type: String = "buy", ts: Int64 = 1_700_000_000_000, id: String? = nil,
+           feedback: FeedbackKind? = .explicitPositive) -> UserEvent {
+    UserEvent(user: user, item: item, behavior: type, feedback: feedback, timestampMs: ts, eventID: id)
+}
+
+func rec(_ e: UserEvent, _ topic: String = "t", _ partition: Int32 = 0, offset: Int64) -> IngestRecord {
+    IngestRecord(position: StreamPosition(topic, partition, offset), payload: .event(e))
+}
+
+@Suite("SQLite event store")
+struct EventStoreTests {
+    let dir = tempDir()
+    func store(maxLen: Int = 200, dedup: Int = 1000) throws -> EventStore {
+        try EventStore(configuration: StoreConfiguration(path: dir.appendingPathComponent("s.sqlite").path,
+                                                         maxSequenceLength: maxLen, dedupWindow: dedup))
+    }
+
+    @Test func appliesEventsAndOffsetsTogether() throws {
+        let s = try store()
+        let out = try s.apply([rec(event("u1", "a"), offset: 0), rec(event("u2", "b"), offset: 1),
+                               rec(event("u1", "b", "view", feedback: .implicitPositive), "t", 1, offset: 7)])
+        #expect(out.applied == 3 && out.replayed == 0)
+        #expect(out.nextOffsets == [StreamPartition("t", 0): 2, StreamPartition("t", 1): 8])
+        #expect(try s.nextOffsets(for: [StreamPartition("t", 0), StreamPartition("t", 1), StreamPartition("t", 2)])
+                == [StreamPartition("t", 0): 2, StreamPartition("t", 1): 8])
+        let u1 = try #require(try s.userID("u1"))
+        let u2 = try s.userID("u2"), b = try s.itemID("b")
+        #expect(u1 == 0 && u2 == 1 && b == 1)
+        #expect(try s.eventCount(user: "u1") == 2)
+        #expect(try s.behaviorCounts(user: u1) == ["buy": 1, "view": 1])
+        #expect(Set(out.touchedUsers.map(\.external)) == ["u1", "u2"])
+        #expect(try s.popularItems(limit: 5).map(\.item) == [1, 0])   // b has 2 positives
+        #expect(try s.userExternalIDs() == ["u1", "u2"])
+    }
+
+    @Test func replayedOffsetsAreNeverAppliedTwice() throws {
+        let s = try store()
+        let batch = (0..<10).map { rec(event("u\($0 % 3)", "i\($0)"), offset: Int64($0)) }
+        _ = try s.apply(Array(batch[0..<6]))
+        let again = try s.apply(batch)          // a restart replays from an older position
+        #expect(again.replayed == 6 && again.applied == 4)
+        #expect(try s.counts().eventsApplied == 10)
+        let third = try s.apply(batch)
+        #expect(third.applied == 0 && third.replayed == 10)
+    }
+
+    @Test func eventIDsAreDeduplicatedWithinTheWindow() throws {
+        let s = try store(dedup: 2)
+        var out = try s.apply([rec(event("u", "a", id: "e1"), offset: 0), rec(event("u", "a", id: "e1"), offset: 1),
+                               rec(event("u", "b", id: "e2"), offset: 2)])
+        #expect(out.applied == 2 && out.duplicateIDs == 1)
+        #expect(try s.nextOffsets(for: [StreamPartition("t", 0)])[StreamPartition("t", 0)] == 3)
+        out = try s.apply([rec(event("u", "c", id: "e3"), offset: 3), rec(event("u", "c", id: "e4"), offset: 4)])
+        // Window of 2: e1 has been forgotten, so a late duplicate of it is applied again.
+        out = try s.apply([rec(event("u", "a", id: "e1"), offset: 5), rec(event("u", "a", id: "e4"), offset: 6)])
+        #expect(out.applied == 1 && out.duplicateIDs == 1)
+    }
+
+    @Test func sequencesAreBoundedButCountsExact() throws {
+        let s = try store(maxLen: 5)
+        // Out-of-order timestamps: trimming removes the oldest by event time.
+        let batch = (0..<12).map { i in rec(event("u", "i\(i)", ts: 1_700_000_000_000 + Int64((i * 7) % 12) * 1000), offset: Int64(i)) }
+        _ = try s.apply(Array(batch[0..<4]))
+        _ = try s.apply(Array(batch[4...]))
+        let seq = try s.sequence(user: 0)
+        #expect(seq.count == 5)
+        #expect(seq.map(\.timestampMs) == (7..<12).map { 1_700_000_000_000 + Int64($0) * 1000 })
+        #expect(try s.eventCount(user: "u") == 12)
+        #expect(try s.behaviorCounts(user: 0) == ["buy": 12])
+        #expect(try s.counts().eventsStored == 5)
+    }
+
+    @Test func deadLettersGoToTheOutboxWithTheirOffsets() throws {
+        let s = try store()
+        let dl = DeadLetter(position: StreamPosition("t", 0, 1), reason: "malformed_json", detail: "x", key: [1, 2],
+                            payload: [0xFF, 0x00, 0x7B], timestampMs: 5)
+        let out = try s.apply([rec(event("u", "a"), offset: 0), IngestRecord(position: dl.position, payload: .deadLetter(dl))])
+        #expect(out.deadLettered == 1 && out.nextOffsets[StreamPartition("t", 0)] == 2)
+        let pending = try s.pendingDeadLetters(limit: 10)
+        #expect(pending.count == 1 && pending[0].payload == [0xFF, 0x00, 0x7B] && pending[0].key == [1, 2])
+        #expect(pending[0].position == dl.position && pending[0].reason == "malformed_json")
+        try s.deleteDeadLetters(ids: pending.map(\.id))
+        #expect(try s.pendingDeadLetters(limit: 10).isEmpty)
+        #expect(try s.counts().deadLettered == ["malformed_json": 1])
+    }
+
+    @Test func exclusionSets() throws {
+        let s = try store()
+        _ = try s.apply([rec(event("u", "a"), offset: 0),
+                         rec(event("u", "b", "dislike", ts: 1_700_000_000_001, feedback: .explicitNegative), offset: 1)])
+        let (consumed, disliked) = try s.interactedItems(user: 0)
+        #expect(consumed == [0, 1] && disliked == [1])
+    }
+
+    @Test func interactionsExportForTraining() throws {
+        let s = try store()
+        _ = try s.apply([rec(event("u", "a"), offset: 0), rec(event("v", "b", "view"), offset: 1),
+                         rec(event("v", "a", "teleport"), offset: 2)])
+        var got: [Interaction] = []
+        try s.forEachInteraction(behaviors: ["buy": 0, "view": 1]) { _, i in got.append(i) }
+        #expect(got.map { [$0.user, $0.item, Int32($0.behavior)] } == [[0, 0, 0], [1, 1, 1]])
+        #expect(got.allSatisfy { $0.timestamp == 1_700_000_000 && !$0.hasValue })
+    }
+
+    @Test func snapshotsRoundTrip() throws {
+        let s = try store()
+        let snap = ModelSnapshot(model: "lightgcn", createdMs: 1, metadata: ["dim": "4"], metrics: ["ndcg@10": 0.25],
+                                 tensors: [SnapshotTensor(name: "user", shape: [2, 2], values: [1, 2, 3, 4]),
+                                           SnapshotTensor(name: "item", shape: [1, 2], values: [0.5, -0.5])],
+                                 userCount: 2, itemCount: 1, eventsThroughSeq: 9, promoted: true)
+        let saved = try s.saveSnapshot(snap)
+        #expect(saved.version == 1)
+        _ = try s.saveSnapshot(ModelSnapshot(model: "lightgcn", createdMs: 2, tensors: [], userCount: 0, itemCount: 0,
+                                             eventsThroughSeq: 10, promoted: false))
+        #expect(try s.latestPromotedSnapshot(model: "lightgcn") == saved)
+        try s.setPromoted(version: 2, true)
+        #expect(try s.latestPromotedSnapshot()?.version == 2)
+        #expect(try s.latestPromotedSnapshot(model: "bpr") == nil)
+    }
+
+    @Test func stateSurvivesReopen() throws {
+        do {
+            let s = try store()
+            _ = try s.apply([rec(event("u", "a"), offset: 0), rec(event("u", "b"), offset: 1)])
+        }
+        let s = try store()
+        #expect(try s.eventCount(user: "u") == 2)
+        let out = try s.apply([rec(event("u", "c"), offset: 1), rec(event("u", "c"), offset: 2)])
+        #expect(out.replayed == 1 && out.applied == 1)
+    }
+
+    @Test func failedBatchRollsBackEverything() throws {
+        let s = try store()
+        _ = try s.apply([rec(event("u", "a"), offset: 0)])
+        let other = try SQLiteConnection(path: dir.appendingPathComponent("s.sqlite").path)
+        try other.exec("CREATE TRIGGER boom BEFORE INSERT ON items WHEN NEW.ext = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+        #expect(throws: StoreError.self) {
+            _ = try s.apply([rec(event("v", "new"), offset: 1), rec(event("u", "boom"), offset: 2)])
+        }
+        #expect(try s.counts().eventsApplied == 1)
+        let v = try s.userID("v"), new = try s.itemID("new")
+        #expect(v == nil && new == nil)
+        #expect(try s.nextOffsets(for: [StreamPartition("t", 0)])[StreamPartition("t", 0)] == 1)
+        try other.exec("DROP TRIGGER boom")
+        let out = try s.apply([rec(event("v", "new"), offset: 1), rec(event("u", "boom"), offset: 2)])
+        let v2 = try s.userID("v"), boom = try s.itemID("boom")
+        #expect(out.applied == 2 && v2 == 1 && boom == 2)
+    }
+}

@@ -1,0 +1,73 @@
+import TacitData
+import TacitEval
+import TacitModels
+import TacitTensor
+import XCTest
+
+/// Scores fixed per item for every user.
+final class FixedScores: Recommender {
+    let name = "fixed"
+    let parameters: [Tensor] = []
+    let itemScores: (Int32, Int32) -> Float
+    let itemCount: Int
+    init(items: Int, _ f: @escaping (Int32, Int32) -> Float) { itemCount = items; itemScores = f }
+    func trainEpoch(rng: inout SeededRNG) -> Float { 0 }
+    func scores(users: [Int32]) -> [Float] { users.flatMap { u in (0..<Int32(itemCount)).map { itemScores(u, $0) } } }
+}
+
+final class EvaluatorTests: XCTestCase {
+    func dataset() -> Dataset {
+        var rows: [Interaction] = []
+        for u in 0..<20 { for k in 0..<12 { rows.append(Interaction(user: Int32(u), item: Int32((u * 3 + k) % 50), behavior: 0, timestamp: Int64(k), value: 5)) } }
+        return Dataset(name: "e", users: IDMap((0..<20).map { "u\($0)" }), items: IDMap((0..<50).map { "i\($0)" }),
+                       taxonomy: .ratings, interactions: rows, hasRatings: true)
+    }
+
+    /// An oracle that scores the test items highest gets HR@10 = 1; one that scores them lowest, 0.
+    func testFullRankingOracleAndAntiOracle() {
+        let split = EvaluationProtocol.leaveLast10.split(dataset(), seed: 1)
+        XCTAssertFalse(split.testUsers.isEmpty)
+        let oracle = FixedScores(items: 50) { u, i in split.test[Int(u)].contains(i) ? 10 : 0 }
+        let anti = FixedScores(items: 50) { u, i in split.test[Int(u)].contains(i) ? -10 : 0 }
+        let ev = Evaluator(split: split, protocol: .leaveLast10)
+        XCTAssertEqual(ev.evaluate(oracle, on: .test)["HR@10"], 1)
+        XCTAssertEqual(ev.evaluate(oracle, on: .test)["NDCG@10"]!, 1, accuracy: 1e-9)
+        XCTAssertEqual(ev.evaluate(anti, on: .test)["HR@10"], 0)
+    }
+
+    /// Training items are masked in full ranking: scoring them highest must not hurt.
+    func testHistoryIsMasked() {
+        let split = EvaluationProtocol.leaveLast10.split(dataset(), seed: 1)
+        let model = FixedScores(items: 50) { u, i in
+            if split.train.target.contains(u, i) { return 100 }
+            return split.test[Int(u)].contains(i) ? 10 : 0
+        }
+        XCTAssertEqual(Evaluator(split: split, protocol: .leaveLast10).evaluate(model, on: .test)["HR@10"], 1)
+    }
+
+    /// Sampled protocol: a constant model earns nothing (ties count against the positive).
+    func testSampledTiesArePessimistic() {
+        let split = EvaluationProtocol.sampled99.split(dataset(), seed: 1)
+        let constant = FixedScores(items: 50) { _, _ in 1 }
+        let r = Evaluator(split: split, protocol: .sampled99).evaluate(constant, on: .test)
+        XCTAssertEqual(r["HR@10"], 0)
+        XCTAssertEqual(r["AUC"]!, 0.5, accuracy: 1e-9)
+    }
+
+    /// Skips protocol: candidates are the held-out positive and the skips in its window.
+    func testSkipsProtocol() {
+        // one user: + + s + s s +  (values 5 = positive, 1 = skip)
+        let values: [Float] = [5, 5, 1, 5, 1, 1, 5]
+        let rows = values.enumerated().map { Interaction(user: 0, item: Int32($0.offset), behavior: 0, timestamp: Int64($0.offset), value: $0.element) }
+        let d = Dataset(name: "s", users: IDMap(["u"]), items: IDMap((0..<7).map(String.init)), taxonomy: .ratings,
+                        interactions: rows, hasRatings: true)
+        let split = EvaluationProtocol.skips.split(d, seed: 1)
+        XCTAssertEqual(split.test[0], [4, 5, 6])
+        XCTAssertEqual(split.validation[0], [2, 3])
+        XCTAssertEqual(split.train.interactions.map(\.item), [0, 1])
+        let good = FixedScores(items: 7) { _, i in i == 6 || i == 3 ? 1 : 0 }
+        let r = Evaluator(split: split, protocol: .skips).evaluate(good, on: .test)
+        XCTAssertEqual(r["GAUC"], 1)
+        XCTAssertEqual(r["NDCG(untruncated)"], 1)
+    }
+}
