@@ -8,25 +8,12 @@ extension Tensor {
     /// probability 0 and no gradient; a row with no unmasked entry is all zeros.
     public func softmax(mask: Tensor? = nil) -> Tensor {
         let n = shape.last!, rows = count / max(n, 1)
-        let maskValues = mask?.value
-        let maskCount = maskValues?.count ?? 0
-        if let maskValues { precondition(count % maskValues.count == 0, "mask \(mask!.shape) does not fit \(shape)") }
         var out = [Float](repeating: 0, count: count)
         Profiler.measure(.normalization) {
-            value.withUnsafeBufferPointer { px in
-                for r in 0..<rows {
-                    let o = r * n
-                    var mx = -Float.infinity
-                    for j in 0..<n where maskValues == nil || maskValues![(o + j) % maskCount] != 0 { mx = max(mx, px[o + j]) }
-                    if mx == -Float.infinity { continue }
-                    var s: Float = 0
-                    for j in 0..<n where maskValues == nil || maskValues![(o + j) % maskCount] != 0 {
-                        let e = Foundation.exp(px[o + j] - mx)
-                        out[o + j] = e
-                        s += e
-                    }
-                    let inv = 1 / s
-                    for j in 0..<n { out[o + j] *= inv }
+            out.withUnsafeMutableBufferPointer { po in
+                forEachSoftmaxRow(mask: mask, exponentials: po) { o, keep, _, sum in
+                    let inv = 1 / sum
+                    for j in 0..<n { po[o + j] = keep(j) ? po[o + j] * inv : 0 }
                 }
             }
         }
@@ -53,24 +40,14 @@ extension Tensor {
     /// log-softmax over the last axis. Masked entries (see `softmax`) are −∞ and get no gradient.
     public func logSoftmax(mask: Tensor? = nil) -> Tensor {
         let n = shape.last!, rows = count / max(n, 1)
-        let maskValues = mask?.value
-        let maskCount = maskValues?.count ?? 0
         var out = [Float](repeating: -.infinity, count: count)
         Profiler.measure(.normalization) {
             value.withUnsafeBufferPointer { px in
-                for r in 0..<rows {
-                    let o = r * n
-                    var mx = -Float.infinity
-                    for j in 0..<n where maskValues == nil || maskValues![(o + j) % maskCount] != 0 { mx = max(mx, px[o + j]) }
-                    if mx == -Float.infinity { continue }
-                    var s: Float = 0
-                    for j in 0..<n where maskValues == nil || maskValues![(o + j) % maskCount] != 0 {
-                        s += Foundation.exp(px[o + j] - mx)
-                    }
-                    // (x − max) − log Σ keeps precision for large logits, unlike x − (max + log Σ).
-                    let logSum = Foundation.log(s)
-                    for j in 0..<n where maskValues == nil || maskValues![(o + j) % maskCount] != 0 {
-                        out[o + j] = (px[o + j] - mx) - logSum
+                out.withUnsafeMutableBufferPointer { po in
+                    forEachSoftmaxRow(mask: mask, exponentials: po) { o, keep, mx, sum in
+                        // (x − max) − log Σ keeps precision for large logits, unlike x − (max + log Σ).
+                        let logSum = Foundation.log(sum)
+                        for j in 0..<n { po[o + j] = keep(j) ? (px[o + j] - mx) - logSum : -.infinity }
                     }
                 }
             }
@@ -89,6 +66,34 @@ extension Tensor {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// The shared first pass of softmax and log-softmax over the last axis: for every row with at
+    /// least one unmasked entry, writes exp(x − max) of the unmasked entries into `exponentials` and
+    /// calls `body(rowOffset, isUnmasked(column), max, Σ exp(x − max))`. Rows with nothing unmasked
+    /// are left as they are.
+    private func forEachSoftmaxRow(mask: Tensor?, exponentials: UnsafeMutableBufferPointer<Float>,
+                                   _ body: (Int, (Int) -> Bool, Float, Float) -> Void) {
+        let n = shape.last!, rows = count / max(n, 1)
+        let maskValues = mask?.value ?? []
+        let maskCount = maskValues.count
+        if let mask { precondition(maskCount > 0 && count % maskCount == 0, "mask \(mask.shape) does not fit \(shape)") }
+        value.withUnsafeBufferPointer { px in
+            for r in 0..<rows {
+                let o = r * n
+                let keep: (Int) -> Bool = { j in maskCount == 0 || maskValues[(o + j) % maskCount] != 0 }
+                var mx = -Float.infinity
+                for j in 0..<n where keep(j) { mx = max(mx, px[o + j]) }
+                if mx == -Float.infinity { continue }
+                var sum: Float = 0
+                for j in 0..<n where keep(j) {
+                    let e = Foundation.exp(px[o + j] - mx)
+                    exponentials[o + j] = e
+                    sum += e
+                }
+                body(o, keep, mx, sum)
             }
         }
     }

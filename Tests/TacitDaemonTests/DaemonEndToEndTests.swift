@@ -38,7 +38,7 @@ struct DaemonEndToEndTests {
         try await produce(broker.bootstrap, records)
 
         // A list for every user arrives on tacit.recommendations.
-        let lists = try consume(broker.bootstrap, topic: "tacit.recommendations", timeout: .seconds(60)) { got in
+        let lists = try await consume(broker.bootstrap, topic: "tacit.recommendations", timeout: .seconds(60)) { got in
             Set(got.compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } }).isSuperset(of: users)
         }
         var latest: [String: [String: Any]] = [:]
@@ -64,7 +64,7 @@ struct DaemonEndToEndTests {
         }
 
         // Bad records land in the dead-letter topic with reasons and their source position.
-        let dead = try consume(broker.bootstrap, topic: "tacit.deadletter", timeout: .seconds(30)) { $0.count >= 4 }
+        let dead = try await consume(broker.bootstrap, topic: "tacit.deadletter", timeout: .seconds(30)) { $0.count >= 4 }
         let reasons = dead.compactMap { jsonObject($0.value)?["reason"] as? String }.sorted()
         #expect(reasons == ["key_mismatch", "malformed_json", "missing_field", "unknown_type"])
         for m in dead {

@@ -22,14 +22,6 @@ func startDaemonProcess(broker: String, dir: URL, notifySocket: String? = nil) t
     return p
 }
 
-func waitUntil(_ timeout: Duration, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try condition() { return true }
-        usleep(100_000)
-    }
-    return try condition()
-}
 
 func appliedCount(_ dir: URL) -> Int64 {
     let path = dir.appendingPathComponent("tacit.sqlite").path
@@ -58,7 +50,7 @@ struct DaemonProcessTests {
         let child = try startDaemonProcess(broker: broker.bootstrap, dir: dir, notifySocket: notify.name)
         defer { if child.isRunning { kill(child.processIdentifier, SIGKILL) } }
         var messages: [String] = []
-        while let m = notify.receive() {
+        while let m = await offPool({ notify.receive() }) {
             messages.append(m)
             if m.contains("READY=1") { break }
         }
@@ -67,16 +59,16 @@ struct DaemonProcessTests {
             ProducerRecord(topic: "tacit.behaviors", key: Array("u\(i % 30)".utf8), value: eventJSON(user: "u\(i % 30)", item: "i\(i)"))
         }
         try await produce(broker.bootstrap, records)
-        #expect(waitUntil(.seconds(60)) { appliedCount(dir) == 300 })
+        #expect(await waitUntil(.seconds(60)) { appliedCount(dir) == 300 })
         let t0 = ContinuousClock.now
         kill(child.processIdentifier, SIGTERM)
-        child.waitUntilExit()
+        await waitForExit(child)
         let took = ContinuousClock.now - t0
         print("SIGTERM → exit \(child.terminationStatus) in \(took)")
         #expect(child.terminationReason == .exit && child.terminationStatus == 0)
         #expect(took < .seconds(10))
         var stopping = false
-        while let m = notify.receive() { if m.contains("STOPPING=1") { stopping = true; break } }
+        while let m = await offPool({ notify.receive() }) { if m.contains("STOPPING=1") { stopping = true; break } }
         #expect(stopping)
         #expect(appliedCount(dir) == 300)
     }
@@ -104,22 +96,29 @@ struct DaemonProcessTests {
         while kills < 5 {
             let before = appliedCount(dir)
             // Kill once it is making progress (joined the group and applying), at a random moment.
-            _ = waitUntil(.seconds(30)) { appliedCount(dir) > before }
-            usleep(UInt32.random(in: 0...400_000))
+            _ = await waitUntil(.seconds(30)) { appliedCount(dir) > before }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...400)))
             kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
+            await waitForExit(child)
             kills += 1
             child = try startDaemonProcess(broker: broker.bootstrap, dir: dir)
         }
         try await producerTask.value
-        let done = waitUntil(.seconds(90)) { appliedCount(dir) == Int64(total) }
+        let done = await waitUntil(.seconds(90)) { appliedCount(dir) == Int64(total) }
         kill(child.processIdentifier, SIGTERM)
-        child.waitUntilExit()
+        await waitForExit(child)
         #expect(done, "applied \(appliedCount(dir)) of \(total)")
         let store = try EventStore(configuration: StoreConfiguration(path: dir.appendingPathComponent("tacit.sqlite").path))
         var expected: [String: Int64] = [:]
         for i in 0..<total { expected["u\(i % 97)", default: 0] += 1 }
         #expect(try store.eventCountsByUser() == expected)
         print("daemon crash test: \(kills) kill -9, \(try store.counts().eventsApplied) events applied of \(total) produced")
+    }
+}
+
+/// Runs a blocking call on a plain thread, keeping the cooperative pool free.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { cont in
+        Thread { cont.resume(returning: body()) }.start()
     }
 }

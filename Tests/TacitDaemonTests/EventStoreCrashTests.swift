@@ -55,7 +55,7 @@ struct EventStoreCrashTests {
         }
     }
 
-    @Test func killNineLosesNothingAndAppliesNothingTwice() throws {
+    @Test func killNineLosesNothingAndAppliesNothingTwice() async throws {
         let dir = tempDir()
         let path = dir.appendingPathComponent("crash.sqlite").path
         var kills = 0
@@ -70,15 +70,15 @@ struct EventStoreCrashTests {
             p.standardError = FileHandle(forWritingAtPath: "/dev/null")
             try p.run()
             if kills < 6 {
-                usleep(UInt32.random(in: 150_000...600_000))
+                try await Task.sleep(for: .milliseconds(Int.random(in: 150...600)))
                 if p.isRunning {
                     kill(p.processIdentifier, SIGKILL)
-                    p.waitUntilExit()
+                    await waitForExit(p)
                     if p.terminationReason == .uncaughtSignal { kills += 1 }
                     continue
                 }
             }
-            p.waitUntilExit()
+            await waitForExit(p)
             #expect(p.terminationStatus == 0)
             let s = try EventStore(configuration: StoreConfiguration(path: path))
             if try s.counts().eventsApplied == Int64(CrashStream.total) { break }

@@ -121,7 +121,9 @@ struct KafkaBrokerTests {
         var got: [KafkaMessage] = []
         let deadline = ContinuousClock.now + .seconds(30)
         while got.count < 70, ContinuousClock.now < deadline {
-            got += try consumer.poll(maxMessages: 500, timeout: .milliseconds(100))
+            let batch = try consumer.poll(maxMessages: 500)
+            if batch.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            got += batch
         }
         #expect(got.count == 70)
         let p0 = got.filter { $0.partition == 0 }.map(\.offset)

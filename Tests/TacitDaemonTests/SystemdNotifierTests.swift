@@ -6,7 +6,7 @@ import Testing
 @testable import TacitDaemon
 
 /// A datagram socket standing in for systemd's notify socket.
-final class NotifySocket {
+final class NotifySocket: @unchecked Sendable {
     let fd: Int32
     let name: String   // what goes into NOTIFY_SOCKET
 

@@ -35,7 +35,8 @@ func produce(_ broker: String, _ records: [ProducerRecord]) async throws {
 }
 
 /// Reads a topic from the beginning (its own group) until `done` holds or `timeout` passes.
-func consume(_ broker: String, topic: String, timeout: Duration, until done: ([KafkaMessage]) -> Bool) throws -> [KafkaMessage] {
+/// Never blocks a thread of the cooperative pool (an in-process daemon needs them).
+func consume(_ broker: String, topic: String, timeout: Duration, until done: ([KafkaMessage]) -> Bool) async throws -> [KafkaMessage] {
     let consumer = try KafkaConsumer(configuration: fastConsumer(broker, group: "reader-\(UUID().uuidString)", topics: [topic]),
                                      offsetSource: MemoryOffsets(), logger: testLogger("test-consumer"))
     try consumer.subscribe()
@@ -43,7 +44,9 @@ func consume(_ broker: String, topic: String, timeout: Duration, until done: ([K
     var got: [KafkaMessage] = []
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline, !done(got) {
-        got += try consumer.poll(maxMessages: 1000, timeout: .milliseconds(100))
+        let batch = try consumer.poll(maxMessages: 1000)
+        if batch.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        got += batch
     }
     return got
 }
@@ -85,4 +88,20 @@ func eventJSON(user: String, item: String, type: String = "buy", ts: Int64 = 1_7
     var s = #"{"user":"\#(user)","item":"\#(item)","type":"\#(type)","ts":\#(ts)"#
     if let id { s += #","id":"\#(id)""# }
     return Array((s + "}").utf8)
+}
+
+/// Waits for a child process without blocking a cooperative thread.
+func waitForExit(_ p: Process) async {
+    while p.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+    p.waitUntilExit()   // reaps; returns at once
+}
+
+/// Polls `condition` every 100 ms until it holds or `timeout` passes, without blocking a thread.
+func waitUntil(_ timeout: Duration, _ condition: () throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return try condition()
 }

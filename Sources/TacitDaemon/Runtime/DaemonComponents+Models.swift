@@ -1,0 +1,66 @@
+import Synchronization
+import TacitStore
+
+extension DaemonComponents {
+    /// The components for the model named by `trainer.model`:
+    /// - `popularity`: the baseline (`PopularityRecommender`), no trainer;
+    /// - `bpr`, `lightgcn`: an `EmbeddingRecommender` serving the newest promoted snapshot of the
+    ///   model (loaded at start-up, popularity until the first promotion), folding in new events
+    ///   between fine-tunes, and, when `trainer.enabled`, a `TrainerService` fine-tuning it.
+    /// Throws a `ConfigurationError` naming `trainer.model` for an unknown model
+    /// (`TacitConfiguration.load` already rejects one, naming the file).
+    public static func fromConfiguration(_ config: TacitConfiguration) throws -> DaemonComponents {
+        switch config.trainer.model {
+        case "popularity":
+            return DaemonComponents()
+        case "bpr", "lightgcn":
+            let built = ModelComponentsBox()
+            return DaemonComponents(
+                recommender: { context in try built.make(context).recommender },
+                observers: { context in
+                    let m = try built.current(context)
+                    return [m.recommender] + (m.trainer.map { [$0] } ?? [])
+                },
+                services: { context in
+                    let m = try built.current(context)
+                    return m.trainer.map { [$0] } ?? []
+                })
+        default:
+            throw ConfigurationError(file: "(configuration)", key: "trainer.model",
+                                     message: "unknown model \"\(config.trainer.model)\": choose popularity, bpr or lightgcn")
+        }
+    }
+}
+
+/// The recommender and trainer of one daemon run. `Daemon.run` asks for the recommender first,
+/// then the observers and services, with the same context; a new run (a new store) builds anew.
+private final class ModelComponentsBox: Sendable {
+    struct Built: Sendable {
+        var store: EventStore
+        var recommender: EmbeddingRecommender
+        var trainer: TrainerService?
+    }
+
+    private let built = Mutex<Built?>(nil)
+
+    func make(_ context: DaemonContext) throws -> Built {
+        let t = context.configuration.trainer
+        let recommender = try EmbeddingRecommender(model: t.model, store: context.store, foldInWeight: t.foldInWeight,
+                                                   cacheCapacity: t.foldInCacheSize)
+        if let m = recommender.model {
+            context.logger.info("serving snapshot", metadata: ["model": "\(m.model)", "version": "\(m.version)"])
+        }
+        let trainer = t.enabled
+            ? TrainerService(configuration: t, store: context.store, recommender: recommender, metrics: context.metrics,
+                             logger: context.logger)
+            : nil
+        let b = Built(store: context.store, recommender: recommender, trainer: trainer)
+        built.withLock { $0 = b }
+        return b
+    }
+
+    func current(_ context: DaemonContext) throws -> Built {
+        if let b = built.withLock({ $0 }), b.store === context.store { return b }
+        return try make(context)
+    }
+}

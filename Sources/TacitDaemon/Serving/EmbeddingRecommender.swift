@@ -1,0 +1,121 @@
+import Synchronization
+import TacitData
+import TacitStore
+
+/// Serves top-K lists from the promoted embedding model (`bpr`, `lightgcn`): scores are dot
+/// products of the user's serving vector with every item's final embedding (BLAS sgemv).
+///
+/// Freshness between fine-tunes: as an `IngestObserver` it drops the cached vectors of users
+/// touched by a batch; their next list recomputes the vector from their stored events with
+/// `FoldIn.vector`, so new events show at once. The cache holds at most `cacheCapacity` users
+/// (oldest inserted evicted first). Until a model is promoted, and for users it cannot place
+/// (new, without positive events on known items), lists come from the popularity baseline.
+///
+/// Thread-safe: the model is an immutable `ServingEmbeddings` swapped under a mutex.
+public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
+    public let modelName: String
+    let store: EventStore
+    let foldInWeight: Float
+    let cacheCapacity: Int
+    let fallback: PopularityRecommender
+
+    private struct State: ~Copyable {
+        var model: ServingEmbeddings?
+        var cache: [Int32: [Float]] = [:]
+        /// Insertion order of `cache` keys (may hold keys already removed), for FIFO eviction.
+        var order: [Int32] = []
+        var orderHead = 0
+        /// Bumped by every batch and swap: a vector computed before a bump is not cached.
+        var generation: UInt64 = 0
+    }
+
+    private let state: Mutex<State>
+
+    /// Loads the newest promoted snapshot of `model` from the store, if any, so a restarted
+    /// daemon serves it before the first fine-tune.
+    public init(model: String, store: EventStore, foldInWeight: Double, cacheCapacity: Int) throws {
+        modelName = model
+        self.store = store
+        self.foldInWeight = Float(foldInWeight)
+        self.cacheCapacity = max(1, cacheCapacity)
+        fallback = PopularityRecommender(store: store)
+        let loaded = try store.latestPromotedSnapshot(model: model).flatMap(ServingEmbeddings.init(snapshot:))
+        state = Mutex(State(model: loaded))
+    }
+
+    /// The promoted model, if any.
+    public var model: ServingEmbeddings? { state.withLock { $0.model } }
+
+    /// Swaps in a promoted model (atomically; cached vectors are dropped).
+    public func install(_ model: ServingEmbeddings) {
+        state.withLock { s in
+            s.model = model
+            s.cache.removeAll(keepingCapacity: true)
+            s.order.removeAll(keepingCapacity: true)
+            s.orderHead = 0
+            s.generation &+= 1
+        }
+    }
+
+    public var currentModel: ModelIdentity { model?.identity ?? fallback.currentModel }
+
+    /// Number of cached user vectors (for tests and metrics).
+    public var cachedUsers: Int { state.withLock { $0.cache.count } }
+
+    public func didApply(_ outcome: ApplyOutcome) {
+        guard !outcome.touchedUsers.isEmpty else { return }
+        state.withLock { s in
+            s.generation &+= 1
+            for u in outcome.touchedUsers { s.cache[u.id] = nil }
+        }
+    }
+
+    public func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>) throws -> Recommendations? {
+        let (model, cached, generation) = state.withLock { s in (s.model, s.model == nil ? nil : s.cache[user], s.generation) }
+        guard let model else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
+        var vector = cached
+        if vector == nil {
+            vector = try servingVector(model, user: user)
+            if let v = vector { remember(user, v, generation: generation, model: model) }
+        }
+        guard let vector else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
+        return Recommendations(items: FoldIn.topK(model, vector: vector, k: k, excluded: excluded), model: model.identity)
+    }
+
+    /// The user's vector from their stored events (see `FoldIn`).
+    func servingVector(_ model: ServingEmbeddings, user: Int32) throws -> [Float]? {
+        var positives: [Int32: Int64] = [:]
+        for e in try store.sequence(user: user) {
+            guard let raw = e.feedback, let kind = FeedbackKind(rawValue: raw) else { continue }
+            if kind.isPositive { positives[e.item] = e.seq } else if kind == .explicitNegative { positives[e.item] = nil }
+        }
+        let hasNew = model.hasUnseenPositives(user: user, positives.map { ($0.key, $0.value) })
+        return FoldIn.vector(model, user: user, positives: Array(positives.keys), hasNewEvents: hasNew, weight: foldInWeight)
+    }
+
+    private func remember(_ user: Int32, _ vector: [Float], generation: UInt64, model: ServingEmbeddings) {
+        state.withLock { s in
+            guard s.generation == generation, s.model === model else { return }
+            if s.cache.count >= cacheCapacity {
+                while s.orderHead < s.order.count {
+                    let old = s.order[s.orderHead]
+                    s.orderHead += 1
+                    if s.cache.removeValue(forKey: old) != nil { break }
+                }
+            }
+            if s.order.count - s.orderHead > 2 * cacheCapacity + 64 {
+                // Re-inserted users leave stale entries behind: compact, keeping each cached
+                // user's newest position, so the order stays bounded by the capacity.
+                var seen = Set<Int32>(), kept: [Int32] = []
+                for u in s.order[s.orderHead...].reversed() where s.cache[u] != nil && seen.insert(u).inserted { kept.append(u) }
+                s.order = kept.reversed()
+                s.orderHead = 0
+            } else if s.orderHead > cacheCapacity + 64 {
+                s.order.removeFirst(s.orderHead)
+                s.orderHead = 0
+            }
+            s.cache[user] = vector
+            s.order.append(user)
+        }
+    }
+}

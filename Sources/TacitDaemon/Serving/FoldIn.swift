@@ -1,0 +1,60 @@
+import Foundation
+import TacitEval
+import TacitTensor
+
+/// User vectors between fine-tunes, from the items a user interacted with positively.
+///
+/// Fold-in vector f_u over the user's positive items N_u that the model knows (items new since the
+/// snapshot are ignored until the next fine-tune), with e_i the item's final embedding:
+/// - bpr:      f_u = (1/|N_u|) Σ_{i∈N_u} e_i                          (mean of the items)
+/// - lightgcn: f_u = Σ_{i∈N_u} e_i / (√|N_u| · √max(1, d_i))           (one step of LightGCN eq. 7,
+///   the symmetric-normalized neighbour sum, d_i the item's degree in the training graph)
+///
+/// Serving vector: a user whose positive items are exactly those the model was trained on keeps
+/// the trained final vector t_u. With unseen ones (new events, or the newest items held out from
+/// training for evaluation), v_u = (1 − w)·t_u + w·f_u·(‖t_u‖/‖f_u‖): f_u is rescaled to t_u's
+/// norm so that w = `trainer.fold_in_weight` means the same for every user. A user new since the
+/// snapshot gets v_u = f_u (its scale does not change their ranking). N_u is all of the user's
+/// positive items, trained and unseen alike.
+enum FoldIn {
+    /// The serving vector, or nil when the user is unknown and has no known positive items.
+    static func vector(_ m: ServingEmbeddings, user: Int32, positives: [Int32], hasNewEvents: Bool, weight: Float) -> [Float]? {
+        let d = m.dim
+        let trained: [Float]? = Int(user) < m.userCount ? Array(m.users[Int(user) * d..<(Int(user) + 1) * d]) : nil
+        if let trained, !hasNewEvents { return trained }
+        let known = positives.filter { $0 >= 0 && Int($0) < m.itemCount }
+        guard !known.isEmpty else { return trained }
+        var f = [Float](repeating: 0, count: d)
+        let lightgcn = !m.itemDegree.isEmpty
+        let norm = lightgcn ? 1 / Float(known.count).squareRoot() : 1 / Float(known.count)
+        m.items.withUnsafeBufferPointer { items in
+            f.withUnsafeMutableBufferPointer { out in
+                for i in known {
+                    let scale = lightgcn ? norm / max(1, m.itemDegree[Int(i)]).squareRoot() : norm
+                    BLAS.axpy(n: d, alpha: scale, x: items.baseAddress! + Int(i) * d, y: out.baseAddress!)
+                }
+            }
+        }
+        guard let trained else { return f }
+        let tn = trained.reduce(0) { $0 + $1 * $1 }.squareRoot(), fn = f.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let s = fn > 0 ? weight * tn / fn : 0
+        return zip(trained, f).map { (1 - weight) * $0 + s * $1 }
+    }
+
+    /// Top `k` items for user vector `u` over all items (`items · u` with BLAS sgemv), skipping
+    /// `excluded`, best first, with scores.
+    static func topK(_ m: ServingEmbeddings, vector u: [Float], k: Int, excluded: Set<Int32>) -> [ScoredItem] {
+        guard m.itemCount > 0, m.dim > 0, u.count == m.dim else { return [] }
+        var scores = [Float](repeating: 0, count: m.itemCount)
+        m.items.withUnsafeBufferPointer { items in
+            u.withUnsafeBufferPointer { x in
+                scores.withUnsafeMutableBufferPointer { y in
+                    BLAS.gemv(trans: false, m: m.itemCount, n: m.dim, alpha: 1, a: items.baseAddress!, lda: m.dim,
+                              x: x.baseAddress!, beta: 0, y: y.baseAddress!)
+                }
+            }
+        }
+        let top = scores.withUnsafeBufferPointer { Metrics.topK($0, k: k, excluded: { excluded.contains(Int32($0)) }) }
+        return top.map { ScoredItem(item: $0, score: scores[Int($0)]) }
+    }
+}

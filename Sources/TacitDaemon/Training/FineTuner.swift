@@ -1,0 +1,97 @@
+import TacitData
+import TacitEval
+import TacitModels
+import TacitTensor
+
+/// Hyperparameters of one fine-tune, from `[trainer]`.
+struct FineTuneSettings: Sendable {
+    var model: String
+    var epochs: Int
+    var embedding: EmbeddingSettings
+    var foldInWeight: Float
+    var evalUsers: Int
+
+    init(_ t: TacitConfiguration.Trainer) {
+        model = t.model
+        epochs = t.epochs
+        embedding = EmbeddingSettings(dim: t.dim, learningRate: Float(t.learningRate), batchSize: t.batchSize, l2: Float(t.l2),
+                                      layers: t.layers, seed: UInt64(t.seed))
+        foldInWeight = Float(t.foldInWeight)
+        evalUsers = t.evalUsers
+    }
+}
+
+/// Trains a candidate (synchronous, CPU-heavy: call it off the cooperative pool) and scores
+/// models on the held-out slice.
+enum FineTuner {
+    /// Builds the configured model over `data`, warm-started from `previous` (its layer-0 rows
+    /// are copied for users and items it knows; rows for new users/items keep their fresh seeded
+    /// Xavier initialization), and trains `epochs` epochs. `round` varies the training seed.
+    /// `shouldStop` is polled between epochs: when it holds, training is abandoned (nil).
+    static func train(_ data: TrainingData, previous: ServingEmbeddings?, settings: FineTuneSettings,
+                      round: UInt64, createdMs: Int64, shouldStop: () -> Bool = { false }) -> ServingEmbeddings? {
+        let set = data.trainingSet()
+        var embedding = settings.embedding
+        embedding.seed = settings.embedding.seed &+ round
+        let d = embedding.dim
+        let model: Recommender
+        let userTable: Tensor, itemTable: Tensor
+        switch settings.model {
+        case "bpr":
+            let m = BPRMF(train: set, settings: embedding)
+            (model, userTable, itemTable) = (m, m.userEmbedding, m.itemEmbedding)
+        default:
+            let m = LightGCN(train: set, settings: embedding)
+            (model, userTable, itemTable) = (m, m.userEmbedding, m.itemEmbedding)
+        }
+        if let previous, previous.dim == d, previous.model == settings.model {
+            copyRows(previous.userBase, rows: min(previous.userCount, data.userCount), dim: d, into: userTable)
+            copyRows(previous.itemBase, rows: min(previous.itemCount, data.itemCount), dim: d, into: itemTable)
+            model.parametersChanged()
+        }
+        var rng = SeededRNG(seed: embedding.seed &+ 0x9E37_79B9)
+        if set.target.nonZeros > 0 {
+            for _ in 0..<settings.epochs {
+                if shouldStop() { return nil }
+                _ = model.trainEpoch(rng: &rng)
+            }
+        }
+        model.parametersChanged()
+        let users: [Float], items: [Float], degree: [Float]
+        if let g = model as? LightGCN {
+            (users, items) = g.finalEmbeddings()
+            degree = set.target.itemDegrees().map(Float.init)
+        } else {
+            (users, items, degree) = (userTable.value, itemTable.value, [])
+        }
+        return ServingEmbeddings(model: settings.model, version: 0, dim: d, userCount: data.userCount, itemCount: data.itemCount,
+                                 userBase: userTable.value, itemBase: itemTable.value, users: users, items: items,
+                                 itemDegree: degree, userTrainedItems: data.train.map { Float($0.count) }, eventsThroughSeq: data.throughSeq, metrics: [:], createdMs: createdMs)
+    }
+
+    private static func copyRows(_ source: [Float], rows: Int, dim: Int, into table: Tensor) {
+        guard rows > 0 else { return }
+        table.value.replaceSubrange(0..<rows * dim, with: source[0..<rows * dim])
+    }
+
+    /// HR@10 and NDCG@10 on the held-out slice, full ranking over all items with the user's
+    /// training items excluded, using the vector the model would serve (`FoldIn.vector`: the
+    /// trained row, or a fold-in for users with positives newer than the model). Users the model
+    /// cannot place score 0.
+    static func evaluate(_ m: ServingEmbeddings, on data: TrainingData, users: [Int32], foldInWeight: Float) -> [String: Double] {
+        guard !users.isEmpty else { return ["hr@10": 0, "ndcg@10": 0, "users": 0] }
+        var hr = 0.0, ndcg = 0.0
+        for u in users {
+            let train = data.train[Int(u)]
+            let hasNew = m.hasUnseenPositives(user: u, train.map { ($0.item, $0.seq) })
+            guard let v = FoldIn.vector(m, user: u, positives: train.map(\.item), hasNewEvents: hasNew, weight: foldInWeight)
+            else { continue }
+            let top = FoldIn.topK(m, vector: v, k: 10, excluded: Set(train.map(\.item)))
+            let values = Metrics.values(ranked: top.map(\.item)[...], relevant: Set(data.heldOut[Int(u)].map(\.item)), ks: [10])
+            hr += values[0]
+            ndcg += values[1]
+        }
+        let n = Double(users.count)
+        return ["hr@10": hr / n, "ndcg@10": ndcg / n, "users": n]
+    }
+}

@@ -1,0 +1,109 @@
+import TacitStore
+
+/// An immutable trained embedding model as served: layer-0 tables (what fine-tuning warm-starts
+/// from) and the final tables (what scores), for `bpr` (final = layer 0) and `lightgcn` (final =
+/// mean over propagation layers, LightGCN eq. 8). Shared by reference between the trainer and
+/// serving; swapped whole on promotion.
+public final class ServingEmbeddings: Sendable {
+    public let model: String
+    /// Snapshot version (0 until saved).
+    public let version: Int64
+    public let dim: Int
+    public let userCount: Int
+    public let itemCount: Int
+    /// Layer-0 embeddings, (userCount, dim) and (itemCount, dim), row-major.
+    public let userBase: [Float]
+    public let itemBase: [Float]
+    /// Final embeddings used for scoring: (userCount, dim) and (itemCount, dim).
+    public let users: [Float]
+    public let items: [Float]
+    /// Degree of each item in the training graph (lightgcn fold-in normalization); empty for bpr.
+    public let itemDegree: [Float]
+    /// Number of distinct positive items each user was trained on (held-out items excluded):
+    /// a user with a different number now has events the model has not seen. Empty in snapshots
+    /// without it (then only events after `eventsThroughSeq` count as unseen).
+    public let userTrainedItems: [Float]
+    /// The newest event sequence number trained on.
+    public let eventsThroughSeq: Int64
+    public let metrics: [String: Double]
+    public let createdMs: Int64
+
+    public init(model: String, version: Int64, dim: Int, userCount: Int, itemCount: Int, userBase: [Float], itemBase: [Float],
+                users: [Float], items: [Float], itemDegree: [Float], userTrainedItems: [Float] = [], eventsThroughSeq: Int64,
+                metrics: [String: Double], createdMs: Int64) {
+        precondition(userBase.count == userCount * dim && users.count == userCount * dim, "user table shape")
+        precondition(itemBase.count == itemCount * dim && items.count == itemCount * dim, "item table shape")
+        self.model = model
+        self.version = version
+        self.dim = dim
+        self.userCount = userCount
+        self.itemCount = itemCount
+        self.userBase = userBase
+        self.itemBase = itemBase
+        self.users = users
+        self.items = items
+        self.itemDegree = itemDegree
+        self.userTrainedItems = userTrainedItems.count == userCount ? userTrainedItems : []
+        self.eventsThroughSeq = eventsThroughSeq
+        self.metrics = metrics
+        self.createdMs = createdMs
+    }
+
+    public var identity: ModelIdentity { ModelIdentity(name: model, version: version) }
+
+    /// Whether `user`'s positive items (item, event seq) include some the model was not trained on.
+    func hasUnseenPositives(user: Int32, _ positives: [(item: Int32, seq: Int64)]) -> Bool {
+        if Int(user) >= userCount { return true }
+        if !userTrainedItems.isEmpty { return positives.count != Int(userTrainedItems[Int(user)]) }
+        return positives.contains { $0.seq > eventsThroughSeq }
+    }
+
+    /// The same tables under another version and metrics.
+    func with(version: Int64, metrics: [String: Double]? = nil) -> ServingEmbeddings {
+        ServingEmbeddings(model: model, version: version, dim: dim, userCount: userCount, itemCount: itemCount,
+                          userBase: userBase, itemBase: itemBase, users: users, items: items, itemDegree: itemDegree,
+                          userTrainedItems: userTrainedItems, eventsThroughSeq: eventsThroughSeq, metrics: metrics ?? self.metrics, createdMs: createdMs)
+    }
+
+    // MARK: - Snapshots
+
+    /// Tensor names in a snapshot. Final tables are stored too, so a restart serves without
+    /// rebuilding the graph.
+    enum TensorName {
+        static let userBase = "user_embedding", itemBase = "item_embedding"
+        static let users = "user_final", items = "item_final", itemDegree = "item_degree"
+        static let userTrainedItems = "user_trained_items"
+    }
+
+    /// The snapshot to persist (version assigned by the store).
+    func snapshot(metadata: [String: String], promoted: Bool) -> ModelSnapshot {
+        var tensors = [SnapshotTensor(name: TensorName.userBase, shape: [userCount, dim], values: userBase),
+                       SnapshotTensor(name: TensorName.itemBase, shape: [itemCount, dim], values: itemBase)]
+        if !userTrainedItems.isEmpty {
+            tensors.append(SnapshotTensor(name: TensorName.userTrainedItems, shape: [userCount], values: userTrainedItems))
+        }
+        if model != "bpr" {
+            tensors += [SnapshotTensor(name: TensorName.users, shape: [userCount, dim], values: users),
+                        SnapshotTensor(name: TensorName.items, shape: [itemCount, dim], values: items),
+                        SnapshotTensor(name: TensorName.itemDegree, shape: [itemCount], values: itemDegree)]
+        }
+        return ModelSnapshot(model: model, createdMs: createdMs, metadata: metadata, metrics: metrics, tensors: tensors,
+                             userCount: userCount, itemCount: itemCount, eventsThroughSeq: eventsThroughSeq, promoted: promoted)
+    }
+
+    /// Rebuilds served embeddings from a stored snapshot; nil when tensors are missing or misshapen.
+    public convenience init?(snapshot s: ModelSnapshot) {
+        func tensor(_ name: String) -> SnapshotTensor? { s.tensors.first { $0.name == name } }
+        guard let ub = tensor(TensorName.userBase), let ib = tensor(TensorName.itemBase), ub.shape.count == 2,
+              ib.shape.count == 2, ub.shape[1] == ib.shape[1], ub.shape[0] == s.userCount, ib.shape[0] == s.itemCount
+        else { return nil }
+        let dim = ub.shape[1]
+        let uf = tensor(TensorName.users)?.values ?? ub.values
+        let itf = tensor(TensorName.items)?.values ?? ib.values
+        let deg = tensor(TensorName.itemDegree)?.values ?? []
+        guard uf.count == ub.values.count, itf.count == ib.values.count, deg.isEmpty || deg.count == s.itemCount else { return nil }
+        self.init(model: s.model, version: s.version, dim: dim, userCount: s.userCount, itemCount: s.itemCount,
+                  userBase: ub.values, itemBase: ib.values, users: uf, items: itf, itemDegree: deg,
+                  userTrainedItems: tensor(TensorName.userTrainedItems)?.values ?? [], eventsThroughSeq: s.eventsThroughSeq, metrics: s.metrics, createdMs: s.createdMs)
+    }
+}

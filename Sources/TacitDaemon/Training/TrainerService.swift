@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TacitStore
+import TacitTensor
+
+/// What one fine-tune did.
+public struct FineTuneReport: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
+        /// Promoted and serving, as this snapshot version.
+        case promoted(version: Int64)
+        /// Trained and evaluated, kept the serving model; the reason is logged too.
+        case rejected(reason: String)
+        /// Not trained (no new events, too few users).
+        case skipped(reason: String)
+    }
+    public var outcome: Outcome
+    /// Held-out metrics of the candidate and of the serving model (empty when skipped).
+    public var candidate: [String: Double] = [:]
+    public var current: [String: Double] = [:]
+    public var seconds: Double = 0
+}
+
+/// Periodic fine-tuning off the ingest path (`[trainer]`): every `interval_s` seconds, or as soon
+/// as `every_events` new events were applied, reads the store, trains a candidate warm-started
+/// from the serving model, evaluates candidate and serving model on the held-out recent slice
+/// (NDCG@10, full ranking; see `TrainingData` and `FineTuner.evaluate`), and promotes the candidate
+/// only if its NDCG@10 ≥ the serving model's − `promotion_margin`: it is saved as a snapshot,
+/// marked promoted and swapped into the `EmbeddingRecommender` (the publisher then republishes
+/// active users' lists, seeing `currentModel` change).
+///
+/// Held-out items are never trained on (the candidate is trained without them, so the promoted
+/// model has not seen each user's newest positives); serving folds them back in (`FoldIn`). A
+/// user's newest item was held out in earlier rounds too, so the serving model rarely saw the
+/// items it is evaluated on either, which keeps the comparison fair.
+///
+/// The training itself runs on a dedicated thread (not the cooperative pool), one at a time, so
+/// ingest and HTTP stay responsive.
+public final class TrainerService: Service, IngestObserver {
+    let settings: FineTuneSettings
+    let trainer: TacitConfiguration.Trainer
+    let store: EventStore
+    let recommender: EmbeddingRecommender
+    let metrics: DaemonMetrics?
+    let logger: Logger
+    /// Test hook: alters a trained candidate before evaluation (e.g. to sabotage it).
+    let candidateHook: (@Sendable (ServingEmbeddings) -> ServingEmbeddings)?
+
+    private let newEvents = Atomic<Int>(0)
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakeups: AsyncStream<Void>
+    /// Serializes fine-tunes (held on the training thread, never on the cooperative pool).
+    private let running = Mutex<Int64>(0)
+    /// Set on graceful shutdown: a running fine-tune stops at the next epoch.
+    private let stopping = Atomic<Bool>(false)
+
+    init(configuration: TacitConfiguration.Trainer, store: EventStore, recommender: EmbeddingRecommender,
+         metrics: DaemonMetrics?, logger: Logger,
+         candidateHook: (@Sendable (ServingEmbeddings) -> ServingEmbeddings)? = nil) {
+        trainer = configuration
+        settings = FineTuneSettings(configuration)
+        self.store = store
+        self.recommender = recommender
+        self.metrics = metrics
+        self.logger = logger
+        self.candidateHook = candidateHook
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public convenience init(configuration: TacitConfiguration.Trainer, store: EventStore, recommender: EmbeddingRecommender,
+                            metrics: DaemonMetrics?, logger: Logger) {
+        self.init(configuration: configuration, store: store, recommender: recommender, metrics: metrics, logger: logger,
+                  candidateHook: nil)
+    }
+
+    // MARK: - Triggers
+
+    public func didApply(_ outcome: ApplyOutcome) {
+        guard outcome.applied > 0 else { return }
+        let total = newEvents.add(outcome.applied, ordering: .relaxed).newValue
+        if total >= trainer.everyEvents { wake.yield() }
+    }
+
+    public func run() async throws {
+        Compute.configure(threads: trainer.threads)
+        let interval = Duration.seconds(trainer.intervalSeconds)
+        let wake = self.wake
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: interval) } catch { return }
+                    wake.yield()
+                }
+            }
+            await withGracefulShutdownHandler {
+                for await _ in wakeups.cancelOnGracefulShutdown() {
+                    newEvents.store(0, ordering: .relaxed)
+                    do {
+                        _ = try await fineTune()
+                    } catch {
+                        logger.error("fine-tune failed", metadata: ["error": "\(error)"])
+                    }
+                }
+            } onGracefulShutdown: {
+                self.stopping.store(true, ordering: .relaxed)
+                self.wake.finish()
+            }
+            group.cancelAll()
+        }
+    }
+
+    // MARK: - One fine-tune
+
+    /// Runs one fine-tune now (on a dedicated thread) and reports what happened.
+    public func fineTune() async throws -> FineTuneReport {
+        try await Self.offPool { [self] in try fineTuneBlocking() }
+    }
+
+    /// Runs `body` on a new thread and awaits its result without occupying a cooperative thread.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+            let thread = Thread { c.resume(with: Result { try body() }) }
+            thread.name = "tacit-trainer"
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
+    }
+
+    private func fineTuneBlocking() throws -> FineTuneReport {
+        try running.withLock { lastTrainedSeq in
+            let clock = ContinuousClock(), start = clock.now
+            let current = recommender.model
+            let data = try TrainingData.load(store: store, holdoutFraction: trainer.holdoutFraction)
+            let seen = max(lastTrainedSeq, current?.eventsThroughSeq ?? 0)
+            guard data.throughSeq > seen else { return FineTuneReport(outcome: .skipped(reason: "no new events")) }
+            guard data.activeUsers >= trainer.minUsers, data.itemCount >= 2 else {
+                return FineTuneReport(outcome: .skipped(reason: "\(data.activeUsers) users with positives, \(data.itemCount) items"))
+            }
+            lastTrainedSeq = data.throughSeq
+            let round = UInt64(bitPattern: current?.version ?? 0)
+            guard var candidate = FineTuner.train(data, previous: current, settings: settings, round: round,
+                                                  createdMs: epochMilliseconds(),
+                                                  shouldStop: { stopping.load(ordering: .relaxed) }) else {
+                lastTrainedSeq = seen
+                return FineTuneReport(outcome: .skipped(reason: "shutting down"))
+            }
+            if let candidateHook { candidate = candidateHook(candidate) }
+            let users = data.evaluationUsers(limit: settings.evalUsers)
+            let cm = FineTuner.evaluate(candidate, on: data, users: users, foldInWeight: settings.foldInWeight)
+            let sm = current.map { FineTuner.evaluate($0, on: data, users: users, foldInWeight: settings.foldInWeight) } ?? [:]
+            let elapsed = clock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            metrics?.fineTuneDuration.record(elapsed)
+            metrics?.fineTuneMetric.set(cm["ndcg@10"] ?? 0)
+            let meta: Logger.Metadata = [
+                "model": "\(settings.model)", "users": "\(data.userCount)", "items": "\(data.itemCount)",
+                "through_seq": "\(data.throughSeq)", "eval_users": "\(users.count)",
+                "candidate_ndcg@10": "\(cm["ndcg@10"] ?? 0)", "serving_ndcg@10": "\(sm["ndcg@10"].map { "\($0)" } ?? "none")",
+                "seconds": "\(seconds)",
+            ]
+            let c = cm["ndcg@10"] ?? 0
+            if let s = sm["ndcg@10"], !users.isEmpty, c < s - trainer.promotionMargin {
+                let reason = "candidate NDCG@10 \(c) < serving \(s) - margin \(trainer.promotionMargin)"
+                logger.warning("fine-tune not promoted: \(reason)", metadata: meta)
+                return FineTuneReport(outcome: .rejected(reason: reason), candidate: cm, current: sm, seconds: seconds)
+            }
+            let metadata = ["dim": "\(settings.embedding.dim)", "epochs": "\(settings.epochs)", "layers": "\(settings.embedding.layers)",
+                            "learning_rate": "\(settings.embedding.learningRate)", "seed": "\(settings.embedding.seed &+ round)",
+                            "warm_start_version": "\(current?.version ?? 0)", "eval": "full ranking, newest positives held out"]
+            let withMetrics = candidate.with(version: 0, metrics: cm)
+            let saved = try store.saveSnapshot(withMetrics.snapshot(metadata: metadata, promoted: false))
+            try store.setPromoted(version: saved.version, true)
+            recommender.install(withMetrics.with(version: saved.version))
+            logger.info("fine-tune promoted version \(saved.version)", metadata: meta)
+            return FineTuneReport(outcome: .promoted(version: saved.version), candidate: cm, current: sm, seconds: seconds)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import TacitData
+import TacitStore
+
+/// The trainer's view of the store: every user's distinct positive items (events whose feedback is
+/// explicit or implicit positive, any behavior) in time order, split into training items and a
+/// held-out recent slice (each user's newest `holdoutFraction` of positive items, at least one
+/// for users with two or more), as of one event sequence number.
+struct TrainingData: Sendable {
+    struct Positive: Sendable, Equatable {
+        var item: Int32
+        var seq: Int64
+        var timestampMs: Int64
+    }
+
+    let userCount: Int
+    let itemCount: Int
+    /// Events with `seq ≤ throughSeq` were read.
+    let throughSeq: Int64
+    /// Per user: training positives, oldest first.
+    let train: [[Positive]]
+    /// Per user: held-out positives (empty for most users with a single positive).
+    let heldOut: [[Positive]]
+
+    /// Users with at least one training positive.
+    var activeUsers: Int { train.reduce(0) { $0 + ($1.isEmpty ? 0 : 1) } }
+
+    /// Reads the store (one read per user; sequences are bounded by `store.max_sequence_length`).
+    static func load(store: EventStore, holdoutFraction: Double) throws -> TrainingData {
+        let counts = try store.counts()
+        let through = counts.lastSeq
+        var train: [[Positive]] = [], held: [[Positive]] = []
+        train.reserveCapacity(counts.users)
+        held.reserveCapacity(counts.users)
+        for u in 0..<counts.users {
+            var latest: [Int32: Positive] = [:]
+            var disliked = Set<Int32>()
+            for e in try store.sequence(user: Int32(u)) where e.seq <= through && e.item < Int32(counts.items) {
+                guard let raw = e.feedback, let kind = FeedbackKind(rawValue: raw) else { continue }
+                if kind.isPositive {
+                    latest[e.item] = Positive(item: e.item, seq: e.seq, timestampMs: e.timestampMs)
+                    disliked.remove(e.item)
+                } else if kind == .explicitNegative {
+                    // A later dislike cancels an earlier positive.
+                    latest[e.item] = nil
+                    disliked.insert(e.item)
+                }
+            }
+            let ordered = latest.values.sorted { ($0.timestampMs, $0.seq) < ($1.timestampMs, $1.seq) }
+            let holdCount = ordered.count >= 2 ? max(1, Int(Double(ordered.count) * holdoutFraction)) : 0
+            train.append(Array(ordered.dropLast(holdCount)))
+            held.append(Array(ordered.suffix(holdCount)))
+        }
+        return TrainingData(userCount: counts.users, itemCount: counts.items, throughSeq: through, train: train, heldOut: held)
+    }
+
+    /// The learning core's training set: one behavior, `positive`, the target.
+    func trainingSet() -> TrainingSet {
+        var interactions: [Interaction] = []
+        interactions.reserveCapacity(train.reduce(0) { $0 + $1.count })
+        for (u, items) in train.enumerated() {
+            for p in items {
+                interactions.append(Interaction(user: Int32(u), item: p.item, behavior: 0, timestamp: p.timestampMs / 1000))
+            }
+        }
+        let taxonomy = BehaviorTaxonomy(behaviors: ["positive"], target: "positive", positive: ["positive"])
+        return TrainingSet(userCount: userCount, itemCount: itemCount, taxonomy: taxonomy, interactions: interactions)
+    }
+
+    /// Users evaluated: those with held-out items, the most recent `limit` (by newest held-out event).
+    func evaluationUsers(limit: Int) -> [Int32] {
+        let users = heldOut.indices.filter { !heldOut[$0].isEmpty }
+        let recent = users.sorted { (heldOut[$0].last?.seq ?? 0) > (heldOut[$1].last?.seq ?? 0) }
+        return recent.prefix(limit).map { Int32($0) }
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import Testing
+import TacitData
+import TacitStore
+@testable import TacitDaemon
+
+/// Two taste clusters: users `a*` buy items `A0…A9`, users `b*` buy `B0…B9` (seeded, time-ordered).
+func clusterRecords(usersPerCluster: Int = 20, itemsPerUser: Int = 6, startOffset: Int64 = 0,
+                    prefix: String = "") -> [IngestRecord] {
+    var rng = SystemRandomNumberGenerator.Seeded(seed: 7)
+    var out: [IngestRecord] = []
+    var offset = startOffset
+    for c in ["a", "b"] {
+        for u in 0..<usersPerCluster {
+            var items = Set<Int>()
+            while items.count < itemsPerUser { items.insert(Int(rng.next() % 10)) }
+            for (k, i) in items.sorted().enumerated() {
+                let e = event("\(prefix)\(c)\(u)", "\(c.uppercased())\(i)", ts: 1_700_000_000_000 + Int64(u * 100 + k))
+                out.append(rec(e, offset: offset))
+                offset += 1
+            }
+        }
+    }
+    return out
+}
+
+extension SystemRandomNumberGenerator {
+    /// A tiny seeded generator for test data (SplitMix64).
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+}
+
+func trainerConfig(model: String = "lightgcn") -> TacitConfiguration.Trainer {
+    var t = TacitConfiguration().trainer
+    t.model = model
+    t.dim = 16
+    t.epochs = 30
+    t.learningRate = 0.02
+    t.batchSize = 64
+    t.layers = 2
+    t.holdoutFraction = 0.2
+    return t
+}
+
+struct TrainerFixture {
+    let dir = tempDir()
+    var path: String { dir.appendingPathComponent("tacit.sqlite").path }
+    func openStore() throws -> EventStore { try EventStore(configuration: StoreConfiguration(path: path)) }
+}
+
+/// Share of a list's items whose external id starts with `prefix`.
+func share(_ list: Recommendations?, _ store: EventStore, prefix: String) throws -> Double {
+    let items = list?.items ?? []
+    guard !items.isEmpty else { return 0 }
+    let names = try store.itemExternalIDs(for: items.map(\.item))
+    return Double(names.filter { $0.hasPrefix(prefix) }.count) / Double(items.count)
+}
+
+@Suite("Trainer: fine-tune, evaluate, promote, persist")
+struct TrainerTests {
+    @Test func promotesAFirstModelAndARestartServesItFromTheSnapshot() async throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        _ = try store.apply(clusterRecords())
+        let rec = try EmbeddingRecommender(model: "lightgcn", store: store, foldInWeight: 0.5, cacheCapacity: 100)
+        #expect(rec.currentModel.name == "popularity")
+        let metrics = DaemonMetrics()
+        let trainer = TrainerService(configuration: trainerConfig(), store: store, recommender: rec, metrics: metrics,
+                                     logger: Logger(label: "test"))
+        let report = try await trainer.fineTune()
+        guard case .promoted(let version) = report.outcome else {
+            Issue.record("not promoted: \(report)"); return
+        }
+        #expect(rec.currentModel == ModelIdentity(name: "lightgcn", version: version))
+        #expect((report.candidate["ndcg@10"] ?? 0) > 0.2)
+        let a0 = try #require(try store.userID("a0"))
+        let before = try rec.recommend(user: a0, k: 4, excluding: try store.interactedItems(user: a0).consumed)
+        #expect(try share(before, store, prefix: "A") >= 0.75)
+
+        // Nothing new: the next run skips.
+        let again = try await trainer.fineTune()
+        #expect(again.outcome == .skipped(reason: "no new events"))
+
+        // A restart (new store handle, new recommender) serves the snapshot before any fine-tune.
+        let reopened = try f.openStore()
+        let restarted = try EmbeddingRecommender(model: "lightgcn", store: reopened, foldInWeight: 0.5, cacheCapacity: 100)
+        #expect(restarted.currentModel == ModelIdentity(name: "lightgcn", version: version))
+        let after = try restarted.recommend(user: a0, k: 4, excluding: try reopened.interactedItems(user: a0).consumed)
+        #expect(after?.items.map(\.item) == before?.items.map(\.item))
+        // The daemon's factory does the same at start-up.
+        var config = TacitConfiguration()
+        config.trainer = trainerConfig()
+        let context = DaemonContext(configuration: config, store: reopened, metrics: DaemonMetrics(),
+                                    health: HealthState(stallAfterMs: 30_000), logger: Logger(label: "test"))
+        let components = try DaemonComponents.fromConfiguration(config)
+        let source = try #require(try components.recommender?(context))
+        #expect(source.currentModel == ModelIdentity(name: "lightgcn", version: version))
+        #expect(try components.services(context).count == 1 && components.observers(context).count == 2)
+        let snap = try #require(try reopened.latestPromotedSnapshot(model: "lightgcn"))
+        #expect(snap.version == version && snap.metrics["ndcg@10"] != nil && snap.createdMs > 0)
+    }
+
+    @Test func aWorseCandidateIsNotPromoted() async throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        _ = try store.apply(clusterRecords())
+        let serving = try EmbeddingRecommender(model: "bpr", store: store, foldInWeight: 0.5, cacheCapacity: 100)
+        let first = try await TrainerService(configuration: trainerConfig(model: "bpr"), store: store, recommender: serving,
+                                             metrics: nil, logger: Logger(label: "test")).fineTune()
+        guard case .promoted(let version) = first.outcome else { Issue.record("not promoted: \(first)"); return }
+
+        // New events, and a candidate whose item embeddings are sabotaged (negated: clusters flip).
+        _ = try store.apply([rec(event("a0", "A9", ts: 1_700_000_900_000), offset: 10_000)])
+        let saboteur = TrainerService(configuration: trainerConfig(model: "bpr"), store: store, recommender: serving, metrics: nil,
+                                      logger: Logger(label: "test"), candidateHook: { c in
+            ServingEmbeddings(model: c.model, version: c.version, dim: c.dim, userCount: c.userCount, itemCount: c.itemCount,
+                              userBase: c.userBase, itemBase: c.itemBase.map { -$0 }, users: c.users, items: c.items.map { -$0 },
+                              itemDegree: c.itemDegree, eventsThroughSeq: c.eventsThroughSeq, metrics: c.metrics,
+                              createdMs: c.createdMs)
+        })
+        let second = try await saboteur.fineTune()
+        guard case .rejected(let reason) = second.outcome else { Issue.record("promoted a worse model: \(second)"); return }
+        #expect(reason.contains("NDCG@10"))
+        #expect((second.candidate["ndcg@10"] ?? 1) < (second.current["ndcg@10"] ?? 0))
+        #expect(serving.currentModel == ModelIdentity(name: "bpr", version: version))
+        #expect(try store.latestPromotedSnapshot(model: "bpr")?.version == version)
+    }
+
+    @Test func warmStartKeepsOldRowsAndGrowsTablesForNewUsersAndItems() throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        _ = try store.apply(clusterRecords(usersPerCluster: 5))
+        var settings = FineTuneSettings(trainerConfig(model: "lightgcn"))
+        let first = try #require(FineTuner.train(try TrainingData.load(store: store, holdoutFraction: 0.2), previous: nil,
+                                                 settings: settings, round: 0, createdMs: 1))
+        // Two new users and a new item arrive.
+        _ = try store.apply([rec(event("new-0", "C0", ts: 1_700_000_500_000), offset: 1000),
+                             rec(event("new-1", "A1", ts: 1_700_000_500_001), offset: 1001)])
+        let data = try TrainingData.load(store: store, holdoutFraction: 0.2)
+        #expect(data.userCount == first.userCount + 2 && data.itemCount == first.itemCount + 1)
+        settings.epochs = 1
+        settings.embedding.learningRate = 1e-9   // (nearly) no movement: the copy itself is visible
+        let warm = try #require(FineTuner.train(data, previous: first, settings: settings, round: 1, createdMs: 2))
+        #expect(warm.userCount == data.userCount && warm.itemCount == data.itemCount)
+        let d = first.dim
+        let oldUsers = first.userCount * d, oldItems = first.itemCount * d
+        #expect(zip(warm.userBase[..<oldUsers], first.userBase).allSatisfy { abs($0 - $1) < 1e-4 })
+        #expect(zip(warm.itemBase[..<oldItems], first.itemBase).allSatisfy { abs($0 - $1) < 1e-4 })
+        // Fresh rows are initialized (not zero) and seeded (the same on a rerun).
+        let freshUsers = Array(warm.userBase[oldUsers...]), freshItems = Array(warm.itemBase[oldItems...])
+        #expect(freshUsers.count == 2 * d && freshItems.count == d)
+        #expect(freshUsers.contains { $0 != 0 } && freshItems.contains { $0 != 0 })
+        let rerun = FineTuner.train(data, previous: first, settings: settings, round: 1, createdMs: 2)
+        #expect(rerun?.userBase == warm.userBase && rerun?.itemBase == warm.itemBase)
+        // A shutdown abandons training between epochs.
+        #expect(FineTuner.train(data, previous: first, settings: settings, round: 1, createdMs: 2, shouldStop: { true }) == nil)
+    }
+
+    @Test func unknownModelIsAConfigurationErrorNamingKeyAndFile() throws {
+        var c = TacitConfiguration()
+        c.trainer.model = "transformer"
+        #expect(throws: ConfigurationError.self) { try DaemonComponents.fromConfiguration(c) }
+        do {
+            _ = try TacitConfiguration.parse("[trainer]\nmodel = \"transformer\"\n", file: "my.toml")
+            Issue.record("accepted an unknown model")
+        } catch {
+            #expect(error.file == "my.toml" && error.key == "trainer.model")
+        }
+        c.trainer.model = "popularity"
+        #expect(try DaemonComponents.fromConfiguration(c).recommender == nil)
+    }
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The README's main command: Tacit end to end on one machine.
+#
+#   scripts/demo.sh
+#
+# 1. scripts/setup.sh (idempotent: apt packages, MovieLens, the Tansu broker, librdkafka 2.16),
+# 2. builds the release binary,
+# 3. starts a local Tansu broker on 127.0.0.1 (9092, or a free port if taken) and creates the topics,
+# 4. writes a demo configuration and starts `tacit daemon` on a fresh SQLite file
+#    (everything under .tools/run/demo/, git-ignored),
+# 5. replays MovieLens-100k into tacit.feedback (rate-limited, ~1 minute),
+# 6. prints recommendation lists as they arrive (`tacit tail`, at most one per second on screen),
+# 7. prints a summary (events in, dead-lettered, lists out, freshness) and stops everything
+#    (daemon with SIGTERM, then the broker), also on Ctrl-C or error.
+#
+# Environment: TACIT_DEMO_RATE (events/s, default 1500), TACIT_DEMO_LIMIT (events, default all
+# 100,000), TACIT_DEMO_MODEL (default lightgcn), TACIT_SCRATCH (SwiftPM build folder, default .build),
+# TACIT_BROKER_PORT / TACIT_HTTP_PORT (defaults 9092 / 8088, else free ports).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+rate="${TACIT_DEMO_RATE:-1500}"
+limit="${TACIT_DEMO_LIMIT:-0}"
+model="${TACIT_DEMO_MODEL:-lightgcn}"
+scratch="${TACIT_SCRATCH:-.build}"
+run="$root/.tools/run/demo"
+
+say() { printf '\n\033[1m[demo] %s\033[0m\n' "$*"; }
+note() { printf '[demo] %s\n' "$*"; }
+
+# --- 1-2: set up and build -----------------------------------------------------------------------
+say "setting up (scripts/setup.sh)"
+bash scripts/setup.sh
+say "building the release binary (swift build -c release)"
+mkdir -p .tools/run
+if ! swift build -c release --scratch-path "$scratch" --product tacit > .tools/run/demo-build.log 2>&1; then
+  grep -E "error" .tools/run/demo-build.log | head -n 20; note "build failed (log: .tools/run/demo-build.log)"; exit 1
+fi
+tail -n 1 .tools/run/demo-build.log
+bin="$root/$scratch/release/tacit"
+# shellcheck source=env.sh
+. scripts/env.sh   # .tools/lib (librdkafka 2.16) first on LD_LIBRARY_PATH: Debian's 2.0.2 cannot talk to Tansu
+
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() { # preferred port, else a random free one
+  local p="$1"
+  while port_taken "$p"; do p=$(( 20000 + RANDOM % 20000 )); done
+  echo "$p"
+}
+broker_port="$(free_port "${TACIT_BROKER_PORT:-9092}")"
+http_port="$(free_port "${TACIT_HTTP_PORT:-8088}")"
+brokers="127.0.0.1:$broker_port"
+
+# --- clean-up on any exit ------------------------------------------------------------------------
+daemon_pid=""; tail_pid=""; replay_pid=""; broker_started=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [ -n "$replay_pid" ] && kill -TERM "$replay_pid" 2>/dev/null || true
+  [ -n "$tail_pid" ] && kill -INT "$tail_pid" 2>/dev/null || true
+  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    note "stopping the daemon (SIGTERM)"
+    kill -TERM "$daemon_pid" 2>/dev/null || true
+    local t0=$SECONDS
+    while kill -0 "$daemon_pid" 2>/dev/null && [ $((SECONDS - t0)) -lt 30 ]; do sleep 0.2; done
+    if kill -0 "$daemon_pid" 2>/dev/null; then note "daemon still running after 30 s: SIGKILL"; kill -KILL "$daemon_pid" 2>/dev/null || true; fi
+    local st=0
+    wait "$daemon_pid" 2>/dev/null || st=$?
+    note "daemon exited with status $st after $((SECONDS - t0)) s (log: $run/daemon.log)"
+  fi
+  [ -n "$tail_pid" ] && wait "$tail_pid" 2>/dev/null || true
+  if [ -n "$broker_started" ]; then bash scripts/broker.sh stop --port "$broker_port" || true; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'note "interrupted"; exit 130' INT TERM
+
+# --- 3: broker and topics ------------------------------------------------------------------------
+say "starting the Tansu broker on $brokers"
+broker_started=1
+bash scripts/broker.sh start --port "$broker_port" --partitions 4
+
+# --- 4: configuration and daemon -----------------------------------------------------------------
+rm -rf "$run"; mkdir -p "$run"
+cfg="$run/tacit.toml"
+cat > "$cfg" <<EOF
+# Written by scripts/demo.sh; every other key keeps its default (configs/tacit.toml documents them).
+[kafka]
+brokers = "$brokers"
+group_id = "tacit-demo"
+# Fast group joins on the Tansu test broker (see ../shared/docs/kafka.md).
+session_timeout_ms = 6000
+heartbeat_interval_ms = 500
+
+[store]
+path = "$run/tacit.sqlite"
+synchronous = "normal"
+
+[trainer]
+model = "$model"
+# Fine-tune often enough to see a promotion during the demo.
+every_events = 25000
+interval_s = 60
+epochs = 5
+threads = 1
+
+[publisher]
+top_k = 10
+debounce_ms = 500
+
+[http]
+port = $http_port
+
+[service]
+log_level = "info"
+EOF
+say "starting tacit daemon --config $cfg (trainer.model = $model; log: $run/daemon.log)"
+"$bin" daemon --config "$cfg" 2> "$run/daemon.log" &
+daemon_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$http_port/healthz/ready" >/dev/null 2>&1 && break
+  kill -0 "$daemon_pid" 2>/dev/null || { note "daemon exited during start-up:"; tail -n 20 "$run/daemon.log"; daemon_pid=""; exit 1; }
+  sleep 0.2
+done
+note "daemon ready: http://127.0.0.1:$http_port/healthz, /metrics, /recommendations/{user}"
+
+# --- 5-6: tail and replay ------------------------------------------------------------------------
+say "following tacit.recommendations (one list per second shown; all are counted)"
+"$bin" tail --brokers "$brokers" --every 1 --items 5 2> "$run/tail.summary" &
+tail_pid=$!
+sleep 3   # group join (~1-3 s on Tansu), so the first lists are seen
+say "replaying MovieLens-100k into tacit.feedback at $rate events/s"
+limit_args=(); [ "$limit" != 0 ] && limit_args=(--limit "$limit")
+"$bin" replay --data ml-100k --topic tacit.feedback --brokers "$brokers" --rate "$rate" "${limit_args[@]}" \
+  --progress-every 10 > "$run/replay.out" 2>&1 &
+replay_pid=$!
+while kill -0 "$replay_pid" 2>/dev/null; do
+  sleep 1
+  [ -s "$run/replay.out" ] && grep -h "^replay: [0-9]" "$run/replay.out" | tail -n 1 | sed 's/^/    /' > "$run/progress.now" || true
+  if [ -s "$run/progress.now" ] && ! cmp -s "$run/progress.now" "$run/progress.last" 2>/dev/null; then
+    cat "$run/progress.now"; cp "$run/progress.now" "$run/progress.last"
+  fi
+done
+replay_rc=0; wait "$replay_pid" || replay_rc=$?; replay_pid=""
+grep "^replay: done" "$run/replay.out" | sed 's/^/    /' || true
+[ "$replay_rc" -eq 0 ] || { note "replay failed:"; cat "$run/replay.out"; exit 1; }
+produced="$(sed -n 's/^replay: done: \([0-9]*\) records.*/\1/p' "$run/replay.out")"
+
+metric() { # sum of a metric's samples (all label sets)
+  curl -fsS "http://127.0.0.1:$http_port/metrics" 2>/dev/null | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%d", s }'
+}
+note "waiting for the daemon to apply everything"
+t0=$SECONDS
+while :; do
+  applied="$(metric tacit_events_applied_total)"; dead="$(metric tacit_events_deadlettered_total)"
+  [ $((applied + dead)) -ge "$produced" ] && break
+  [ $((SECONDS - t0)) -ge 90 ] && { note "timed out: $applied applied + $dead dead-lettered of $produced"; break; }
+  sleep 0.5
+done
+sleep 2   # debounce + publish of the last lists
+kill -INT "$tail_pid" 2>/dev/null || true; wait "$tail_pid" 2>/dev/null || true; tail_pid=""
+
+# --- 7: summary ----------------------------------------------------------------------------------
+freshness() { # quantile from the Prometheus histogram: the upper bound of the bucket holding it
+  curl -fsS "http://127.0.0.1:$http_port/metrics" | awk -v q="$1" '
+    /^tacit_freshness_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; les[n] = le; c[n] = $2 }
+    /^tacit_freshness_seconds_count/ { total = $2 }
+    END { if (total == 0) { print "n/a"; exit } for (i = 1; i <= n; i++) if (c[i] >= q * total) { print "≤ " les[i] " s"; exit } print "> last bucket" }'
+}
+lists="$(metric tacit_recommendations_published_total)"
+say "summary"
+cat <<EOF
+  events in (replayed, acknowledged)   $produced  (MovieLens-100k ratings → tacit.feedback, $rate/s)
+  events applied to SQLite             $(metric tacit_events_applied_total)
+  dead-lettered                        $(metric tacit_events_deadlettered_total)
+  duplicates skipped (event id)        $(metric tacit_events_duplicate_total)
+  lists published                      $lists
+  freshness (event → list acked) p50   $(freshness 0.5)
+                                 p99   $(freshness 0.99)  (/metrics buckets; includes lists republished after a promotion)
+  configured model                     $model (trainer.model); fine-tunes promoted: $(grep -c "fine-tune promoted" "$run/daemon.log" || true), not promoted: $(grep -c "fine-tune not promoted" "$run/daemon.log" || true)
+  $(cat "$run/tail.summary" 2>/dev/null | tail -n 1)
+  one user's list right now            $(curl -fsS "http://127.0.0.1:$http_port/recommendations/1" | cut -c1-160)…
+EOF
+note "state: $run/tacit.sqlite (sqlite3 it: SELECT COUNT(*) FROM users;), log: $run/daemon.log"

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Issue 4 measurements, against a local Tansu broker, with the RELEASE daemon:
+#  (a) sustained ingest: events/s applied to SQLite (median of --runs runs over --events pre-produced
+#      events, a fresh SQLite file and consumer group per run), next to the raw consume rate of the same
+#      topic with kcat (-C -e -o beginning, median of --runs) on the same broker;
+#  (b) freshness: event produced → list for that user published, p50/p99 at --fresh-rate events/s,
+#      matching each acknowledged event (partition, offset, send time; `tacit replay --delivery-log`)
+#      with the first list for its user whose events_through covers that offset (`tacit tail --json`).
+#
+#   scripts/measure-ingest.sh [--events 200000] [--runs 3] [--fresh-rate 200] [--fresh-seconds 60]
+#                             [--synchronous full|normal]
+# Environment: TACIT_SCRATCH (SwiftPM build folder, default .build).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+events=200000; runs=3; fresh_rate=200; fresh_seconds=60; sync=full
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --events) events="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --fresh-rate) fresh_rate="$2"; shift 2 ;;
+    --fresh-seconds) fresh_seconds="$2"; shift 2 ;;
+    --synchronous) sync="$2"; shift 2 ;;
+    *) echo "measure-ingest.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+scratch="${TACIT_SCRATCH:-.build}"
+swift build -c release --scratch-path "$scratch" --product tacit >/dev/null
+bin="$root/$scratch/release/tacit"
+. scripts/env.sh
+run="$root/.tools/run/measure"; rm -rf "$run"; mkdir -p "$run"
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() { local p=$(( 20000 + RANDOM % 20000 )); while port_taken "$p"; do p=$(( 20000 + RANDOM % 20000 )); done; echo "$p"; }
+bport="$(free_port)"; hport="$(free_port)"; brokers="127.0.0.1:$bport"
+daemon_pid=""
+cleanup() {
+  [ -n "$daemon_pid" ] && { kill -TERM "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null || true; }
+  bash scripts/broker.sh stop --port "$bport" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+now_s() { date +%s.%N; }
+
+echo "# command: scripts/measure-ingest.sh --events $events --runs $runs --fresh-rate $fresh_rate --fresh-seconds $fresh_seconds --synchronous $sync"
+echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/Mem:/ { print $2 " GB RAM" }'), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(swift --version 2>&1 | head -n 1); librdkafka $(readlink -f .tools/lib/librdkafka.so.1 | xargs basename); broker Tansu (memory), 4 partitions"
+bash scripts/broker.sh start --port "$bport" --partitions 4 2>/dev/null
+
+echo "## pre-producing $events events (MovieLens-1M ratings, JSON, key = user, acks=all) into tacit.feedback"
+"$bin" replay --data ml-1m --limit "$events" --topic tacit.feedback --brokers "$brokers" --progress-every 0 | tail -n 1
+
+echo "## (a) raw consume with kcat (-C -e -o beginning, all partitions)"
+krates=()
+for r in $(seq 1 "$runs"); do
+  t0="$(now_s)"
+  n="$(kcat -b "$brokers" -C -t tacit.feedback -o beginning -e -q -f '%o\n' 2>/dev/null | wc -l)"
+  t1="$(now_s)"
+  rate="$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }')"
+  echo "kcat run $r: $n records in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s → $rate records/s"
+  krates+=("$rate")
+done
+kmed="$(printf '%s\n' "${krates[@]}" | median)"
+
+write_config() { # dir group
+  cat > "$1/tacit.toml" <<EOF
+[kafka]
+brokers = "$brokers"
+group_id = "$2"
+session_timeout_ms = 6000
+heartbeat_interval_ms = 500
+[store]
+path = "$1/tacit.sqlite"
+synchronous = "$sync"
+[trainer]
+enabled = false
+model = "popularity"
+[http]
+port = $hport
+[service]
+log_level = "warning"
+EOF
+}
+metric() { curl -fsS "http://127.0.0.1:$hport/metrics" 2>/dev/null | awk -v m="$1" '$1 == m { print $2 }'; }
+start_daemon() { # dir
+  "$bin" daemon --config "$1/tacit.toml" 2> "$1/daemon.log" &
+  daemon_pid=$!
+  for _ in $(seq 1 200); do curl -fsS "http://127.0.0.1:$hport/healthz/ready" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "daemon did not become ready"; tail "$1/daemon.log"; exit 1
+}
+stop_daemon() { kill -TERM "$daemon_pid"; wait "$daemon_pid" || echo "daemon exit status $?"; daemon_pid=""; }
+
+echo "## (a) daemon ingest (release, synchronous=$sync, batch_size 2000, id dedup on, trainer off, publisher on)"
+drates=()
+for r in $(seq 1 "$runs"); do
+  d="$run/ingest-$r"; mkdir -p "$d"; write_config "$d" "measure-$r-$RANDOM"
+  start_daemon "$d"
+  t_first=""; t_end=""
+  while :; do
+    a="$(metric tacit_events_applied_total)"; a="${a:-0}"; a="${a%.*}"
+    if [ -z "$t_first" ] && [ "$a" -gt 0 ]; then t_first="$(now_s)"; a_first="$a"; fi
+    if [ "$a" -ge "$events" ]; then t_end="$(now_s)"; break; fi
+    sleep 0.05
+  done
+  rate="$(awk -v n="$((events - a_first))" -v a="$t_first" -v b="$t_end" 'BEGIN { printf "%d", n / (b - a) }')"
+  echo "daemon run $r: $events events applied; $((events - a_first)) after the first batch in $(awk -v a="$t_first" -v b="$t_end" 'BEGIN { printf "%.2f", b - a }') s → $rate events/s"
+  drates+=("$rate")
+  stop_daemon
+done
+dmed="$(printf '%s\n' "${drates[@]}" | median)"
+echo "RESULT ingest: daemon median $dmed events/s applied to SQLite vs kcat raw consume median $kmed records/s ($events events, $runs runs)"
+
+echo "## (b) freshness at $fresh_rate events/s for $fresh_seconds s (MovieLens-100k, ts = send time; debounce_ms 500, trainer off)"
+bash scripts/broker.sh reset --port "$bport" --partitions 4 2>/dev/null
+d="$run/freshness"; mkdir -p "$d"; write_config "$d" "measure-fresh-$RANDOM"
+start_daemon "$d"
+"$bin" tail --brokers "$brokers" --from-beginning --json > "$d/lists.jsonl" 2> "$d/tail.err" &
+tail_pid=$!
+sleep 3
+"$bin" replay --data ml-100k --topic tacit.feedback --brokers "$brokers" --rate "$fresh_rate" \
+  --limit "$((fresh_rate * fresh_seconds))" --delivery-log "$d/deliveries.txt" --progress-every 0 | tail -n 1
+sleep 3
+kill -INT "$tail_pid"; wait "$tail_pid" || true
+stop_daemon
+python3 - "$d/deliveries.txt" "$d/lists.jsonl" "$fresh_rate" <<'EOF'
+import json, sys, bisect
+deliveries, lists, rate = sys.argv[1], sys.argv[2], sys.argv[3]
+by_user = {}
+for line in open(lists):
+    o = json.loads(line)
+    m = o["message"]
+    by_user.setdefault(m["user"], []).append((o["timestamp_ms"] or o["received_ms"], o["received_ms"], m["events_through"]))
+for v in by_user.values(): v.sort(key=lambda t: t[0])
+lat, rec, missing = [], [], 0
+for line in open(deliveries):
+    tp, off, user, sent = line.split()
+    off, sent = int(off), int(sent)
+    hit = next((l for l in by_user.get(user, []) if l[2].get(tp, -1) >= off), None)
+    if hit is None: missing += 1; continue
+    lat.append(hit[0] - sent); rec.append(hit[1] - sent)
+def q(a, p):
+    a = sorted(a); return a[min(len(a) - 1, int(p * len(a)))] if a else float("nan")
+print(f"RESULT freshness at {rate} events/s: {len(lat)} events matched ({missing} without a later list); "
+      f"produce → list published (record timestamp) p50 {q(lat,.5)} ms, p99 {q(lat,.99)} ms; "
+      f"→ list received by a consumer p50 {q(rec,.5)} ms, p99 {q(rec,.99)} ms")
+EOF
