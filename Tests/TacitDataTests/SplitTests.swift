@@ -94,14 +94,17 @@ final class SplitTests: XCTestCase {
         XCTAssertEqual(user0Train.map(\.timestamp).max(), 14)
     }
 
-    /// Sampled negatives: 99 distinct items per user, none the user's target positives.
+    /// Sampled negatives: the requested number of distinct items per user, none the user's target
+    /// positives; a user with fewer candidates left gets all of them.
     func testSampledNegativesAvoidPositives() {
         var s = Split.leaveOneOut(ratings([40, 60, 3], rating: { _ in 5 }))
         s.sampleNegatives(50, seed: 1)
+        // 100 items: user 0 has 40 → 60 left; user 1 has 60 → only 40 left; user 2 has 3.
+        XCTAssertEqual(s.testNegatives![1].count, 40)
         for u in s.testUsers {
             let negs = s.testNegatives![Int(u)]
-            XCTAssertEqual(negs.count, 50)
-            XCTAssertEqual(Set(negs).count, 50)
+            XCTAssertEqual(negs.count, min(50, 100 - [40, 60, 3][Int(u)]), "user \(u)")
+            XCTAssertEqual(Set(negs).count, negs.count)
             for j in negs {
                 XCTAssertFalse(s.train.target.contains(u, j))
                 XCTAssertFalse(s.test[Int(u)].contains(j))

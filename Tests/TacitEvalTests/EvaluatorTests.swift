@@ -18,7 +18,7 @@ final class FixedScores: Recommender {
 final class EvaluatorTests: XCTestCase {
     func dataset() -> Dataset {
         var rows: [Interaction] = []
-        for u in 0..<20 { for k in 0..<12 { rows.append(Interaction(user: Int32(u), item: Int32((u * 3 + k) % 50), behavior: 0, timestamp: Int64(k), value: 5)) } }
+        for u in 0..<20 { for k in 0..<35 { rows.append(Interaction(user: Int32(u), item: Int32((u * 3 + k) % 50), behavior: 0, timestamp: Int64(k), value: 5)) } }
         return Dataset(name: "e", users: IDMap((0..<20).map { "u\($0)" }), items: IDMap((0..<50).map { "i\($0)" }),
                        taxonomy: .ratings, interactions: rows, hasRatings: true)
     }
