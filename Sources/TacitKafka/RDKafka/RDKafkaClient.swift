@@ -54,8 +54,12 @@ enum RDKafka {
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
         rd_kafka_conf_set_log_cb(conf) { rk, level, facility, message in
             guard let rk, let ctx = RDKafkaContext.from(rd_kafka_opaque(rk)) else { return }
-            let text = "\(facility.map { String(cString: $0) } ?? "?"): \(message.map { String(cString: $0) } ?? "")"
+            let facilityName = facility.map { String(cString: $0) } ?? "?"
+            let text = "\(facilityName): \(message.map { String(cString: $0) } ?? "")"
             switch level {
+            // FAIL is a connection attempt that librdkafka retries by itself, many times a second while a
+            // broker is unreachable; the error callback reports the outage once ("all brokers down").
+            case ...3 where facilityName == "FAIL": ctx.logger.warning("librdkafka \(text)")
             case ...3: ctx.logger.error("librdkafka \(text)")
             case 4: ctx.logger.warning("librdkafka \(text)")
             case 5, 6: ctx.logger.info("librdkafka \(text)")
