@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Synchronization
+import TacitDaemon
 import TacitData
 import TacitKafka
 
@@ -265,30 +266,14 @@ enum ReplaySource {
             case .shift: e.timestamp * 1000 + shiftMs
             case .original: e.timestamp * 1000
             }
-            var s = "{\"user\":" + jsonString(user) + ",\"item\":" + jsonString(item) + ",\"type\":" + jsonString(type)
+            var s = "{\"user\":" + JSON.quoted(user) + ",\"item\":" + JSON.quoted(item) + ",\"type\":" + JSON.quoted(type)
             if e.hasValue { s += ",\"value\":" + String(Double(e.value)) }
             s += ",\"ts\":\(ts)"
-            if ids { s += ",\"id\":" + jsonString("\(d.name):\(order[n])") }
+            if ids { s += ",\"id\":" + JSON.quoted("\(d.name):\(order[n])") }
             s += "}"
             return (Array(user.utf8), Array(s.utf8))
         }
     }
-}
-
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
 }
 
 // MARK: - Delivery accounting

@@ -1,6 +1,7 @@
 /// Minimal JSON writing for the messages the daemon publishes (no Foundation encoder on the hot path).
-enum JSON {
-    static func quoted(_ s: String) -> String {
+public enum JSON {
+    /// `s` as a JSON string literal, quotes included.
+    public static func quoted(_ s: String) -> String {
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for u in s.unicodeScalars {
