@@ -29,8 +29,9 @@ public struct Split: Sendable {
         self.test = test.map { Split.uniqueItems($0) }
     }
 
-    static func uniqueItems(_ events: [Interaction]) -> [Int32] {
-        var seen = Set<Int32>()
+    /// The items of `events` in first-seen order, each once, leaving out `excluding`.
+    public static func uniqueItems(_ events: [Interaction], excluding: Set<Int32> = []) -> [Int32] {
+        var seen = excluding
         return events.compactMap { seen.insert($0.item).inserted ? $0.item : nil }
     }
 

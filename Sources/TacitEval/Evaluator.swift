@@ -1,3 +1,4 @@
+import Foundation
 import TacitData
 import TacitModels
 import TacitTensor
@@ -127,22 +128,12 @@ public struct Evaluator: Sendable {
         let events = side == .test ? split.testEvents : split.validationEvents
         let positive = split.dataset.taxonomy.targetCode
         let users = side == .test ? split.testUsers : split.validationUsers
-        return rankCandidates(model, users: users,
-                              positives: { events[Int($0)].filter { $0.behavior == positive }.map(\.item) },
-                              negatives: { u in
-                                  let pos = Set(events[Int(u)].filter { $0.behavior == positive }.map(\.item))
-                                  return Split.uniqueSkips(events[Int(u)], positive: positive, excluding: pos)
-                              },
+        // Per user: the held-out positive(s), and the skips of the window that are not also positives.
+        let positives = events.map { Split.uniqueItems($0.filter { $0.behavior == positive }) }
+        let skips = events.indices.map { u in
+            Split.uniqueItems(events[u].filter { $0.behavior != positive }, excluding: Set(positives[u]))
+        }
+        return rankCandidates(model, users: users, positives: { positives[Int($0)] }, negatives: { skips[Int($0)] },
                               untruncatedNDCG: true)
-    }
-}
-
-private func log2(_ x: Double) -> Double { Foundation.log2(x) }
-import Foundation
-
-extension Split {
-    static func uniqueSkips(_ events: [Interaction], positive: UInt8, excluding: Set<Int32>) -> [Int32] {
-        var seen = excluding
-        return events.compactMap { $0.behavior != positive && seen.insert($0.item).inserted ? $0.item : nil }
     }
 }
