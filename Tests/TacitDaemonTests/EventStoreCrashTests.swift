@@ -52,6 +52,9 @@ struct EventStoreCrashTests {
             }
             if batch.allSatisfy({ $0.position.offset < (next[$0.position.partition] ?? 0) }) { break }
             _ = try store.apply(batch)
+            // Progress for the parent, which kills at a chosen point of the stream rather than
+            // after a fixed time: a fast machine must not finish before the kills are done.
+            try String(try store.counts().eventsApplied).write(toFile: path + ".progress", atomically: true, encoding: .utf8)
         }
     }
 
@@ -60,6 +63,7 @@ struct EventStoreCrashTests {
         let path = dir.appendingPathComponent("crash.sqlite").path
         var kills = 0
         var runs = 0
+        var applied = 0
         while true {
             runs += 1
             let p = Process()
@@ -69,12 +73,17 @@ struct EventStoreCrashTests {
             p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             p.standardError = FileHandle(forWritingAtPath: "/dev/null")
             try p.run()
+            // Six kills, each a few thousand events past the last one and always well before
+            // the end, then a run to completion. Where inside a batch the kill lands is random.
             if kills < 6 {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 150...600)))
+                let target = min(applied + Int.random(in: 3_000...9_000), CrashStream.total - 10_000)
+                while p.isRunning, progress(path) < target { try await Task.sleep(for: .milliseconds(2)) }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...15)))
                 if p.isRunning {
                     kill(p.processIdentifier, SIGKILL)
                     await waitForExit(p)
                     if p.terminationReason == .uncaughtSignal { kills += 1 }
+                    applied = progress(path)
                     continue
                 }
             }
@@ -91,6 +100,11 @@ struct EventStoreCrashTests {
         #expect(try s.eventCountsByUser() == CrashStream.expectedCounts)
         let offsets = try s.allOffsets()
         #expect(offsets.count == 4 && offsets.values.allSatisfy { $0 == Int64(CrashStream.total / 4) })
+    }
+
+    /// Events the child last reported applied (0 before its first batch).
+    private func progress(_ path: String) -> Int {
+        (try? String(contentsOfFile: path + ".progress", encoding: .utf8)).flatMap { Int($0) } ?? 0
     }
 }
 
