@@ -79,9 +79,11 @@ let package = Package(
         ]),
 
         // MARK: - Tests
-        .testTarget(name: "TacitTensorTests", dependencies: ["TacitTensor"]),
+        // Finite-difference gradient checking, shared by the engine's and the models' tests.
+        .target(name: "TacitTestSupport", dependencies: ["TacitTensor"], path: "Tests/TacitTestSupport"),
+        .testTarget(name: "TacitTensorTests", dependencies: ["TacitTensor", "TacitTestSupport"]),
         .testTarget(name: "TacitDataTests", dependencies: ["TacitData"]),
-        .testTarget(name: "TacitModelsTests", dependencies: ["TacitModels", "TacitEval", "TacitData", "TacitTensor"]),
+        .testTarget(name: "TacitModelsTests", dependencies: ["TacitModels", "TacitEval", "TacitData", "TacitTensor", "TacitTestSupport"]),
         .testTarget(name: "TacitEvalTests", dependencies: ["TacitEval", "TacitData", "TacitModels"]),
         .testTarget(name: "TacitDaemonTests", dependencies: [
             "TacitDaemon", "TacitKafka", "TacitStore", "TacitData", "TacitModels",

@@ -72,7 +72,8 @@ public struct Split: Sendable {
     /// the one before it the validation (both removed from training); users with fewer than three target
     /// events keep them all in training for the validation/test they cannot supply.
     /// When the dataset ships its own test pairs, those are the test and the user's last training target
-    /// event (if the user has two or more) is the validation.
+    /// event (if the user has two or more) is the validation. Every interaction of a held-out
+    /// (user, item) pair, whatever its behavior, leaves training.
     public static func leaveOneOut(_ dataset: Dataset) -> Split {
         let target = dataset.taxonomy.targetCode
         let start = dataset.userRanges()
@@ -98,6 +99,13 @@ public struct Split: Sendable {
                 keep[t] = false
                 keep[v] = false
             }
+        }
+        // A held-out pair leaves training under every behavior, not only the target: the shipped test
+        // splits (CML's preprocessing) never show a test pair in training, and a validation pair whose
+        // view or cart stayed behind would flatter exactly the multi-behavior models being selected.
+        for u in 0..<dataset.userCount where !valid[u].isEmpty || !test[u].isEmpty {
+            let heldOut = Set((valid[u] + test[u]).map(\.item))
+            for r in start[u]..<start[u + 1] where heldOut.contains(dataset.interactions[r].item) { keep[r] = false }
         }
         let train = zip(dataset.interactions, keep).filter(\.1).map(\.0)
         return Split(dataset: dataset, train: train, validation: valid, test: test)

@@ -23,12 +23,16 @@ public enum Compute {
     /// Sets the thread count (see `setThreads`) and keeps large freed buffers in the process:
     /// glibc returns buffers above 128 KiB to the kernel on free, so every op output of a
     /// propagation step would page-fault afresh (measured: 6 s of sys time per 16 s of CPU on
-    /// LightGCN/ML-100k, 0.04 s with the thresholds raised).
+    /// LightGCN/ML-100k, 0.04 s with the thresholds raised). The trim threshold must exceed a
+    /// step's whole working set, or the heap top is handed back after every step: HNT on Retail
+    /// Rocket peaks near 2.4 GB per step and spent half its time clearing fresh pages at 1 GiB.
     public static func configure(threads: Int) {
         setThreads(threads)
         #if canImport(Glibc)
         _ = mallopt(M_MMAP_THRESHOLD, 512 << 20)
-        _ = mallopt(M_TRIM_THRESHOLD, 1 << 30)
+        // −1 disables trimming (mallopt(3)): the threshold is an int, and 2 GiB is below that peak.
+        // The price: a process keeps its largest step's heap for its lifetime.
+        _ = mallopt(M_TRIM_THRESHOLD, -1)
         _ = mallopt(M_TOP_PAD, 64 << 20)
         #endif
     }

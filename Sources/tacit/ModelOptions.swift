@@ -4,7 +4,7 @@ import TacitTensor
 
 /// Options shared by the commands that build a model.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model: popularity, bpr, lightgcn.")
+    @Option(help: "Model: popularity, bpr, lightgcn, hnt.")
     var model: String = "lightgcn"
 
     @Option(help: "Embedding size d.")
@@ -22,6 +22,30 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "L2 penalty on the embeddings a batch touches.")
     var l2: Float = 1e-4
 
+    @Option(help: "HNT ablation: \(HNT.Settings.ablations.joined(separator: ", ")).")
+    var ablation: String = "full"
+
+    @Option(help: "HNT attention heads (must divide --dim).")
+    var heads: Int = 2
+
+    @Option(help: "HNT μ: share of auxiliary-only pairs taken into the hesitation set.")
+    var mu: Float = 0.1
+
+    @Option(help: "HNT β: BPR weight of a hesitation pair.")
+    var beta: Float = 0.6
+
+    @Flag(inversion: .prefixedNo, help: "HNT: hesitation pairs also become β-weighted edges of the target graph.")
+    var hesitationEdges = true
+
+    @Option(help: "HNT λ1 (hesitation module loss).")
+    var lambda1: Float = 0.1
+
+    @Option(help: "HNT λ2 (contrastive alignment loss).")
+    var lambda2: Float = 0.05
+
+    @Option(help: "HNT InfoNCE temperature τ.")
+    var tau: Float = 0.2
+
     @Option(help: "Threads for our kernels and OpenBLAS (0 = all cores).")
     var threads: Int = 0
 
@@ -29,9 +53,29 @@ struct ModelOptions: ParsableArguments {
         EmbeddingSettings(dim: dim, learningRate: learningRate, batchSize: batchSize, l2: l2, layers: layers, seed: seed)
     }
 
+    func hntSettings(seed: UInt64) throws -> HNT.Settings {
+        var h = HNT.Settings()
+        h.embedding = settings(seed: seed)
+        h.heads = heads
+        h.mu = mu
+        h.beta = beta
+        h.lambda1 = lambda1
+        h.lambda2 = lambda2
+        h.temperature = tau
+        h.hesitationEdges = hesitationEdges
+        try h.apply(ablation: ablation)
+        return h
+    }
+
     var description: [String: String] {
-        ["dim": "\(dim)", "layers": "\(layers)", "lr": "\(learningRate)", "batch_size": "\(batchSize)", "l2": "\(l2)",
-         "threads": "\(Compute.threads)"]
+        var d = ["dim": "\(dim)", "layers": "\(layers)", "lr": "\(learningRate)", "batch_size": "\(batchSize)", "l2": "\(l2)",
+                 "threads": "\(Compute.threads)"]
+        if model == "hnt" {
+            d.merge(["ablation": ablation, "heads": "\(heads)", "mu": "\(mu)", "beta": "\(beta)", "lambda1": "\(lambda1)",
+                     "lambda2": "\(lambda2)", "tau": "\(tau)",
+                     "hesitation_edges": "\(hesitationEdges)"]) { $1 }
+        }
+        return d
     }
 
     func validate() throws {
@@ -39,5 +83,10 @@ struct ModelOptions: ParsableArguments {
         guard layers >= 0 else { throw ValidationError("--layers must be ≥ 0") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         guard learningRate > 0 else { throw ValidationError("--lr must be positive") }
+        guard heads > 0, dim % heads == 0 else { throw ValidationError("--heads must be positive and divide --dim (\(dim))") }
+        guard mu >= 0, mu <= 1 else { throw ValidationError("--mu must be in [0, 1]") }
+        guard HNT.Settings.ablations.contains(ablation) else {
+            throw ValidationError("unknown --ablation '\(ablation)': choose one of \(HNT.Settings.ablations.joined(separator: ", "))")
+        }
     }
 }

@@ -22,6 +22,6 @@ struct Tacit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tacit",
         abstract: "Streaming recommender: train, evaluate, serve, replay and inspect.",
-        subcommands: [EvalCommand.self, BenchCommand.self, DaemonCommand.self, ReplayCommand.self, TailCommand.self]
+        subcommands: [EvalCommand.self, BenchCommand.self, DaemonCommand.self, ReplayCommand.self, TailCommand.self, InspectCommand.self]
     )
 }

@@ -20,7 +20,7 @@ struct ModelServingTests {
         return (store, serving)
     }
 
-    @Test(arguments: ["lightgcn", "bpr"])
+    @Test(arguments: ["lightgcn", "bpr", "hnt"])
     func aNewUserGetsTheClusterOfTheirItemsAtOnce(model: String) async throws {
         let (store, serving) = try await trained(model)
         // A user the model has never seen buys three B items.

@@ -68,6 +68,36 @@ func share(_ list: Recommendations?, _ store: EventStore, prefix: String) throws
 
 @Suite("Trainer: fine-tune, evaluate, promote, persist")
 struct TrainerTests {
+    /// HNT learns from views as well as buys: a user who only ever viewed A items gets A items.
+    @Test func hntLearnsFromViewsAndServesAUserWhoNeverBought() async throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        var records = clusterRecords()
+        var rng = SystemRandomNumberGenerator.Seeded(seed: 9)
+        var offset: Int64 = 10_000
+        func view(_ user: String, _ item: String, _ ts: Int64) {
+            records.append(rec(event(user, item, "view", ts: ts, feedback: .implicitPositive), offset: offset))
+            offset += 1
+        }
+        for c in ["a", "b"] {
+            for u in 0..<20 { for k in 0..<4 { view("\(c)\(u)", "\(c.uppercased())\(rng.next() % 10)", 1_700_000_500_000 + Int64(u * 10 + k)) } }
+        }
+        for (k, i) in [0, 3, 5, 8, 9].enumerated() { view("looker", "A\(i)", 1_700_000_600_000 + Int64(k)) }
+        _ = try store.apply(records)
+        let serving = try EmbeddingRecommender(model: "hnt", store: store, foldInWeight: 0.5, cacheCapacity: 100)
+        let trainer = TrainerService(configuration: trainerConfig(model: "hnt"), auxiliaryBehaviors: ["view"], store: store,
+                                     recommender: serving, metrics: nil, logger: Logger(label: "test"))
+        let report = try await trainer.fineTune()
+        guard case .promoted(let version) = report.outcome else {
+            Issue.record("not promoted: \(report)"); return
+        }
+        #expect(serving.currentModel == ModelIdentity(name: "hnt", version: version))
+        let looker = try #require(try store.userID("looker"))
+        let list = try serving.recommend(user: looker, k: 4, excluding: try store.interactedItems(user: looker).consumed)
+        let names = try store.itemExternalIDs(for: list?.items.map(\.item) ?? [])
+        #expect(try share(list, store, prefix: "A") >= 0.75, "got \(names)")
+    }
+
     @Test func promotesAFirstModelAndARestartServesItFromTheSnapshot() async throws {
         let f = TrainerFixture()
         let store = try f.openStore()

@@ -83,6 +83,23 @@ final class SplitTests: XCTestCase {
         XCTAssertEqual(s.train.interactions.count, 2)
     }
 
+    /// A held-out pair leaves training under every behavior: the view before the validation buy
+    /// would otherwise tell a multi-behavior model the answer.
+    func testHeldOutPairsLeaveTrainingUnderEveryBehavior() {
+        let tax = BehaviorTaxonomy.ecommerce(behaviors: ["view", "buy"])
+        let rows = [
+            Interaction(user: 0, item: 0, behavior: 1, timestamp: 1),
+            Interaction(user: 0, item: 1, behavior: 0, timestamp: 2),
+            Interaction(user: 0, item: 3, behavior: 0, timestamp: 3),
+            Interaction(user: 0, item: 1, behavior: 1, timestamp: 4),
+        ]
+        let d = Dataset(name: "g", users: IDMap(["a"]), items: IDMap(["0", "1", "2", "3"]), taxonomy: tax,
+                        interactions: rows, givenTest: [(0, 2)])
+        let s = Split.leaveOneOut(d)
+        XCTAssertEqual(s.validation, [[1]])
+        XCTAssertEqual(s.train.interactions.map(\.item), [0, 3], "the view of validation item 1 left with its buy")
+    }
+
     /// Leave-last-10: the last 10 in time order are the test, the 10 before validate.
     func testLeaveLastN() {
         let s = Split.leaveLastN(ratings([35, 15, 5]), n: 10)

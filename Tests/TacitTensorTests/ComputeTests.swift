@@ -1,4 +1,5 @@
 import Synchronization
+import TacitTestSupport
 import XCTest
 @testable import TacitTensor
 

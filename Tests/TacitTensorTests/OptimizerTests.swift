@@ -1,4 +1,5 @@
 import Foundation
+import TacitTestSupport
 import XCTest
 @testable import TacitTensor
 

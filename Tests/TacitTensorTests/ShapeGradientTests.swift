@@ -1,3 +1,4 @@
+import TacitTestSupport
 import XCTest
 @testable import TacitTensor
 

@@ -70,6 +70,9 @@ public struct TacitConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Models the daemon serves (`trainer.model`).
+    public static let models = ["popularity", "bpr", "lightgcn", "hnt"]
+
     /// `[trainer]`: periodic fine-tuning (used once a learned model is wired in).
     public struct Trainer: Sendable, Equatable {
         public var enabled = true
@@ -102,6 +105,11 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var evalUsers = 2_000
         /// Train only once this many users have a positive interaction.
         public var minUsers = 2
+        /// HNT: share of auxiliary-only pairs taken into the hesitation set (μ), their BPR weight
+        /// (β), attention heads (must divide `dim`).
+        public var mu = 0.5
+        public var beta = 0.6
+        public var heads = 2
     }
 
     /// `[publisher]`: top-K lists to the output topic.
@@ -257,8 +265,14 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.trainer.foldInCacheSize = try tr.int("fold_in_cache_size", default: d.trainer.foldInCacheSize, range: 1...100_000_000)
         c.trainer.evalUsers = try tr.int("eval_users", default: d.trainer.evalUsers, range: 1...100_000_000)
         c.trainer.minUsers = try tr.int("min_users", default: d.trainer.minUsers, range: 1...100_000_000)
-        if !["popularity", "bpr", "lightgcn"].contains(c.trainer.model) {
-            throw tr.error("model", "unknown model \"\(c.trainer.model)\": choose popularity, bpr or lightgcn")
+        c.trainer.mu = try tr.double("mu", default: d.trainer.mu, range: 0...1)
+        c.trainer.beta = try tr.double("beta", default: d.trainer.beta, range: 0...10)
+        c.trainer.heads = try tr.int("heads", default: d.trainer.heads, range: 1...64)
+        if !TacitConfiguration.models.contains(c.trainer.model) {
+            throw tr.error("model", "unknown model \"\(c.trainer.model)\": choose \(TacitConfiguration.models.joined(separator: ", "))")
+        }
+        if c.trainer.dim % c.trainer.heads != 0 {
+            throw tr.error("heads", "must divide trainer.dim (\(c.trainer.dim))")
         }
         try tr.finish()
 

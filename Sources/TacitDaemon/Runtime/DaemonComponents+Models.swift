@@ -7,13 +7,14 @@ extension DaemonComponents {
     /// - `bpr`, `lightgcn`: an `EmbeddingRecommender` serving the newest promoted snapshot of the
     ///   model (loaded at start-up, popularity until the first promotion), folding in new events
     ///   between fine-tunes, and, when `trainer.enabled`, a `TrainerService` fine-tuning it.
+    /// - `hnt`: the same, trained on the target behavior and the `taxonomy.auxiliary` behaviors.
     /// Throws a `ConfigurationError` naming `trainer.model` for an unknown model
     /// (`TacitConfiguration.load` already rejects one, naming the file).
     public static func fromConfiguration(_ config: TacitConfiguration) throws -> DaemonComponents {
         switch config.trainer.model {
         case "popularity":
             return DaemonComponents()
-        case "bpr", "lightgcn":
+        case "bpr", "lightgcn", "hnt":
             let built = ModelComponentsBox()
             return DaemonComponents(
                 recommender: { context in try built.make(context).recommender },
@@ -27,7 +28,7 @@ extension DaemonComponents {
                 })
         default:
             throw ConfigurationError(file: "(configuration)", key: "trainer.model",
-                                     message: "unknown model \"\(config.trainer.model)\": choose popularity, bpr or lightgcn")
+                                     message: "unknown model \"\(config.trainer.model)\": choose \(TacitConfiguration.models.joined(separator: ", "))")
         }
     }
 }
@@ -51,8 +52,8 @@ private final class ModelComponentsBox: Sendable {
             context.logger.info("serving snapshot", metadata: ["model": "\(m.model)", "version": "\(m.version)"])
         }
         let trainer = t.enabled
-            ? TrainerService(configuration: t, store: context.store, recommender: recommender, metrics: context.metrics,
-                             logger: context.logger)
+            ? TrainerService(configuration: t, auxiliaryBehaviors: context.configuration.taxonomy.auxiliary, store: context.store,
+                             recommender: recommender, metrics: context.metrics, logger: context.logger)
             : nil
         let b = Built(store: context.store, recommender: recommender, trainer: trainer)
         built.withLock { $0 = b }

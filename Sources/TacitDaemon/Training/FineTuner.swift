@@ -10,14 +10,23 @@ struct FineTuneSettings: Sendable {
     var embedding: EmbeddingSettings
     var foldInWeight: Float
     var evalUsers: Int
+    /// HNT's own settings (its `embedding` is replaced by `embedding` at training time).
+    var hnt: HNT.Settings
+    /// Behaviors HNT treats as auxiliary; every other positive counts as the target.
+    var auxiliary: [String]
 
-    init(_ t: TacitConfiguration.Trainer) {
+    init(_ t: TacitConfiguration.Trainer, auxiliary: [String] = []) {
         model = t.model
         epochs = t.epochs
         embedding = EmbeddingSettings(dim: t.dim, learningRate: Float(t.learningRate), batchSize: t.batchSize, l2: Float(t.l2),
                                       layers: t.layers, seed: UInt64(t.seed))
         foldInWeight = Float(t.foldInWeight)
         evalUsers = t.evalUsers
+        hnt = HNT.Settings()
+        hnt.mu = Float(t.mu)
+        hnt.beta = Float(t.beta)
+        hnt.heads = t.heads
+        self.auxiliary = auxiliary
     }
 }
 
@@ -30,7 +39,7 @@ enum FineTuner {
     /// `shouldStop` is polled between epochs: when it holds, training is abandoned (nil).
     static func train(_ data: TrainingData, previous: ServingEmbeddings?, settings: FineTuneSettings,
                       round: UInt64, createdMs: Int64, shouldStop: () -> Bool = { false }) -> ServingEmbeddings? {
-        let set = data.trainingSet()
+        let set = settings.model == "hnt" ? data.trainingSet(auxiliary: settings.auxiliary) : data.trainingSet()
         var embedding = settings.embedding
         embedding.seed = settings.embedding.seed &+ round
         let d = embedding.dim
@@ -39,6 +48,13 @@ enum FineTuner {
         switch settings.model {
         case "bpr":
             let m = BPRMF(train: set, settings: embedding)
+            (model, userTable, itemTable) = (m, m.userEmbedding, m.itemEmbedding)
+        case "hnt":
+            var hnt = settings.hnt
+            hnt.embedding = embedding
+            // Few epochs per fine-tune: the hesitation set is chosen from the second epoch on.
+            hnt.hesitationWarmup = min(hnt.hesitationWarmup, max(1, settings.epochs / 2))
+            let m = HNT(train: set, settings: hnt)
             (model, userTable, itemTable) = (m, m.userEmbedding, m.itemEmbedding)
         default:
             let m = LightGCN(train: set, settings: embedding)
@@ -50,7 +66,7 @@ enum FineTuner {
             model.parametersChanged()
         }
         var rng = SeededRNG(seed: embedding.seed &+ 0x9E37_79B9)
-        if set.target.nonZeros > 0 {
+        if set.target.nonZeros > 0 || settings.model == "hnt" {
             for _ in 0..<settings.epochs {
                 if shouldStop() { return nil }
                 _ = model.trainEpoch(rng: &rng)
@@ -61,6 +77,9 @@ enum FineTuner {
         if let g = model as? LightGCN {
             (users, items) = g.finalEmbeddings()
             degree = set.target.itemDegrees().map(Float.init)
+        } else if let h = model as? HNT {
+            (users, items) = h.finalEmbeddings()
+            degree = set.anyBehavior().itemDegrees().map(Float.init)
         } else {
             (users, items, degree) = (userTable.value, itemTable.value, [])
         }

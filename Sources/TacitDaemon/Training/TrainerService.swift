@@ -55,11 +55,12 @@ public final class TrainerService: Service, IngestObserver {
     /// Set on graceful shutdown: a running fine-tune stops at the next epoch.
     private let stopping = Atomic<Bool>(false)
 
-    init(configuration: TacitConfiguration.Trainer, store: EventStore, recommender: EmbeddingRecommender,
-         metrics: DaemonMetrics?, logger: Logger,
+    /// `auxiliaryBehaviors`: the event types HNT learns from besides the target (`taxonomy.auxiliary`).
+    init(configuration: TacitConfiguration.Trainer, auxiliaryBehaviors: [String] = EventTaxonomy().auxiliary,
+         store: EventStore, recommender: EmbeddingRecommender, metrics: DaemonMetrics?, logger: Logger,
          candidateHook: (@Sendable (ServingEmbeddings) -> ServingEmbeddings)? = nil) {
         trainer = configuration
-        settings = FineTuneSettings(configuration)
+        settings = FineTuneSettings(configuration, auxiliary: auxiliaryBehaviors)
         self.store = store
         self.recommender = recommender
         self.metrics = metrics
@@ -68,10 +69,10 @@ public final class TrainerService: Service, IngestObserver {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    public convenience init(configuration: TacitConfiguration.Trainer, store: EventStore, recommender: EmbeddingRecommender,
-                            metrics: DaemonMetrics?, logger: Logger) {
-        self.init(configuration: configuration, store: store, recommender: recommender, metrics: metrics, logger: logger,
-                  candidateHook: nil)
+    public convenience init(configuration: TacitConfiguration.Trainer, auxiliaryBehaviors: [String] = EventTaxonomy().auxiliary,
+                            store: EventStore, recommender: EmbeddingRecommender, metrics: DaemonMetrics?, logger: Logger) {
+        self.init(configuration: configuration, auxiliaryBehaviors: auxiliaryBehaviors, store: store, recommender: recommender,
+                  metrics: metrics, logger: logger, candidateHook: nil)
     }
 
     // MARK: - Triggers

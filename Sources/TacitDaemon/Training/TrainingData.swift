@@ -10,6 +10,8 @@ struct TrainingData: Sendable {
         var item: Int32
         var seq: Int64
         var timestampMs: Int64
+        /// The behaviors of the user's positive events on the item, first seen first.
+        var behaviors: [String] = []
     }
 
     let userCount: Int
@@ -37,7 +39,9 @@ struct TrainingData: Sendable {
             for e in try store.sequence(user: Int32(u)) where e.seq <= through && e.item < Int32(counts.items) {
                 guard let raw = e.feedback, let kind = FeedbackKind(rawValue: raw) else { continue }
                 if kind.isPositive {
-                    latest[e.item] = Positive(item: e.item, seq: e.seq, timestampMs: e.timestampMs)
+                    var behaviors = latest[e.item]?.behaviors ?? []
+                    if !behaviors.contains(e.behavior) { behaviors.append(e.behavior) }
+                    latest[e.item] = Positive(item: e.item, seq: e.seq, timestampMs: e.timestampMs, behaviors: behaviors)
                     disliked.remove(e.item)
                 } else if kind == .explicitNegative {
                     // A later dislike cancels an earlier positive.
@@ -63,6 +67,24 @@ struct TrainingData: Sendable {
             }
         }
         let taxonomy = BehaviorTaxonomy(behaviors: ["positive"], target: "positive", positive: ["positive"])
+        return TrainingSet(userCount: userCount, itemCount: itemCount, taxonomy: taxonomy, interactions: interactions)
+    }
+
+    /// The multi-behavior training set (HNT): each of `auxiliary` is a behavior of its own and
+    /// every other positive event counts as the target, `target`.
+    func trainingSet(auxiliary: [String]) -> TrainingSet {
+        let behaviors = auxiliary + ["target"]
+        var interactions: [Interaction] = []
+        for (u, items) in train.enumerated() {
+            for p in items {
+                var codes = Set<UInt8>()
+                for b in p.behaviors { codes.insert(UInt8(auxiliary.firstIndex(of: b) ?? auxiliary.count)) }
+                for c in codes.sorted() {
+                    interactions.append(Interaction(user: Int32(u), item: p.item, behavior: c, timestamp: p.timestampMs / 1000))
+                }
+            }
+        }
+        let taxonomy = BehaviorTaxonomy(behaviors: behaviors, target: "target", auxiliary: auxiliary, positive: ["target"])
         return TrainingSet(userCount: userCount, itemCount: itemCount, taxonomy: taxonomy, interactions: interactions)
     }
 

@@ -1,31 +1,31 @@
 import Foundation
 import XCTest
-@testable import TacitTensor
+import TacitTensor
 
 // MARK: - Finite-difference gradient check
 
 /// The outcome of one finite-difference gradient check.
-struct GradientCheckReport {
+public struct GradientCheckReport {
     /// One compared gradient entry.
-    struct Entry {
-        var input: Int
-        var element: Int
-        var analytic: Double
-        var numeric: Double
+    public struct Entry {
+        public var input: Int
+        public var element: Int
+        public var analytic: Double
+        public var numeric: Double
         /// |a − n| / (atol + rtol · max(|a|, |n|)); above 1 is a mismatch.
-        var excess: Double
+        public var excess: Double
     }
 
-    var checked = 0
-    var mismatches = 0
+    public var checked = 0
+    public var mismatches = 0
     /// The entry with the largest `excess` (the worst agreement), if any entry was compared.
-    var worst: Entry?
+    public var worst: Entry?
     /// Whether at least one output recorded a graph (an op that silently drops it would pass otherwise).
-    var outputRecordedGraph = false
+    public var outputRecordedGraph = false
     /// Inputs whose `grad` stayed empty after backward (treated as zeros in the comparison).
-    var inputsWithoutGradient: [Int] = []
+    public var inputsWithoutGradient: [Int] = []
 
-    var passed: Bool { mismatches == 0 && outputRecordedGraph }
+    public var passed: Bool { mismatches == 0 && outputRecordedGraph }
 }
 
 /// Compares reverse-mode gradients with central differences.
@@ -34,7 +34,7 @@ struct GradientCheckReport {
 /// so every output element contributes. Outputs that are not finite at the unperturbed point (e.g. the −∞
 /// of a masked log-softmax) get weight 0. The numeric side evaluates L in Double from the Float outputs
 /// under `Tensor.withoutGrad`; the analytic side runs `backward()` on the same L built from tensor ops.
-func gradientCheck(inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 2e-2,
+public func gradientCheck(inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 2e-2,
                    seed: UInt64 = 0x5EED, build: () -> [Tensor]) -> GradientCheckReport {
     precondition(inputs.allSatisfy(\.requiresGrad), "gradientCheck: every input must require grad")
     var report = GradientCheckReport()
@@ -104,7 +104,7 @@ func gradientCheck(inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3, rtol:
 /// Fails the test (naming the op, input index and element index of the worst mismatch) unless every
 /// analytic gradient entry of every input agrees with its central difference.
 @discardableResult
-func assertGradientsMatch(_ op: String, inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3,
+public func assertGradientsMatch(_ op: String, inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3,
                           rtol: Double = 2e-2, seed: UInt64 = 0x5EED,
                           file: StaticString = #filePath, line: UInt = #line,
                           _ build: () -> [Tensor]) -> GradientCheckReport {
@@ -132,7 +132,7 @@ func assertGradientsMatch(_ op: String, inputs: [Tensor], h: Float = 1e-2, atol:
 
 /// Single-output form of `assertGradientsMatch`.
 @discardableResult
-func assertGradientsMatch(_ op: String, inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3,
+public func assertGradientsMatch(_ op: String, inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3,
                           rtol: Double = 2e-2, seed: UInt64 = 0x5EED,
                           file: StaticString = #filePath, line: UInt = #line,
                           _ build: () -> Tensor) -> GradientCheckReport {
@@ -146,7 +146,7 @@ func assertGradientsMatch(_ op: String, inputs: [Tensor], h: Float = 1e-2, atol:
 /// A tensor of uniform values in ±[minMagnitude, maxMagnitude] (random sign), or in
 /// [minMagnitude, maxMagnitude] when `positive`. A margin above 0 keeps inputs away from kinks
 /// (ReLU/ELU at 0) and singularities (log, division).
-func randomTensor(_ shape: [Int], _ rng: inout SeededRNG, minMagnitude: Float = 0, maxMagnitude: Float = 1,
+public func randomTensor(_ shape: [Int], _ rng: inout SeededRNG, minMagnitude: Float = 0, maxMagnitude: Float = 1,
                   positive: Bool = false, requiresGrad: Bool = true) -> Tensor {
     let n = shape.reduce(1, *)
     var values = [Float]()
@@ -160,7 +160,7 @@ func randomTensor(_ shape: [Int], _ rng: inout SeededRNG, minMagnitude: Float = 
 }
 
 /// Uniform values in [-1, 1) without a sign bias (what most forward tests need).
-func randomValues(_ count: Int, _ rng: inout SeededRNG, scale: Float = 1) -> [Float] {
+public func randomValues(_ count: Int, _ rng: inout SeededRNG, scale: Float = 1) -> [Float] {
     (0..<count).map { _ in (rng.nextFloat() * 2 - 1) * scale }
 }
 
@@ -168,14 +168,14 @@ func randomValues(_ count: Int, _ rng: inout SeededRNG, scale: Float = 1) -> [Fl
 
 /// Asserts equal shapes and |actual − expected| ≤ atol + rtol·|expected| element by element,
 /// naming the first element that differs. Infinite expectations must match exactly.
-func assertClose(_ actual: Tensor, shape: [Int], _ expected: [Double], atol: Double = 1e-5, rtol: Double = 1e-5,
+public func assertClose(_ actual: Tensor, shape: [Int], _ expected: [Double], atol: Double = 1e-5, rtol: Double = 1e-5,
                  _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(actual.shape, shape, "shape \(message())", file: file, line: line)
     assertClose(actual.value, expected, atol: atol, rtol: rtol, message(), file: file, line: line)
 }
 
 /// Element-wise closeness of two value arrays (see the tensor form).
-func assertClose(_ actual: [Float], _ expected: [Double], atol: Double = 1e-5, rtol: Double = 1e-5,
+public func assertClose(_ actual: [Float], _ expected: [Double], atol: Double = 1e-5, rtol: Double = 1e-5,
                  _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line) {
     guard actual.count == expected.count else {
         XCTFail("\(message()): \(actual.count) values, expected \(expected.count)", file: file, line: line)
@@ -192,7 +192,7 @@ func assertClose(_ actual: [Float], _ expected: [Double], atol: Double = 1e-5, r
 }
 
 /// `assertClose` for Float expectations.
-func assertClose(_ actual: [Float], _ expected: [Float], atol: Double = 1e-5, rtol: Double = 1e-5,
+public func assertClose(_ actual: [Float], _ expected: [Float], atol: Double = 1e-5, rtol: Double = 1e-5,
                  _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line) {
     assertClose(actual, expected.map(Double.init), atol: atol, rtol: rtol, message(), file: file, line: line)
 }
@@ -200,14 +200,14 @@ func assertClose(_ actual: [Float], _ expected: [Float], atol: Double = 1e-5, rt
 // MARK: - Dense references (Double, naive loops)
 
 /// Row-major strides of a shape.
-func strides(of shape: [Int]) -> [Int] {
+public func strides(of shape: [Int]) -> [Int] {
     var s = [Int](repeating: 1, count: shape.count)
     if shape.count > 1 { for d in stride(from: shape.count - 2, through: 0, by: -1) { s[d] = s[d + 1] * shape[d + 1] } }
     return s
 }
 
 /// Multi-index of flat position `i` in `shape`.
-func multiIndex(_ i: Int, _ shape: [Int]) -> [Int] {
+public func multiIndex(_ i: Int, _ shape: [Int]) -> [Int] {
     var rest = i
     var idx = [Int](repeating: 0, count: shape.count)
     for d in stride(from: shape.count - 1, through: 0, by: -1) where shape[d] > 0 {
@@ -218,7 +218,7 @@ func multiIndex(_ i: Int, _ shape: [Int]) -> [Int] {
 }
 
 /// C = op(A) · op(B) by the textbook triple loop; A stored (rows × cols) as given.
-func referenceMatmul(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int],
+public func referenceMatmul(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int],
                      transA: Bool, transB: Bool) -> [Double] {
     let (m, k) = transA ? (aShape[1], aShape[0]) : (aShape[0], aShape[1])
     let n = transB ? bShape[0] : bShape[1]

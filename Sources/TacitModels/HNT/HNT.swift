@@ -1,0 +1,239 @@
+import TacitData
+import TacitTensor
+
+/// HNT (Li et al., "User Hesitation and Negative Transfer in Multi-Behavior Recommendation"): a
+/// target-behavior LightGCN into which auxiliary behaviors (view, fav, cart) transfer through
+/// multi-head attention, minus an estimated negative-transfer vector (eqs. 10–17), trained with a
+/// BPR loss whose positives include a learned *hesitation set* of auxiliary-only pairs (eqs. 1–9, 18).
+///
+/// What the paper leaves open and we chose (models.md asks each choice to be written down):
+/// - All modules start from one pair of layer-0 user/item tables; each graph propagates them its own way.
+/// - `w_b = f(‖ e_b)` (eq. 4): f is an MLP from the concatenated behavior embeddings to one d-vector
+///   per behavior, `w_b = 2σ(·)`, so every w_b starts near 1 and the hesitation graphs start as LightGCN.
+/// - Eq. 11 as printed (H divided by a sum) is a typesetting loss of the usual multi-head form; we
+///   read α as the concatenation over heads of `β^h · W_V^h e^k`, a d-vector, and m (eq. 10) as
+///   `α ⊙ σ(W_{k→k*}(e^k ⊙ e^{k*}))`. Q comes from the auxiliary behavior, K from the target layer
+///   being propagated, the softmax runs over auxiliary behaviors (eq. 12). Users and items alike.
+/// - δ (eqs. 14–15) is recomputed from the current embeddings in every step (its mean difference
+///   carries gradient); the similarity factor is a constant refreshed once per epoch, over at most
+///   4,096 sampled auxiliary items, and kept in the parameters so a restored snapshot scores the same.
+/// - The adversarial game (eq. 5): D is trained on detached embeddings with its own Adam; f and the
+///   embeddings get the non-saturating generator loss `−log D(e⁺_aux)`.
+/// - μ (eq. 9) is a top fraction: the μ share of auxiliary-only pairs with the highest conversion
+///   score form the hesitation set, refreshed every epoch after `hesitationWarmup` epochs.
+/// - λ3 (eq. 19) penalizes the layer-0 embeddings the batch touches, as in our LightGCN.
+/// - The hesitation set also joins the target graph that eq. 16 propagates over (edges of weight β),
+///   as it joins the target's positives: `O⁺ = O⁺_true ∪ O⁺_hes` are the target interactions the
+///   model learns from. The paper propagates over observed buys only; `hesitationEdges = false`
+///   does that. On Retail Rocket, where 58% of test items were never bought in training, the
+///   difference is large (see docs/hnt.md).
+public final class HNT: Recommender, CachesEmbeddings {
+    public struct Settings: Sendable, Equatable {
+        public var embedding = EmbeddingSettings(l2: 1e-4)
+        /// Attention heads H (eqs. 11–12); must divide d.
+        public var heads = 2
+        /// Share of auxiliary-only pairs that join the hesitation set (μ as a top fraction).
+        public var mu: Float = 0.1
+        /// Weight β of a hesitation pair in the BPR loss (eq. 18).
+        public var beta: Float = 0.6
+        /// λ1 (hesitation module), λ2 (contrastive alignment), eq. 19.
+        public var lambda1: Float = 0.1
+        public var lambda2: Float = 0.05
+        /// InfoNCE temperature τ (eq. 13).
+        public var temperature: Float = 0.2
+        /// Epochs before the first hesitation set is chosen (the scorer needs to have learned something).
+        public var hesitationWarmup = 3
+        /// Whether hesitation pairs also become (β-weighted) edges of the target graph.
+        public var hesitationEdges = true
+        /// Module switches, for the paper's ablations.
+        public var hesitation = true
+        public var negativeTransfer = true
+        public var contrastive = true
+
+        public init() {}
+
+        /// The paper's ablations: `base` keeps the attention fusion only; `no-hesitation` drops the
+        /// hesitation module; `no-negative-transfer` drops δ.
+        public static let ablations = ["full", "base", "no-hesitation", "no-negative-transfer"]
+
+        public mutating func apply(ablation: String) throws {
+            switch ablation {
+            case "full": break
+            case "base": hesitation = false; negativeTransfer = false; contrastive = false
+            case "no-hesitation": hesitation = false
+            case "no-negative-transfer": negativeTransfer = false
+            default: throw UnknownAblation(name: ablation)
+            }
+        }
+    }
+
+    public struct UnknownAblation: Error, CustomStringConvertible {
+        public let name: String
+        public var description: String { "unknown ablation '\(name)': choose one of \(Settings.ablations.joined(separator: ", "))" }
+    }
+
+    public let name = "hnt"
+    public let settings: Settings
+    public let userCount: Int
+    public let itemCount: Int
+    let graphs: HNTGraphs
+    let behaviorCount: Int
+
+    // Layer-0 embeddings, shared by every module.
+    public let userEmbedding: Tensor, itemEmbedding: Tensor
+    // Hesitation module: behavior embeddings e_b, feature network f, discriminator D, conversion scorer.
+    let behaviorEmbedding: Tensor
+    let featureNetwork: MLP
+    let discriminator: MLP
+    let scorer: MLP
+    // Negative-transfer module: W_Q, W_K, W_V (all heads side by side), W_{k→k*} per auxiliary behavior.
+    let query: Tensor, key: Tensor, value: Tensor
+    let transfer: [Tensor]
+    /// Per auxiliary behavior, the similarity factor of eq. 15 (not trained; refreshed each epoch).
+    let deltaScale: Tensor
+
+    private let optimizer: Adam
+    private let discriminatorOptimizer: Adam
+    private let trueUsers: [Int32], trueItems: [Int32]
+    private let sampler: NegativeSampler
+    /// The current hesitation set (eq. 9), as (user, item) pairs.
+    public internal(set) var hesitationSet: (users: [Int32], items: [Int32]) = ([], [])
+    /// The normalized target graph of eq. 16: observed buys, plus the hesitation set when
+    /// `hesitationEdges` is on.
+    var targetGraph: SparseMatrix
+    private var epochsTrained = 0
+    private var cache: (users: [Float], items: [Float])?
+
+    public var parameters: [Tensor] {
+        [userEmbedding, itemEmbedding, behaviorEmbedding] + featureNetwork.parameters + discriminator.parameters
+            + scorer.parameters + [query, key, value] + transfer + [deltaScale]
+    }
+
+    public init(train: TrainingSet, settings: Settings = Settings()) {
+        precondition(settings.embedding.dim % settings.heads == 0, "heads (\(settings.heads)) must divide d (\(settings.embedding.dim))")
+        self.settings = settings
+        userCount = train.userCount
+        itemCount = train.itemCount
+        graphs = HNTGraphs(train: train)
+        behaviorCount = train.taxonomy.behaviors.count
+        let d = settings.embedding.dim
+        var rng = SeededRNG(seed: settings.embedding.seed)
+        userEmbedding = Initializer.xavierNormal([userCount, d], rng: &rng)
+        itemEmbedding = Initializer.xavierNormal([itemCount, d], rng: &rng)
+        behaviorEmbedding = Initializer.xavierNormal([behaviorCount, d], rng: &rng)
+        featureNetwork = MLP(inputs: behaviorCount * d, hidden: d, outputs: behaviorCount * d, rng: &rng)
+        discriminator = MLP(inputs: 2 * d, hidden: d, outputs: 1, rng: &rng)
+        scorer = MLP(inputs: 2 * d, hidden: d, outputs: 1, rng: &rng)
+        query = Initializer.xavierNormal([d, d], rng: &rng)
+        key = Initializer.xavierNormal([d, d], rng: &rng)
+        value = Initializer.xavierNormal([d, d], rng: &rng)
+        transfer = graphs.auxiliary.map { _ in Initializer.xavierNormal([d, d], rng: &rng) }
+        deltaScale = Tensor(zeros: [max(1, graphs.auxiliary.count)], fill: 1)
+        targetGraph = graphs.target
+        let t = train.target.pairs()
+        trueUsers = t.users
+        trueItems = t.items
+        sampler = NegativeSampler(positives: train.target)
+        let trained = [userEmbedding, itemEmbedding, behaviorEmbedding] + featureNetwork.parameters + scorer.parameters
+            + [query, key, value] + transfer
+        optimizer = Adam(trained, settings: .init(learningRate: settings.embedding.learningRate))
+        discriminatorOptimizer = Adam(discriminator.parameters, settings: .init(learningRate: settings.embedding.learningRate))
+    }
+
+    var layer0: Tensor { Tensor.concat([userEmbedding, itemEmbedding], axis: 0) }
+
+    // MARK: - Training
+
+    public func trainEpoch(rng: inout SeededRNG) -> Float {
+        cache = nil
+        if settings.negativeTransfer { refreshDeltaScale(rng: &rng) }
+        if settings.hesitation && epochsTrained >= settings.hesitationWarmup { refreshHesitationSet() }
+        epochsTrained += 1
+
+        // O⁺: true buys (weight 1) then hesitation pairs (weight β), shuffled together.
+        let users = trueUsers + hesitationSet.users, items = trueItems + hesitationSet.items
+        let trueCount = trueUsers.count
+        var order = Array(users.indices)
+        rng.shuffle(&order)
+        var total = 0.0, batches = 0
+        let size = settings.embedding.batchSize
+        for start in stride(from: 0, to: order.count, by: size) {
+            let rows = order[start..<min(order.count, start + size)]
+            let bu = rows.map { users[$0] }, bi = rows.map { items[$0] }
+            let weights = rows.map { $0 < trueCount ? 1 : settings.beta }
+            let bj = Profiler.measure(.sampling) { bu.map { sampler.sample(for: $0, rng: &rng) } }
+            total += Double(step(users: bu, positives: bi, negatives: bj, weights: weights, rng: &rng))
+            batches += 1
+        }
+        return batches == 0 ? 0 : Float(total / Double(batches))
+    }
+
+    /// One optimization step on a batch; returns the total loss (eq. 19).
+    private func step(users: [Int32], positives: [Int32], negatives: [Int32], weights: [Float], rng: inout SeededRNG) -> Float {
+        let x0 = layer0
+        let auxiliary = auxiliaryEmbeddings(x0)
+        let target = targetEmbeddings(x0, auxiliary: auxiliary)
+        let offset = Int32(userCount)
+        let u = Tensor.gather(target, users)
+        let i = Tensor.gather(target, positives.map { $0 + offset })
+        let j = Tensor.gather(target, negatives.map { $0 + offset })
+        var loss = Tensor.bprLoss(positive: Tensor.rowDot(u, i), negative: Tensor.rowDot(u, j), weights: weights)
+        if settings.embedding.l2 > 0 {
+            let reg = Tensor.gather(userEmbedding, users).squaredNorm() + Tensor.gather(itemEmbedding, positives).squaredNorm()
+                + Tensor.gather(itemEmbedding, negatives).squaredNorm()
+            loss = loss + reg.scaled(by: settings.embedding.l2 / Float(users.count))
+        }
+        if settings.contrastive && !auxiliary.isEmpty {
+            loss = loss + contrastiveLoss(auxiliary: auxiliary, target: target, users: users, items: positives, rng: &rng)
+                .scaled(by: settings.lambda2)
+        }
+        var adversarial: (real: Tensor, fake: Tensor)?
+        if settings.hesitation, !graphs.auxPlusPairs.users.isEmpty, !graphs.auxMinusPairs.users.isEmpty {
+            let h = hesitationLosses(x0, batch: users.count, rng: &rng)
+            loss = loss + h.loss.scaled(by: settings.lambda1)
+            adversarial = (h.real, h.fake)
+        }
+        loss.backward()
+        discriminatorOptimizer.zeroGrad()   // D's gradient from the generator loss is not D's to follow
+        optimizer.step()
+        if let adversarial {
+            // D learns to tell e⁺ (real) from e⁺_aux (fake), eq. 5, on detached embeddings.
+            let dLoss = Tensor.binaryCrossEntropy(logits: discriminator(adversarial.real.detached()),
+                                                  targets: [Float](repeating: 1, count: adversarial.real.shape[0]))
+                + Tensor.binaryCrossEntropy(logits: discriminator(adversarial.fake.detached()),
+                                            targets: [Float](repeating: 0, count: adversarial.fake.shape[0]))
+            dLoss.backward()
+            discriminatorOptimizer.step()
+        }
+        return loss.item
+    }
+
+    // MARK: - Scoring
+
+    /// Parameters changed from outside (a restored snapshot): drop the cached embeddings and
+    /// re-choose the hesitation set (and with it the target graph) from the new parameters.
+    public func invalidateCache() {
+        cache = nil
+        if !hesitationSet.users.isEmpty { refreshHesitationSet() }
+    }
+
+    /// Final target-behavior embeddings (eq. 17), computed once per parameter state.
+    public func finalEmbeddings() -> (users: [Float], items: [Float]) {
+        if let cache { return cache }
+        let all = Tensor.withoutGrad { () -> Tensor in
+            let x0 = layer0
+            return targetEmbeddings(x0, auxiliary: auxiliaryEmbeddings(x0))
+        }.value
+        let split = userCount * settings.embedding.dim
+        let result = (Array(all[..<split]), Array(all[split...]))
+        cache = result
+        return result
+    }
+
+    public func scores(users: [Int32]) -> [Float] {
+        let (u, i) = finalEmbeddings()
+        let d = settings.embedding.dim
+        let uT = Tensor(shape: [userCount, d], value: u), iT = Tensor(shape: [itemCount, d], value: i)
+        return Tensor.matmul(Tensor.gather(uT, users), iT, transB: true).value
+    }
+}

@@ -1,0 +1,115 @@
+import TacitData
+import TacitTensor
+
+/// The graphs HNT propagates over, built once from the training set. Nodes are users `0..<U` then
+/// items `U..<U+I`, as in `SparseMatrix.normalizedBipartite`.
+struct HNTGraphs {
+    /// A multi-behavior graph split by behavior: `perBehavior[b]` holds the edges of behavior b,
+    /// normalized by the node degrees of the whole multigraph (each distinct (u, i, b) edge counts
+    /// once), so `Σ_b A_b` is the graph's `D^{-1/2} A D^{-1/2}` and eq. 3 can scale each
+    /// behavior's messages by its own `w_b`.
+    struct Multigraph {
+        var perBehavior: [(behavior: Int, matrix: SparseMatrix)]
+        var edgeCount: Int
+    }
+
+    /// Hesitation module (eqs. 1, 2, 6): G⁺ (every behavior of bought pairs), G⁺_aux (the same pairs
+    /// without their buy edges), G⁻_aux (auxiliary edges of pairs never bought).
+    let plus: Multigraph
+    let auxPlus: Multigraph
+    let auxMinus: Multigraph
+    /// Distinct (user, item) pairs of G⁺_aux (labelled 1 by eq. 8) and of G⁻_aux (labelled 0;
+    /// the hesitation set is chosen among them, eq. 9).
+    let auxPlusPairs: (users: [Int32], items: [Int32])
+    let auxMinusPairs: (users: [Int32], items: [Int32])
+
+    /// Negative-transfer module: one LightGCN graph per auxiliary behavior (in `auxiliary` order)
+    /// and the target graph (eq. 16).
+    let auxiliary: [Int]
+    let auxiliaryGraphs: [SparseMatrix]
+    let target: SparseMatrix
+    let targetPairs: (users: [Int32], items: [Int32])
+    /// Per auxiliary behavior, node indices of users/items active in it and in the target behavior
+    /// (𝓘⁺ of eq. 14) and of those active in it only (𝓘⁻), for δ⁰.
+    let activeBoth: [(users: [Int32], items: [Int32])]
+    let activeOnly: [(users: [Int32], items: [Int32])]
+    /// Node indices of items active in the target behavior (the j of eq. 15).
+    let targetItems: [Int32]
+
+    init(train: TrainingSet) {
+        let U = train.userCount, I = train.itemCount
+        let targetCode = Int(train.taxonomy.targetCode)
+        let bought = train.target
+        auxiliary = train.taxonomy.auxiliaryCodes.map(Int.init).filter { train.byBehavior[$0].nonZeros > 0 }
+
+        // Distinct (u, i, b) edges, split three ways.
+        var plusEdges: [(Int32, Int32, Int)] = [], auxPlusEdges: [(Int32, Int32, Int)] = [], auxMinusEdges: [(Int32, Int32, Int)] = []
+        for b in train.byBehavior.indices where b == targetCode || auxiliary.contains(b) {
+            let p = train.byBehavior[b].pairs()
+            for k in p.users.indices {
+                let (u, i) = (p.users[k], p.items[k])
+                if bought.contains(u, i) {
+                    plusEdges.append((u, i, b))
+                    if b != targetCode { auxPlusEdges.append((u, i, b)) }
+                } else if b != targetCode {
+                    auxMinusEdges.append((u, i, b))
+                }
+            }
+        }
+        plus = HNTGraphs.multigraph(plusEdges, users: U, items: I)
+        auxPlus = HNTGraphs.multigraph(auxPlusEdges, users: U, items: I)
+        auxMinus = HNTGraphs.multigraph(auxMinusEdges, users: U, items: I)
+        auxPlusPairs = HNTGraphs.distinctPairs(auxPlusEdges, users: U, items: I)
+        auxMinusPairs = HNTGraphs.distinctPairs(auxMinusEdges, users: U, items: I)
+
+        auxiliaryGraphs = auxiliary.map { b in
+            let p = train.byBehavior[b].pairs()
+            return SparseMatrix.normalizedBipartite(users: U, items: I, edgeUsers: p.users, edgeItems: p.items)
+        }
+        let t = bought.pairs()
+        targetPairs = t
+        target = SparseMatrix.normalizedBipartite(users: U, items: I, edgeUsers: t.users, edgeItems: t.items)
+
+        let targetUserActive = (0..<U).map { bought.items(of: Int32($0)).count > 0 }
+        var targetItemActive = [Bool](repeating: false, count: I)
+        for i in t.items { targetItemActive[Int(i)] = true }
+        targetItems = (0..<I).filter { targetItemActive[$0] }.map { Int32(U + $0) }
+        var both: [(users: [Int32], items: [Int32])] = [], only: [(users: [Int32], items: [Int32])] = []
+        for b in auxiliary {
+            let m = train.byBehavior[b]
+            var itemActive = [Bool](repeating: false, count: I)
+            for i in m.items { itemActive[Int(i)] = true }
+            let users = (0..<U).filter { m.items(of: Int32($0)).count > 0 }
+            let items = (0..<I).filter { itemActive[$0] }
+            both.append((users.filter { targetUserActive[$0] }.map { Int32($0) },
+                         items.filter { targetItemActive[$0] }.map { Int32(U + $0) }))
+            only.append((users.filter { !targetUserActive[$0] }.map { Int32($0) },
+                         items.filter { !targetItemActive[$0] }.map { Int32(U + $0) }))
+        }
+        activeBoth = both
+        activeOnly = only
+    }
+
+    static func multigraph(_ edges: [(Int32, Int32, Int)], users U: Int, items I: Int) -> Multigraph {
+        var degree = [Float](repeating: 0, count: U + I)
+        for (u, i, _) in edges { degree[Int(u)] += 1; degree[U + Int(i)] += 1 }
+        var byBehavior: [Int: (r: [Int32], c: [Int32], v: [Float])] = [:]
+        for (u, i, b) in edges {
+            let a = Int(u), n = U + Int(i)
+            let x = 1 / (degree[a] * degree[n]).squareRoot()
+            byBehavior[b, default: ([], [], [])].r += [Int32(a), Int32(n)]
+            byBehavior[b, default: ([], [], [])].c += [Int32(n), Int32(a)]
+            byBehavior[b, default: ([], [], [])].v += [x, x]
+        }
+        let parts = byBehavior.keys.sorted().map { b in
+            let e = byBehavior[b]!
+            return (b, SparseMatrix(rows: U + I, cols: U + I, rowIndex: e.r, colIndex: e.c, values: e.v, symmetric: true))
+        }
+        return Multigraph(perBehavior: parts, edgeCount: edges.count)
+    }
+
+    static func distinctPairs(_ edges: [(Int32, Int32, Int)], users U: Int, items I: Int) -> (users: [Int32], items: [Int32]) {
+        let m = UserItemMatrix(userCount: U, itemCount: I, users: edges.map(\.0), items: edges.map(\.1))
+        return m.pairs()
+    }
+}
