@@ -29,19 +29,22 @@ struct ModelOptions: ParsableArguments {
     var heads: Int = 2
 
     @Option(help: "HNT μ: share of auxiliary-only pairs taken into the hesitation set.")
-    var mu: Float = 0.1
+    var mu: Float = 1
 
     @Option(help: "HNT β: BPR weight of a hesitation pair.")
-    var beta: Float = 0.6
+    var beta: Float = 1
 
     @Flag(inversion: .prefixedNo, help: "HNT: hesitation pairs also become β-weighted edges of the target graph.")
     var hesitationEdges = true
+
+    @Flag(inversion: .prefixedNo, help: "HNT: attention transfer from auxiliary behaviors into the target (eqs. 10–16).")
+    var transfer = true
 
     @Option(help: "HNT λ1 (hesitation module loss).")
     var lambda1: Float = 0.1
 
     @Option(help: "HNT λ2 (contrastive alignment loss).")
-    var lambda2: Float = 0.05
+    var lambda2: Float = 0.005
 
     @Option(help: "HNT InfoNCE temperature τ.")
     var tau: Float = 0.2
@@ -63,6 +66,7 @@ struct ModelOptions: ParsableArguments {
         h.lambda2 = lambda2
         h.temperature = tau
         h.hesitationEdges = hesitationEdges
+        h.transfer = transfer
         try h.apply(ablation: ablation)
         return h
     }
@@ -73,7 +77,7 @@ struct ModelOptions: ParsableArguments {
         if model == "hnt" {
             d.merge(["ablation": ablation, "heads": "\(heads)", "mu": "\(mu)", "beta": "\(beta)", "lambda1": "\(lambda1)",
                      "lambda2": "\(lambda2)", "tau": "\(tau)",
-                     "hesitation_edges": "\(hesitationEdges)"]) { $1 }
+                     "hesitation_edges": "\(hesitationEdges)", "transfer": "\(transfer)"]) { $1 }
         }
         return d
     }

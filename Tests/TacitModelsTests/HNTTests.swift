@@ -32,6 +32,9 @@ final class HNTTests: XCTestCase {
         configure(&s)
         let m = HNT(train: tinyTrainingSet(), settings: s)
         m.deltaScale.value = m.deltaScale.value.map { _ in 0.7 }   // so δ's path carries weight
+        // W_V starts at zero (the transfer starts off); give it values so every transfer path carries gradient.
+        var rng = SeededRNG(seed: seed &+ 1)
+        m.value.value = (0..<m.value.count).map { _ in rng.nextNormal() * 0.5 }
         return m
     }
 
@@ -127,7 +130,8 @@ final class HNTTests: XCTestCase {
 
     func testAblationsSwitchModulesOff() throws {
         for (ablation, hesitation, delta) in [("full", true, true), ("base", false, false),
-                                              ("no-hesitation", false, true), ("no-negative-transfer", true, false)] {
+                                              ("no-hesitation", false, true), ("no-negative-transfer", true, false),
+                                              ("hesitation-only", true, false)] {
             let m = tinyModel { try! $0.apply(ablation: ablation) }
             var rng = SeededRNG(seed: 1)
             for _ in 0..<3 { _ = m.trainEpoch(rng: &rng) }

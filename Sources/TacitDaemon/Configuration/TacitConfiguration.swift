@@ -107,8 +107,8 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var minUsers = 2
         /// HNT: share of auxiliary-only pairs taken into the hesitation set (μ), their BPR weight
         /// (β), attention heads (must divide `dim`).
-        public var mu = 0.5
-        public var beta = 0.6
+        public var mu = 1.0
+        public var beta = 1.0
         public var heads = 2
     }
 

@@ -30,7 +30,7 @@ extension HNT {
         var layer = x0, sum = x0
         for _ in 0..<settings.embedding.layers {
             var next = Tensor.sparseMatmul(targetGraph, layer)
-            if !auxiliary.isEmpty {
+            if settings.transfer && !auxiliary.isEmpty {
                 // β^h_{k,k*} (eq. 12): per node and head, softmax over auxiliary behaviors of the
                 // scaled dot product of W_Q^h e^k and W_K^h e^{k*}. Per-head sums are a product with
                 // the (d, H) head-membership matrix.
