@@ -83,7 +83,9 @@ struct InspectCommand: ParsableCommand {
             print("item        p(convert)  hesitant  behaviors")
             for r in rows {
                 let b = (behaviors[r.item] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")
-                print(String(format: "%-10@  %.4f      %@  %@", dataset.items[r.item], r.probability, r.hesitant ? "yes     " : "no      ", b))
+                let id = dataset.items[r.item]
+                print(id.padding(toLength: max(10, id.count), withPad: " ", startingAt: 0)
+                      + String(format: "  %.4f      %@  %@", r.probability, r.hesitant ? "yes     " : "no      ", b))
             }
         }
     }

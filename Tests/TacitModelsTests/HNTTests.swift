@@ -52,7 +52,7 @@ final class HNTTests: XCTestCase {
 
     func testBehaviorWeightedPropagationGradients() {
         let m = tinyModel()
-        for graph in [m.graphs.plus, m.graphs.auxPlus, m.graphs.auxMinus] {
+        for graph in [m.graphs.plus, m.graphs.auxPlus, m.graphs.auxAll] {
             assertGradientsMatch("HNT w_b-scaled propagation (eqs. 3–4)",
                                  inputs: [m.userEmbedding, m.itemEmbedding, m.behaviorEmbedding] + m.featureNetwork.parameters) {
                 [m.propagate(m.layer0, over: graph, weights: m.behaviorWeights())]
@@ -91,6 +91,7 @@ final class HNTTests: XCTestCase {
         XCTAssertEqual(g.plus.edgeCount, 8)
         // G⁺_aux (eq. 2): the same pairs without buys.
         XCTAssertEqual(g.auxPlus.edgeCount, 4)
+        XCTAssertEqual(g.auxAll.edgeCount, 4 + 8, "G⁺_aux ∪ G⁻_aux")
         XCTAssertEqual(Set(zip(g.auxPlusPairs.users, g.auxPlusPairs.items).map { "\($0)-\($1)" }), ["0-0", "1-1", "2-2"])
         // G⁻_aux (eq. 6): auxiliary edges of pairs never bought.
         XCTAssertEqual(Set(zip(g.auxMinusPairs.users, g.auxMinusPairs.items).map { "\($0)-\($1)" }),

@@ -35,7 +35,8 @@ extension HNT {
 
     /// The hesitation module's loss for one step, `L_score` (eq. 8) plus the generator side of
     /// eq. 5, on `batch` sampled pairs of G⁺_aux and of G⁻_aux; also returns the pair features the
-    /// discriminator then trains on (e⁺ real, e⁺_aux fake).
+    /// discriminator then trains on (e⁺ real, e⁺_aux fake). The scorer reads both kinds of pair off
+    /// the all-auxiliary graph (see `HNT`).
     func hesitationLosses(_ x0: Tensor, batch: Int, rng: inout SeededRNG) -> (loss: Tensor, real: Tensor, fake: Tensor) {
         let w = behaviorWeights()
         func sample(_ p: (users: [Int32], items: [Int32])) -> (users: [Int32], items: [Int32]) {
@@ -46,20 +47,22 @@ extension HNT {
         let plusPairs = sample(graphs.auxPlusPairs), minusPairs = sample(graphs.auxMinusPairs)
         let real = pairFeatures(propagate(x0, over: graphs.plus, weights: w), users: plusPairs.users, items: plusPairs.items)
         let fake = pairFeatures(propagate(x0, over: graphs.auxPlus, weights: w), users: plusPairs.users, items: plusPairs.items)
-        let unbought = pairFeatures(propagate(x0, over: graphs.auxMinus, weights: w), users: minusPairs.users, items: minusPairs.items)
+        let aux = propagate(x0, over: graphs.auxAll, weights: w)
+        let converted = pairFeatures(aux, users: plusPairs.users, items: plusPairs.items)
+        let unbought = pairFeatures(aux, users: minusPairs.users, items: minusPairs.items)
         let ones = [Float](repeating: 1, count: fake.shape[0])
-        let scoreLoss = Tensor.binaryCrossEntropy(logits: scorer(fake), targets: ones)
+        let scoreLoss = Tensor.binaryCrossEntropy(logits: scorer(converted), targets: ones)
             + Tensor.binaryCrossEntropy(logits: scorer(unbought), targets: [Float](repeating: 0, count: unbought.shape[0]))
         let generatorLoss = Tensor.binaryCrossEntropy(logits: discriminator(fake), targets: ones)
         return (scoreLoss + generatorLoss, real, fake)
     }
 
-    /// Conversion logits `MLP(e⁻_aux)` (eq. 7) of every auxiliary-only pair, in `graphs.auxMinusPairs` order.
+    /// Conversion logits `MLP(e_aux)` (eq. 7) of every auxiliary-only pair, in `graphs.auxMinusPairs` order.
     func conversionLogits() -> [Float] {
         let pairs = graphs.auxMinusPairs
         guard !pairs.users.isEmpty else { return [] }
         return Tensor.withoutGrad {
-            let nodes = propagate(layer0, over: graphs.auxMinus, weights: behaviorWeights())
+            let nodes = propagate(layer0, over: graphs.auxAll, weights: behaviorWeights())
             var out: [Float] = []
             out.reserveCapacity(pairs.users.count)
             let chunk = 65_536

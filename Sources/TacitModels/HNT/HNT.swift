@@ -19,6 +19,11 @@ import TacitTensor
 ///   4,096 sampled auxiliary items, and kept in the parameters so a restored snapshot scores the same.
 /// - The adversarial game (eq. 5): D is trained on detached embeddings with its own Adam; f and the
 ///   embeddings get the non-saturating generator loss `−log D(e⁺_aux)`.
+/// - The conversion scorer (eqs. 7–8) scores pairs with and without a buy on embeddings from one
+///   graph, all auxiliary edges (G⁺_aux ∪ G⁻_aux). Read literally, positives come from G⁺_aux and
+///   negatives from G⁻_aux: the scorer then learns which graph a pair came from, every auxiliary-only
+///   pair scores ≈ 0, and "similar to pairs that converted" (eq. 9) loses its meaning. The adversarial
+///   game of eq. 5 keeps its two graphs, G⁺ and G⁺_aux.
 /// - μ (eq. 9) is a top fraction: the μ share of auxiliary-only pairs with the highest conversion
 ///   score form the hesitation set, refreshed every epoch after `hesitationWarmup` epochs.
 /// - λ3 (eq. 19) penalizes the layer-0 embeddings the batch touches, as in our LightGCN.

@@ -14,10 +14,12 @@ struct HNTGraphs {
     }
 
     /// Hesitation module (eqs. 1, 2, 6): G⁺ (every behavior of bought pairs), G⁺_aux (the same pairs
-    /// without their buy edges), G⁻_aux (auxiliary edges of pairs never bought).
+    /// without their buy edges); G⁻_aux (auxiliary edges of pairs never bought) enters through `auxAll`.
     let plus: Multigraph
     let auxPlus: Multigraph
-    let auxMinus: Multigraph
+    /// Every auxiliary edge, G⁺_aux ∪ G⁻_aux: the conversion scorer reads both its positive and
+    /// its negative pairs off this one graph (see `HNT`).
+    let auxAll: Multigraph
     /// Distinct (user, item) pairs of G⁺_aux (labelled 1 by eq. 8) and of G⁻_aux (labelled 0;
     /// the hesitation set is chosen among them, eq. 9).
     let auxPlusPairs: (users: [Int32], items: [Int32])
@@ -58,7 +60,7 @@ struct HNTGraphs {
         }
         plus = HNTGraphs.multigraph(plusEdges, users: U, items: I)
         auxPlus = HNTGraphs.multigraph(auxPlusEdges, users: U, items: I)
-        auxMinus = HNTGraphs.multigraph(auxMinusEdges, users: U, items: I)
+        auxAll = HNTGraphs.multigraph(auxPlusEdges + auxMinusEdges, users: U, items: I)
         auxPlusPairs = HNTGraphs.distinctPairs(auxPlusEdges, users: U, items: I)
         auxMinusPairs = HNTGraphs.distinctPairs(auxMinusEdges, users: U, items: I)
 
