@@ -38,8 +38,11 @@ rows=(
 
 run_row() {
   local name="${1%%|*}" args="${1#*|}"
+  # Peak memory (max RSS) beside the log, when GNU time is installed.
+  local timer=()
+  [ -x /usr/bin/time ] && timer=(/usr/bin/time -f "peak_rss_kib %M" -o "$out/$name.rss")
   # shellcheck disable=SC2086
-  "$tacit" eval "${common[@]}" $args --json "$out/$name.json" > "$out/$name.log" 2>&1 \
+  "${timer[@]}" "$tacit" eval "${common[@]}" $args --json "$out/$name.json" > "$out/$name.log" 2>&1 \
     && echo "done: $name" || echo "FAILED: $name (see $out/$name.log)"
 }
 export -f run_row
@@ -55,13 +58,14 @@ wait
 python3 - "$out" <<'EOF'
 import json, statistics, sys, pathlib
 out = pathlib.Path(sys.argv[1])
-print(f"{'model':28} {'HR@10':>17} {'NDCG@10':>17}  s/epoch  best epochs")
+print(f"{'model':28} {'HR@10':>17} {'NDCG@10':>17}  s/epoch  best epochs  peak memory")
 for f in sorted(out.glob("*.json")):
-    runs = json.loads(f.read_text())
-    runs = runs if isinstance(runs, list) else runs.get("runs", [runs])
-    def col(m):
-        v = [r["metrics"][m] for r in runs]
-        return f"{statistics.mean(v):.4f} ± {statistics.pstdev(v):.4f}"
+    doc = json.loads(f.read_text())
+    runs = doc.get("runs", [doc])
+    def col(m):   # mean ± sample std over seeds, as `tacit eval` reports them
+        return f"{doc['metrics'][m]:.4f} ± {doc.get('metrics_std', {}).get(m, 0):.4f}"
     spe = statistics.median(r["seconds_per_epoch"] for r in runs)
-    print(f"{f.stem:28} {col('HR@10'):>17} {col('NDCG@10'):>17}  {spe:7.2f}  {[r['best_epoch'] for r in runs]}")
+    rss = out / f"{f.stem}.rss"
+    peak = rss.read_text().split()[-1] + " KiB" if rss.exists() else "?"
+    print(f"{f.stem:28} {col('HR@10'):>17} {col('NDCG@10'):>17}  {spe:7.2f}  {[r['best_epoch'] for r in runs]}  peak {peak}")
 EOF

@@ -140,6 +140,9 @@ final class HNTTests: XCTestCase {
             XCTAssertEqual(m.discriminator.parameters[0].value != tinyModel().discriminator.parameters[0].value, hesitation,
                            "\(ablation): the discriminator trains only with the hesitation module")
             // δ enters scores only when negative transfer is on: changing its scale changes scores.
+            // (Invalidating re-chooses the hesitation set from the current parameters; do it on
+            // both sides so only δ differs.)
+            m.invalidateCache()
             let before = m.scores(users: [0, 1])
             m.deltaScale.value = m.deltaScale.value.map { $0 + 1 }
             m.invalidateCache()
