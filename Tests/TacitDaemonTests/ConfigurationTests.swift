@@ -57,6 +57,8 @@ struct ConfigurationTests {
         #expect(error("[http]\nenabled = \"yes\"") == "configs/tacit.toml: http.enabled: expected true or false, found string")
         #expect(error("[kafka.properties]\n\"enable.auto.commit\" = true")?.hasPrefix("configs/tacit.toml: kafka.properties.enable.auto.commit: managed by Tacit") == true)
         #expect(error("[kafka.properties]\nx = [1]") == "configs/tacit.toml: kafka.properties.x: expected a string, integer, boolean or number, found array")
+        #expect(error("[trainer]\nablation = \"no-such\"") == "configs/tacit.toml: trainer.ablation: unknown HNT variant \"no-such\": choose full, base, no-hesitation, no-negative-transfer, hesitation-only")
+        #expect(error("[trainer]\nheads = 3") == "configs/tacit.toml: trainer.heads: must divide trainer.dim (64)")
         #expect(error("[taxonomy]\ntarget = []") == "configs/tacit.toml: taxonomy.target: expected at least one element")
         #expect(error("[taxonomy]\nauxiliary = [\"buy\"]") == "configs/tacit.toml: taxonomy.auxiliary: \"buy\" is already listed in taxonomy.target")
         #expect(error("[taxonomy]\nwatch = [\"w\", \"w\"]") == "configs/tacit.toml: taxonomy.watch: duplicate elements")

@@ -1,5 +1,6 @@
 import Foundation
 import TacitKafka
+import TacitModels
 import TacitStore
 import TOMLKit
 
@@ -110,6 +111,9 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var mu = 1.0
         public var beta = 1.0
         public var heads = 2
+        /// HNT variant: `full`, or one of its ablations (`hesitation-only` was better on both
+        /// Retail Rocket and Tmall, docs/hnt.md).
+        public var ablation = "full"
     }
 
     /// `[publisher]`: top-K lists to the output topic.
@@ -268,6 +272,10 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.trainer.mu = try tr.double("mu", default: d.trainer.mu, range: 0...1)
         c.trainer.beta = try tr.double("beta", default: d.trainer.beta, range: 0...10)
         c.trainer.heads = try tr.int("heads", default: d.trainer.heads, range: 1...64)
+        c.trainer.ablation = try tr.string("ablation", default: d.trainer.ablation)
+        if !HNT.Settings.ablations.contains(c.trainer.ablation) {
+            throw tr.error("ablation", "unknown HNT variant \"\(c.trainer.ablation)\": choose \(HNT.Settings.ablations.joined(separator: ", "))")
+        }
         if !TacitConfiguration.models.contains(c.trainer.model) {
             throw tr.error("model", "unknown model \"\(c.trainer.model)\": choose \(TacitConfiguration.models.joined(separator: ", "))")
         }

@@ -26,6 +26,7 @@ struct FineTuneSettings: Sendable {
         hnt.mu = Float(t.mu)
         hnt.beta = Float(t.beta)
         hnt.heads = t.heads
+        try? hnt.apply(ablation: t.ablation)   // validated when the configuration was read
         self.auxiliary = auxiliary
     }
 }
