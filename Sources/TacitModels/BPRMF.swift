@@ -22,7 +22,7 @@ public final class BPRMF: Recommender {
     }
 
     public func trainEpoch(rng: inout SeededRNG) -> Float {
-        batches.forEachBatch(size: settings.batchSize, rng: &rng) { b in
+        batches.forEachBatch(size: settings.batchSize, rng: &rng) { b, _ in
             let u = Tensor.gather(userEmbedding, b.users)        // (B, d)
             let i = Tensor.gather(itemEmbedding, b.positives)    // (B, d)
             let j = Tensor.gather(itemEmbedding, b.negatives)    // (B, d)

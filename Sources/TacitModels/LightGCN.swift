@@ -34,18 +34,22 @@ public final class LightGCN: Recommender, CachesEmbeddings {
 
     /// Layer-mean embeddings of all nodes: (users + items, d).
     public func propagate() -> Tensor {
-        var layer = Tensor.concat([userEmbedding, itemEmbedding], axis: 0)
-        var sum = layer
-        for _ in 0..<settings.layers {
+        LightGCN.layerMean(adjacency, from: Tensor.concat([userEmbedding, itemEmbedding], axis: 0), layers: settings.layers)
+    }
+
+    /// The mean of `x0, A x0, …, A^L x0` (eq. 8). x0: (nodes, d) → (nodes, d).
+    public static func layerMean(_ adjacency: SparseMatrix, from x0: Tensor, layers: Int) -> Tensor {
+        var layer = x0, sum = x0
+        for _ in 0..<layers {
             layer = Tensor.sparseMatmul(adjacency, layer)
             sum = sum + layer
         }
-        return sum.scaled(by: 1 / Float(settings.layers + 1))
+        return sum.scaled(by: 1 / Float(layers + 1))
     }
 
     public func trainEpoch(rng: inout SeededRNG) -> Float {
         cache = nil
-        return batches.forEachBatch(size: settings.batchSize, rng: &rng) { b in
+        return batches.forEachBatch(size: settings.batchSize, rng: &rng) { b, _ in
             let all = propagate()
             let u = Tensor.gather(all, b.users)
             let i = Tensor.gather(all, b.positives.map { $0 + Int32(userCount) })
@@ -69,18 +73,13 @@ public final class LightGCN: Recommender, CachesEmbeddings {
     /// Final (propagated) user and item embeddings, computed once per parameter state.
     public func finalEmbeddings() -> (users: [Float], items: [Float]) {
         if let cache { return cache }
-        let all = Tensor.withoutGrad { propagate() }.value
-        let split = userCount * settings.dim
-        let result = (Array(all[..<split]), Array(all[split...]))
+        let result = splitNodeRows(Tensor.withoutGrad { propagate() }.value, userCount: userCount, dim: settings.dim)
         cache = result
         return result
     }
 
     public func scores(users: [Int32]) -> [Float] {
         let (u, i) = finalEmbeddings()
-        let d = settings.dim
-        let uT = Tensor(shape: [userCount, d], value: u)
-        let iT = Tensor(shape: [itemCount, d], value: i)
-        return Tensor.matmul(Tensor.gather(uT, users), iT, transB: true).value
+        return dotProductScores(users: users, userTable: u, itemTable: i, dim: settings.dim)
     }
 }

@@ -37,6 +37,20 @@ extension Recommender {
     }
 }
 
+/// Node-major embeddings (users, then items; rows of `dim`) as separate user and item tables.
+func splitNodeRows(_ all: [Float], userCount: Int, dim: Int) -> (users: [Float], items: [Float]) {
+    let split = userCount * dim
+    return (Array(all[..<split]), Array(all[split...]))
+}
+
+/// ⟨e_u, e_i⟩ of each of `users` against every item, from final (users, dim) and (items, dim)
+/// tables: `users.count × items`, row-major.
+func dotProductScores(users: [Int32], userTable: [Float], itemTable: [Float], dim: Int) -> [Float] {
+    let u = Tensor(shape: [userTable.count / dim, dim], value: userTable)
+    let i = Tensor(shape: [itemTable.count / dim, dim], value: itemTable)
+    return Tensor.matmul(Tensor.gather(u, users), i, transB: true).value
+}
+
 /// Models that cache derived embeddings between training steps and scoring.
 public protocol CachesEmbeddings: AnyObject {
     func invalidateCache()

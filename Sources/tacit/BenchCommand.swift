@@ -35,8 +35,7 @@ struct BenchCommand: ParsableCommand {
         print("machine: \(Machine.summary); threads \(Compute.threads)")
         let split = proto.split(try DatasetLoader.load(data), seed: seed)
         print("data:    \(split.dataset.summary); \(split.train.target.nonZeros) training pairs")
-        let model = try ModelFactory.make(modelOptions.model, train: split.train, settings: modelOptions.settings(seed: seed),
-                                          hnt: modelOptions.hntSettings(seed: seed))
+        let model = try modelOptions.makeModel(train: split.train, seed: seed)
         var rng = SeededRNG(seed: seed)
         let clock = ContinuousClock()
         let warm = clock.now

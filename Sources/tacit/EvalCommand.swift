@@ -65,8 +65,7 @@ struct EvalCommand: ParsableCommand {
             guard !split.testUsers.isEmpty, !split.train.interactions.isEmpty else {
                 throw ValidationError("protocol \(proto.rawValue) leaves no test users or no training data on \(data)")
             }
-            let model = try ModelFactory.make(modelOptions.model, train: split.train, settings: modelOptions.settings(seed: s),
-                                              hnt: modelOptions.hntSettings(seed: s))
+            let model = try modelOptions.makeModel(train: split.train, seed: s)
             let epochs = model.parameters.isEmpty ? 0 : epochs
             let result = Experiment.run(
                 model: model, split: split, protocol: proto,

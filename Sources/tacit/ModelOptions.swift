@@ -1,10 +1,12 @@
 import ArgumentParser
+import TacitData
+import TacitEval
 import TacitModels
 import TacitTensor
 
 /// Options shared by the commands that build a model.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model: popularity, bpr, lightgcn, hnt.")
+    @Option(help: "Model: \(ModelFactory.names.joined(separator: ", ")).")
     var model: String = "lightgcn"
 
     @Option(help: "Embedding size d.")
@@ -26,13 +28,13 @@ struct ModelOptions: ParsableArguments {
     var ablation: String = "full"
 
     @Option(help: "HNT attention heads (must divide --dim).")
-    var heads: Int = 2
+    var heads: Int = HNT.Settings().heads
 
     @Option(help: "HNT μ: share of auxiliary-only pairs taken into the hesitation set.")
-    var mu: Float = 1
+    var mu: Float = HNT.Settings().mu
 
     @Option(help: "HNT β: BPR weight of a hesitation pair.")
-    var beta: Float = 1
+    var beta: Float = HNT.Settings().beta
 
     @Flag(inversion: .prefixedNo, help: "HNT: hesitation pairs also become β-weighted edges of the target graph.")
     var hesitationEdges = true
@@ -41,19 +43,24 @@ struct ModelOptions: ParsableArguments {
     var transfer = true
 
     @Option(help: "HNT λ1 (hesitation module loss).")
-    var lambda1: Float = 0.1
+    var lambda1: Float = HNT.Settings().lambda1
 
     @Option(help: "HNT λ2 (contrastive alignment loss).")
-    var lambda2: Float = 0.005
+    var lambda2: Float = HNT.Settings().lambda2
 
     @Option(help: "HNT InfoNCE temperature τ.")
-    var tau: Float = 0.2
+    var tau: Float = HNT.Settings().temperature
 
     @Option(help: "Threads for our kernels and OpenBLAS (0 = all cores).")
     var threads: Int = 0
 
     func settings(seed: UInt64) -> EmbeddingSettings {
         EmbeddingSettings(dim: dim, learningRate: learningRate, batchSize: batchSize, l2: l2, layers: layers, seed: seed)
+    }
+
+    /// The model these options describe, over `train`.
+    func makeModel(train: TrainingSet, seed: UInt64) throws -> Recommender {
+        try ModelFactory.make(model, train: train, settings: settings(seed: seed), hnt: hntSettings(seed: seed))
     }
 
     func hntSettings(seed: UInt64) throws -> HNT.Settings {

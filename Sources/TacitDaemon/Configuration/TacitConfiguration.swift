@@ -108,9 +108,9 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var minUsers = 2
         /// HNT: share of auxiliary-only pairs taken into the hesitation set (μ), their BPR weight
         /// (β), attention heads (must divide `dim`).
-        public var mu = 1.0
-        public var beta = 1.0
-        public var heads = 2
+        public var mu = Double(HNT.Settings().mu)
+        public var beta = Double(HNT.Settings().beta)
+        public var heads = HNT.Settings().heads
         /// HNT variant: `full`, or one of its ablations (`hesitation-only` was better on both
         /// Retail Rocket and Tmall, docs/hnt.md).
         public var ablation = "full"

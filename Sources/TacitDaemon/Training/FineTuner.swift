@@ -40,7 +40,7 @@ enum FineTuner {
     /// `shouldStop` is polled between epochs: when it holds, training is abandoned (nil).
     static func train(_ data: TrainingData, previous: ServingEmbeddings?, settings: FineTuneSettings,
                       round: UInt64, createdMs: Int64, shouldStop: () -> Bool = { false }) -> ServingEmbeddings? {
-        let set = settings.model == "hnt" ? data.trainingSet(auxiliary: settings.auxiliary) : data.trainingSet()
+        let set = data.trainingSet(auxiliary: settings.model == "hnt" ? settings.auxiliary : [])
         var embedding = settings.embedding
         embedding.seed = settings.embedding.seed &+ round
         let d = embedding.dim

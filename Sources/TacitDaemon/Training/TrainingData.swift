@@ -57,28 +57,17 @@ struct TrainingData: Sendable {
         return TrainingData(userCount: counts.users, itemCount: counts.items, throughSeq: through, train: train, heldOut: held)
     }
 
-    /// The learning core's training set: one behavior, `positive`, the target.
-    func trainingSet() -> TrainingSet {
-        var interactions: [Interaction] = []
-        interactions.reserveCapacity(train.reduce(0) { $0 + $1.count })
-        for (u, items) in train.enumerated() {
-            for p in items {
-                interactions.append(Interaction(user: Int32(u), item: p.item, behavior: 0, timestamp: p.timestampMs / 1000))
-            }
-        }
-        let taxonomy = BehaviorTaxonomy(behaviors: ["positive"], target: "positive", positive: ["positive"])
-        return TrainingSet(userCount: userCount, itemCount: itemCount, taxonomy: taxonomy, interactions: interactions)
-    }
-
-    /// The multi-behavior training set (HNT): each of `auxiliary` is a behavior of its own and
-    /// every other positive event counts as the target, `target`.
-    func trainingSet(auxiliary: [String]) -> TrainingSet {
+    /// The learning core's training set: each of `auxiliary` is a behavior of its own (HNT) and
+    /// every other positive event counts as the target behavior, `target`. With no auxiliary
+    /// behaviors (bpr, lightgcn) every positive is the target.
+    func trainingSet(auxiliary: [String] = []) -> TrainingSet {
         let behaviors = auxiliary + ["target"]
         var interactions: [Interaction] = []
         for (u, items) in train.enumerated() {
             for p in items {
                 var codes = Set<UInt8>()
                 for b in p.behaviors { codes.insert(UInt8(auxiliary.firstIndex(of: b) ?? auxiliary.count)) }
+                if codes.isEmpty { codes.insert(UInt8(auxiliary.count)) }
                 for c in codes.sorted() {
                     interactions.append(Interaction(user: Int32(u), item: p.item, behavior: c, timestamp: p.timestampMs / 1000))
                 }

@@ -105,16 +105,10 @@ extension HNT {
     public func hesitation(user: Int32) -> [(item: Int32, probability: Float, hesitant: Bool)] {
         let logits = conversionLogits()
         let threshold = hesitationThreshold(logits)
-        let pairs = graphs.auxMinusPairs
-        var out: [(item: Int32, probability: Float, hesitant: Bool)] = []
-        // Pairs are user-major and sorted: binary search the user's run.
-        var lo = 0, hi = pairs.users.count
-        while lo < hi { let mid = (lo + hi) / 2; if pairs.users[mid] < user { lo = mid + 1 } else { hi = mid } }
-        var k = lo
-        while k < pairs.users.count, pairs.users[k] == user {
-            out.append((pairs.items[k], stableSigmoid(logits[k]), logits[k] >= threshold))
-            k += 1
-        }
-        return out.sorted { $0.probability > $1.probability }
+        let m = graphs.auxMinus
+        guard user >= 0, Int(user) < m.userCount else { return [] }
+        let run = m.rowStart[Int(user)]..<m.rowStart[Int(user) + 1]
+        return run.map { k in (m.items[k], stableSigmoid(logits[k]), logits[k] >= threshold) }
+            .sorted { $0.probability > $1.probability }
     }
 }

@@ -7,14 +7,7 @@ extension HNT {
     /// Per auxiliary behavior k, LightGCN embeddings `e^k` of every node (mean over layers 0…L):
     /// [(U + I, d)], in `graphs.auxiliary` order.
     func auxiliaryEmbeddings(_ x0: Tensor) -> [Tensor] {
-        graphs.auxiliaryGraphs.map { graph in
-            var layer = x0, sum = x0
-            for _ in 0..<settings.embedding.layers {
-                layer = Tensor.sparseMatmul(graph, layer)
-                sum = sum + layer
-            }
-            return sum.scaled(by: 1 / Float(settings.embedding.layers + 1))
-        }
+        graphs.auxiliaryGraphs.map { LightGCN.layerMean($0, from: x0, layers: settings.embedding.layers) }
     }
 
     /// Target-behavior embeddings (eqs. 16–17): each layer is the LightGCN step over the buy graph
@@ -52,8 +45,8 @@ extension HNT {
     }
 
     /// (H, d) 0/1 matrix: row h marks the d/H columns of head h.
-    var headExpansion: Tensor {
-        let d = settings.embedding.dim, h = settings.heads, width = d / h
+    static func headExpansion(dim d: Int, heads h: Int) -> Tensor {
+        let width = d / h
         var m = [Float](repeating: 0, count: h * d)
         for r in 0..<h { for c in (r * width)..<((r + 1) * width) { m[r * d + c] = 1 } }
         return Tensor(shape: [h, d], value: m)
@@ -76,11 +69,6 @@ extension HNT {
             total = total.map { $0 + delta } ?? delta
         }
         return Tensor.gather(total!, nodeSide)
-    }
-
-    /// 0 for user nodes, 1 for item nodes (rows of the δ table).
-    var nodeSide: [Int32] {
-        [Int32](repeating: 0, count: userCount) + [Int32](repeating: 1, count: itemCount)
     }
 
     /// The similarity factor of eq. 15, `1 − mean_{i∈𝓘_k} max_{j∈𝓘_{k*}} cos(e_i^k, e_j^{k*})`, from

@@ -103,6 +103,10 @@ public final class HNT: Recommender, CachesEmbeddings {
     let transfer: [Tensor]
     /// Per auxiliary behavior, the similarity factor of eq. 15 (not trained; refreshed each epoch).
     let deltaScale: Tensor
+    /// Constants of the transfer, built once: the (H, d) head-membership matrix, and each node's
+    /// row of the δ table (0 users, 1 items).
+    let headExpansion: Tensor
+    let nodeSide: [Int32]
 
     private let optimizer: Adam
     private let discriminatorOptimizer: Adam
@@ -144,6 +148,8 @@ public final class HNT: Recommender, CachesEmbeddings {
         value = Tensor(zeros: [d, d], requiresGrad: true)
         transfer = graphs.auxiliary.map { _ in Initializer.xavierNormal([d, d], rng: &rng) }
         deltaScale = Tensor(zeros: [max(1, graphs.auxiliary.count)], fill: 1)
+        headExpansion = HNT.headExpansion(dim: d, heads: settings.heads)
+        nodeSide = [Int32](repeating: 0, count: userCount) + [Int32](repeating: 1, count: itemCount)
         targetGraph = graphs.target
         let t = train.target.pairs()
         trueUsers = t.users
@@ -165,22 +171,14 @@ public final class HNT: Recommender, CachesEmbeddings {
         if settings.hesitation && epochsTrained >= settings.hesitationWarmup { refreshHesitationSet() }
         epochsTrained += 1
 
-        // O⁺: true buys (weight 1) then hesitation pairs (weight β), shuffled together.
-        let users = trueUsers + hesitationSet.users, items = trueItems + hesitationSet.items
-        let trueCount = trueUsers.count
-        var order = Array(users.indices)
-        rng.shuffle(&order)
-        var total = 0.0, batches = 0
-        let size = settings.embedding.batchSize
-        for start in stride(from: 0, to: order.count, by: size) {
-            let rows = order[start..<min(order.count, start + size)]
-            let bu = rows.map { users[$0] }, bi = rows.map { items[$0] }
-            let weights = rows.map { $0 < trueCount ? 1 : settings.beta }
-            let bj = Profiler.measure(.sampling) { bu.map { sampler.sample(for: $0, rng: &rng) } }
-            total += Double(step(users: bu, positives: bi, negatives: bj, weights: weights, rng: &rng))
-            batches += 1
+        // O⁺: true buys (weight 1) and hesitation pairs (weight β), shuffled together.
+        let pairs = PairBatches(users: trueUsers + hesitationSet.users, items: trueItems + hesitationSet.items,
+                                weights: [Float](repeating: 1, count: trueUsers.count)
+                                    + [Float](repeating: settings.beta, count: hesitationSet.users.count),
+                                sampler: sampler)
+        return pairs.forEachBatch(size: settings.embedding.batchSize, rng: &rng) { b, rng in
+            step(users: b.users, positives: b.positives, negatives: b.negatives, weights: b.weights, rng: &rng)
         }
-        return batches == 0 ? 0 : Float(total / Double(batches))
     }
 
     /// One optimization step on a batch; returns the total loss (eq. 19).
@@ -239,16 +237,13 @@ public final class HNT: Recommender, CachesEmbeddings {
             let x0 = layer0
             return targetEmbeddings(x0, auxiliary: auxiliaryEmbeddings(x0))
         }.value
-        let split = userCount * settings.embedding.dim
-        let result = (Array(all[..<split]), Array(all[split...]))
+        let result = splitNodeRows(all, userCount: userCount, dim: settings.embedding.dim)
         cache = result
         return result
     }
 
     public func scores(users: [Int32]) -> [Float] {
         let (u, i) = finalEmbeddings()
-        let d = settings.embedding.dim
-        let uT = Tensor(shape: [userCount, d], value: u), iT = Tensor(shape: [itemCount, d], value: i)
-        return Tensor.matmul(Tensor.gather(uT, users), iT, transB: true).value
+        return dotProductScores(users: users, userTable: u, itemTable: i, dim: settings.embedding.dim)
     }
 }

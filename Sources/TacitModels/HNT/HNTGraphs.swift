@@ -24,6 +24,9 @@ struct HNTGraphs {
     /// the hesitation set is chosen among them, eq. 9).
     let auxPlusPairs: (users: [Int32], items: [Int32])
     let auxMinusPairs: (users: [Int32], items: [Int32])
+    /// The auxiliary-only pairs as a matrix: user u's pairs are `auxMinusPairs` indices
+    /// `auxMinus.rowStart[u] ..< auxMinus.rowStart[u + 1]` (pairs() is user-major, in this order).
+    let auxMinus: UserItemMatrix
 
     /// Negative-transfer module: one LightGCN graph per auxiliary behavior (in `auxiliary` order)
     /// and the target graph (eq. 16).
@@ -61,8 +64,9 @@ struct HNTGraphs {
         plus = HNTGraphs.multigraph(plusEdges, users: U, items: I)
         auxPlus = HNTGraphs.multigraph(auxPlusEdges, users: U, items: I)
         auxAll = HNTGraphs.multigraph(auxPlusEdges + auxMinusEdges, users: U, items: I)
-        auxPlusPairs = HNTGraphs.distinctPairs(auxPlusEdges, users: U, items: I)
-        auxMinusPairs = HNTGraphs.distinctPairs(auxMinusEdges, users: U, items: I)
+        auxPlusPairs = UserItemMatrix(userCount: U, itemCount: I, users: auxPlusEdges.map(\.0), items: auxPlusEdges.map(\.1)).pairs()
+        auxMinus = UserItemMatrix(userCount: U, itemCount: I, users: auxMinusEdges.map(\.0), items: auxMinusEdges.map(\.1))
+        auxMinusPairs = auxMinus.pairs()
 
         auxiliaryGraphs = auxiliary.map { b in
             let p = train.byBehavior[b].pairs()
@@ -108,10 +112,5 @@ struct HNTGraphs {
             return (b, SparseMatrix(rows: U + I, cols: U + I, rowIndex: e.r, colIndex: e.c, values: e.v, symmetric: true))
         }
         return Multigraph(perBehavior: parts, edgeCount: edges.count)
-    }
-
-    static func distinctPairs(_ edges: [(Int32, Int32, Int)], users U: Int, items I: Int) -> (users: [Int32], items: [Int32]) {
-        let m = UserItemMatrix(userCount: U, itemCount: I, users: edges.map(\.0), items: edges.map(\.1))
-        return m.pairs()
     }
 }
