@@ -14,11 +14,26 @@ public struct Evaluator: Sendable {
     public let ks: [Int]
     /// Users scored per batch in full ranking (bounds memory at users × items floats).
     public var userBatch = 512
+    /// Each user's training interactions in time order: what a sequential model encodes.
+    let trainHistories: [[Interaction]]
 
     public init(split: Split, protocol evaluationProtocol: EvaluationProtocol, ks: [Int] = [5, 10, 20]) {
         self.split = split
         self.evaluationProtocol = evaluationProtocol
         self.ks = ks
+        trainHistories = split.train.histories()
+    }
+
+    /// Scores of all items for `users` on `side`. A sequential model encodes each user's history up to
+    /// the held-out point: training, plus at test the validation events, which come before the test's.
+    func scores(_ model: Recommender, users: [Int32], side: Side) -> [Float] {
+        guard let sequential = model as? SequenceRecommender else { return model.scores(users: users) }
+        return sequential.scores(histories: users.map { u in
+            let train = trainHistories[Int(u)]
+            guard side == .test, !split.validationEvents[Int(u)].isEmpty else { return train }
+            return (train + split.validationEvents[Int(u)]).enumerated()
+                .sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
+        })
     }
 
     public func evaluate(_ model: Recommender, on side: Side) -> [String: Double] {
@@ -31,8 +46,10 @@ public struct Evaluator: Sendable {
 
     // MARK: - Full ranking
 
-    func fullRanking(_ model: Recommender, side: Side, maskHistory: Bool) -> [String: Double] {
-        let heldOut = side == .test ? split.test : split.validation
+    /// Ranks all items for every user with held-out items; `relevant` overrides which held-out items
+    /// count (SINE's windows: the positive, not the skips).
+    func fullRanking(_ model: Recommender, side: Side, maskHistory: Bool, relevant: [[Int32]]? = nil) -> [String: Double] {
+        let heldOut = relevant ?? (side == .test ? split.test : split.validation)
         let users = side == .test ? split.testUsers : split.validationUsers
         let names = Metrics.names(ks: ks)
         let maxK = ks.max() ?? 10
@@ -42,7 +59,7 @@ public struct Evaluator: Sendable {
         var start = 0
         while start < users.count {
             let chunk = Array(users[start..<min(users.count, start + userBatch)])
-            let scores = model.scores(users: chunk)
+            let scores = self.scores(model, users: chunk, side: side)
             var perUser = [[Double]](repeating: [], count: chunk.count)
             scores.withUnsafeBufferPointer { all in
                 perUser.withUnsafeMutableBufferPointer { out in
@@ -77,12 +94,12 @@ public struct Evaluator: Sendable {
             preconditionFailure("sampled protocol without sampled negatives")
         }
         let users = side == .test ? split.testUsers : split.validationUsers
-        return rankCandidates(model, users: users, positives: { heldOut[Int($0)] }, negatives: { negatives[Int($0)] })
+        return rankCandidates(model, side: side, users: users, positives: { heldOut[Int($0)] }, negatives: { negatives[Int($0)] })
     }
 
     /// Ranks each user's positives among their negatives. Ties rank the positive below the
     /// negative (pessimistic), so a model that scores everything equal earns nothing.
-    func rankCandidates(_ model: Recommender, users: [Int32], positives: (Int32) -> [Int32],
+    func rankCandidates(_ model: Recommender, side: Side, users: [Int32], positives: (Int32) -> [Int32],
                         negatives: (Int32) -> [Int32], untruncatedNDCG: Bool = false) -> [String: Double] {
         let names = Metrics.names(ks: ks)
         var totals = [Double](repeating: 0, count: names.count)
@@ -91,7 +108,7 @@ public struct Evaluator: Sendable {
         var start = 0
         while start < users.count {
             let chunk = Array(users[start..<min(users.count, start + userBatch)])
-            let scores = model.scores(users: chunk)
+            let scores = self.scores(model, users: chunk, side: side)
             let n = model.itemCount
             for (r, u) in chunk.enumerated() {
                 let pos = positives(u), neg = negatives(u)
@@ -133,7 +150,12 @@ public struct Evaluator: Sendable {
         let skips = events.indices.map { u in
             Split.uniqueItems(events[u].filter { $0.behavior != positive }, excluding: Set(positives[u]))
         }
-        return rankCandidates(model, users: users, positives: { positives[Int($0)] }, negatives: { skips[Int($0)] },
-                              untruncatedNDCG: true)
+        // AUC, GAUC and untruncated NDCG within the windows (the reference code's measures); HR/NDCG/…@K
+        // from ranking the held-out positive among all items with history masked.
+        let windowed = rankCandidates(model, side: side, users: users, positives: { positives[Int($0)] },
+                                      negatives: { skips[Int($0)] }, untruncatedNDCG: true)
+        var result = fullRanking(model, side: side, maskHistory: true, relevant: positives)
+        for key in ["AUC", "GAUC", "NDCG(untruncated)"] { result[key] = windowed[key] }
+        return result
     }
 }

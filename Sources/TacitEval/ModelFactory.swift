@@ -3,16 +3,18 @@ import TacitModels
 
 /// Builds a model by its command-line name. New models register here.
 public enum ModelFactory {
-    public static let names = ["popularity", "popularity-all", "bpr", "lightgcn", "hnt"]
+    public static let names = ["popularity", "popularity-all", "bpr", "lightgcn", "hnt", "sasrec", "sasrec-n", "sine"]
 
     public struct UnknownModel: Error, CustomStringConvertible {
         public let name: String
         public var description: String { "unknown model '\(name)': choose one of \(ModelFactory.names.joined(separator: ", "))" }
     }
 
-    /// `hnt` takes its own settings from `hnt`, with `settings` as its embedding settings.
+    /// `hnt` takes its own settings from `hnt`, with `settings` as its embedding settings; the
+    /// sequential models take theirs from `sasrec` and `sine` (`sasrec-n` is `sasrec` with skips as negatives).
     public static func make(_ name: String, train: TrainingSet, settings: EmbeddingSettings,
-                            hnt: HNT.Settings = HNT.Settings()) throws -> Recommender {
+                            hnt: HNT.Settings = HNT.Settings(), sasrec: SASRec.Settings = SASRec.Settings(),
+                            sine: SINE.Settings = SINE.Settings()) throws -> Recommender {
         switch name {
         case "popularity", "pop": return Popularity(train: train)
         case "popularity-all": return Popularity(train: train, allBehaviors: true)
@@ -22,6 +24,11 @@ public enum ModelFactory {
             var h = hnt
             h.embedding = settings
             return HNT(train: train, settings: h)
+        case "sasrec", "sasrec-n":
+            var s = sasrec
+            s.skipNegatives = name == "sasrec-n"
+            return SASRec(train: train, settings: s)
+        case "sine": return SINE(train: train, settings: sine)
         default: throw UnknownModel(name: name)
         }
     }

@@ -33,8 +33,11 @@ import Foundation
     @inlinable @inline(__always) static func db(_ a: Float, _ b: Float) -> Float { -a / (b * b) }
 }
 
+/// Elements per thread below which an elementwise loop stays on one thread (the hand-off costs more).
+@usableFromInline let elementwiseChunk = 1 << 16
+
 extension Tensor {
-    /// Applies `Op` elementwise with NumPy broadcasting.
+    /// Applies `Op` elementwise with NumPy broadcasting; same-shape loops run on all threads.
     @inlinable
     static func binary<Op: BinaryElementwise>(_ a: Tensor, _ b: Tensor, _: Op.Type) -> Tensor {
         let plan = Broadcast(a.shape, b.shape)
@@ -44,7 +47,7 @@ extension Tensor {
                 b.value.withUnsafeBufferPointer { pb in
                     out.withUnsafeMutableBufferPointer { po in
                         if plan.mode == .same {
-                            for i in 0..<plan.count { po[i] = Op.apply(pa[i], pb[i]) }
+                            Compute.parallelFor(plan.count, minChunk: elementwiseChunk) { r in for i in r { po[i] = Op.apply(pa[i], pb[i]) } }
                         } else {
                             plan.forEach { i, ia, ib in po[i] = Op.apply(pa[ia], pb[ib]) }
                         }
@@ -60,7 +63,7 @@ extension Tensor {
                             if a.requiresGrad {
                                 a.accumulateGrad { ga in
                                     if plan.mode == .same {
-                                        for i in 0..<plan.count { ga[i] += g[i] * Op.da(pa[i], pb[i]) }
+                                        Compute.parallelFor(plan.count, minChunk: elementwiseChunk) { r in for i in r { ga[i] += g[i] * Op.da(pa[i], pb[i]) } }
                                     } else {
                                         plan.forEach { i, ia, ib in ga[ia] += g[i] * Op.da(pa[ia], pb[ib]) }
                                     }
@@ -69,7 +72,7 @@ extension Tensor {
                             if b.requiresGrad {
                                 b.accumulateGrad { gb in
                                     if plan.mode == .same {
-                                        for i in 0..<plan.count { gb[i] += g[i] * Op.db(pa[i], pb[i]) }
+                                        Compute.parallelFor(plan.count, minChunk: elementwiseChunk) { r in for i in r { gb[i] += g[i] * Op.db(pa[i], pb[i]) } }
                                     } else {
                                         plan.forEach { i, ia, ib in gb[ib] += g[i] * Op.db(pa[ia], pb[ib]) }
                                     }
@@ -107,7 +110,7 @@ extension Tensor {
         Profiler.measure(.elementwise) {
             value.withUnsafeBufferPointer { px in
                 out.withUnsafeMutableBufferPointer { po in
-                    for i in 0..<px.count { po[i] = f(px[i]) }
+                    Compute.parallelFor(px.count, minChunk: elementwiseChunk) { r in for i in r { po[i] = f(px[i]) } }
                 }
             }
         }
@@ -118,7 +121,7 @@ extension Tensor {
                     y.grad.withUnsafeBufferPointer { g in
                         x.value.withUnsafeBufferPointer { px in
                             y.value.withUnsafeBufferPointer { py in
-                                for i in 0..<gx.count { gx[i] += g[i] * derivative(px[i], py[i]) }
+                                Compute.parallelFor(gx.count, minChunk: elementwiseChunk) { r in for i in r { gx[i] += g[i] * derivative(px[i], py[i]) } }
                             }
                         }
                     }
@@ -156,19 +159,52 @@ extension Tensor {
     public func exp() -> Tensor { unary({ Foundation.exp($0) }, derivative: { _, y in y }) }
     /// ln x; d = 1/x.
     public func log() -> Tensor { unary({ Foundation.log($0) }, derivative: { x, _ in 1 / x }) }
+    /// √x; d = 1/(2y).
+    public func sqrt() -> Tensor { unary({ $0.squareRoot() }, derivative: { _, y in 0.5 / y }) }
     /// x²; d = 2x.
     public func squared() -> Tensor { unary({ $0 * $0 }, derivative: { x, _ in 2 * x }) }
-    /// GELU, tanh approximation (as in BERT/SASRec implementations).
+    /// GELU, tanh approximation (as in BERT/SASRec implementations):
+    /// y = ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³). The forward keeps tanh u for the backward, so
+    /// each element costs one tanh (tanh is the bulk of a Transformer's elementwise time).
     public func gelu() -> Tensor {
-        unary({ x in
-            let c: Float = 0.7978845608 // √(2/π)
-            return 0.5 * x * (1 + Foundation.tanh(c * (x + 0.044715 * x * x * x)))
-        }, derivative: { x, _ in
-            let c: Float = 0.7978845608
-            let u = c * (x + 0.044715 * x * x * x)
-            let t = Foundation.tanh(u)
-            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
-        })
+        let c: Float = 0.7978845608 // √(2/π)
+        var out = [Float](repeating: 0, count: count)
+        var tanhU = [Float](repeating: 0, count: count)
+        Profiler.measure(.elementwise) {
+            value.withUnsafeBufferPointer { px in
+                out.withUnsafeMutableBufferPointer { po in
+                    tanhU.withUnsafeMutableBufferPointer { pt in
+                        Compute.parallelFor(px.count, minChunk: elementwiseChunk) { r in
+                            for i in r {
+                                let x = px[i]
+                                let t = Foundation.tanh(c * (x + 0.044715 * x * x * x))
+                                pt[i] = t
+                                po[i] = 0.5 * x * (1 + t)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let x = self
+        return Tensor(result: shape, value: out, parents: [x]) { y in
+            Profiler.measure(.elementwise) {
+                x.accumulateGrad { gx in
+                    y.grad.withUnsafeBufferPointer { g in
+                        x.value.withUnsafeBufferPointer { px in
+                            tanhU.withUnsafeBufferPointer { pt in
+                                Compute.parallelFor(gx.count, minChunk: elementwiseChunk) { r in
+                                    for i in r {
+                                        let v = px[i], t = pt[i]
+                                        gx[i] += g[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -94,4 +94,19 @@ extension Tensor {
         let logits = matmul(anchor.l2NormalizedRows(), positive.l2NormalizedRows(), transB: true).scaled(by: 1 / temperature)
         return softmaxCrossEntropy(logits: logits, targets: (0..<Int32(anchor.shape[0])).map { $0 })
     }
+
+    /// Distance correlation of two samples (Székely et al. 2007), as SINE's prototype loss computes it
+    /// between two prototype vectors (KGIN's form: the components are the samples).
+    /// x, y: (n) → scalar in [0, 1]; 0 when independent. ε keeps √ differentiable at 0.
+    public static func distanceCorrelation(_ x: Tensor, _ y: Tensor, epsilon: Float = 1e-8) -> Tensor {
+        precondition(x.rank == 1 && x.shape == y.shape, "distanceCorrelation: \(x.shape) vs \(y.shape)")
+        let n = x.count
+        func centeredDistances(_ v: Tensor) -> Tensor {
+            let d = ((v.reshaped([n, 1]) - v.reshaped([1, n])).squared() + epsilon).sqrt()    // (n, n)
+            return d - d.mean(axis: 0).reshaped([1, n]) - d.mean(axis: 1).reshaped([n, 1]) + d.mean()
+        }
+        let a = centeredDistances(x), b = centeredDistances(y)
+        func covariance(_ p: Tensor, _ q: Tensor) -> Tensor { ((p * q).mean() + epsilon).sqrt() }
+        return covariance(a, b) / (covariance(a, a) * covariance(b, b) + epsilon).sqrt()
+    }
 }

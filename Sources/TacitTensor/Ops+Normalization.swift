@@ -160,8 +160,13 @@ extension Tensor {
         guard training, p > 0 else { return self }
         precondition(p < 1, "dropout probability must be below 1")
         let scale = 1 / (1 - p)
+        // The mask is drawn serially (one generator, reproducible); applying it is a plain product.
         var keep = [Float](repeating: 0, count: count)
-        for i in 0..<count where rng.nextFloat() >= p { keep[i] = scale }
+        Profiler.measure(.elementwise) {
+            keep.withUnsafeMutableBufferPointer { k in
+                for i in 0..<k.count where rng.nextFloat() >= p { k[i] = scale }
+            }
+        }
         return self * Tensor(shape: shape, value: keep)
     }
 

@@ -9,8 +9,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Model: \(ModelFactory.names.joined(separator: ", ")).")
     var model: String = "lightgcn"
 
-    @Option(help: "Embedding size d.")
-    var dim: Int = 64
+    @Option(help: "Embedding size d (default 64; sine 50).")
+    var dim: Int?
 
     @Option(help: "Graph propagation layers (graph models).")
     var layers: Int = 3
@@ -18,17 +18,17 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("lr"), help: "Adam learning rate.")
     var learningRate: Float = 1e-3
 
-    @Option(help: "Training pairs per step.")
-    var batchSize: Int = 2048
+    @Option(help: "Training pairs per step (default 2048); sequences per step for sasrec, sasrec-n, sine (default 128).")
+    var batchSize: Int?
 
     @Option(help: "L2 penalty on the embeddings a batch touches.")
     var l2: Float = 1e-4
 
-    @Option(help: "HNT ablation: \(HNT.Settings.ablations.joined(separator: ", ")).")
+    @Option(help: "Ablation. hnt: \(HNT.Settings.ablations.joined(separator: ", ")); sine: \(SINE.Ablation.allCases.map(\.rawValue).joined(separator: ", ")).")
     var ablation: String = "full"
 
-    @Option(help: "HNT attention heads (must divide --dim).")
-    var heads: Int = HNT.Settings().heads
+    @Option(help: "Attention heads, must divide --dim (default: hnt \(HNT.Settings().heads), sasrec 2, sine 1).")
+    var heads: Int?
 
     @Option(help: "HNT μ: share of auxiliary-only pairs taken into the hesitation set.")
     var mu: Float = HNT.Settings().mu
@@ -51,22 +51,85 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "HNT InfoNCE temperature τ.")
     var tau: Float = HNT.Settings().temperature
 
+    @Option(help: "Sequential models: longest history encoded (default: sasrec 50, sine 200).")
+    var maxLen: Int?
+
+    @Option(help: "Sequential models: Transformer blocks.")
+    var blocks: Int = 2
+
+    @Option(help: "Sequential models: feed-forward inner size (default: sasrec 4·d, sine d).")
+    var inner: Int?
+
+    @Option(help: "Sequential models: dropout.")
+    var dropout: Float = 0.5
+
+    @Option(help: "sasrec, sasrec-n: loss, ce (softmax over all items) or bpr (one sampled negative).")
+    var loss: String = "ce"
+
+    @Option(help: "sine: sub-interest prototypes K.")
+    var prototypes: Int = SINE.Settings().prototypes
+
+    @Flag(inversion: .prefixedNo, help: "sine: β-weighted attention (eqs. 8–9), without label leakage.")
+    var betaAttention = SINE.Settings().betaAttention
+
+    @Option(help: "sine: β₁, attention weight within a sub-interest (others 1 − β₁).")
+    var beta1: Float = SINE.Settings().beta1
+
+    @Option(help: "sine: λ₂, weight of the observed-skip BPR pairs.")
+    var skipWeight: Float = SINE.Settings().skipWeight
+
+    @Option(help: "sine: λ₃, weight of the prototypes' distance correlation.")
+    var dcorWeight: Float = SINE.Settings().dcorWeight
+
     @Option(help: "Threads for our kernels and OpenBLAS (0 = all cores).")
     var threads: Int = 0
 
+    var isSequential: Bool { ["sasrec", "sasrec-n", "sine"].contains(model) }
+    var dimValue: Int { dim ?? (model == "sine" ? SINE.Settings().transformer.dim : 64) }
+    var headsValue: Int { heads ?? (model == "hnt" ? HNT.Settings().heads : model == "sine" ? 1 : 2) }
+    var batchValue: Int { batchSize ?? (isSequential ? 128 : 2048) }
+    var maxLenValue: Int { maxLen ?? (model == "sine" ? SINE.Settings().transformer.maxLength : 50) }
+    var innerValue: Int { inner ?? (model == "sine" ? dimValue : 4 * dimValue) }
+
     func settings(seed: UInt64) -> EmbeddingSettings {
-        EmbeddingSettings(dim: dim, learningRate: learningRate, batchSize: batchSize, l2: l2, layers: layers, seed: seed)
+        EmbeddingSettings(dim: dimValue, learningRate: learningRate, batchSize: batchValue, l2: l2, layers: layers, seed: seed)
     }
 
     /// The model these options describe, over `train`.
     func makeModel(train: TrainingSet, seed: UInt64) throws -> Recommender {
-        try ModelFactory.make(model, train: train, settings: settings(seed: seed), hnt: hntSettings(seed: seed))
+        try ModelFactory.make(model, train: train, settings: settings(seed: seed), hnt: hntSettings(seed: seed),
+                              sasrec: sasrecSettings(seed: seed), sine: sineSettings(seed: seed))
+    }
+
+    var transformer: TransformerEncoder.Settings {
+        TransformerEncoder.Settings(dim: dimValue, heads: headsValue, blocks: blocks, innerSize: innerValue, dropout: dropout,
+                                    maxLength: maxLenValue)
+    }
+
+    func sasrecSettings(seed: UInt64) -> SASRec.Settings {
+        SASRec.Settings(transformer: transformer, loss: SASRec.Loss(rawValue: loss) ?? .crossEntropy,
+                        learningRate: learningRate, batchSize: batchValue, seed: seed)
+    }
+
+    func sineSettings(seed: UInt64) -> SINE.Settings {
+        var s = SINE.Settings()
+        s.transformer = transformer
+        s.prototypes = prototypes
+        s.ablation = SINE.Ablation(rawValue: ablation) ?? .full
+        s.betaAttention = betaAttention
+        s.beta1 = beta1
+        s.skipWeight = skipWeight
+        s.dcorWeight = dcorWeight
+        s.learningRate = learningRate
+        s.batchSize = batchValue
+        s.seed = seed
+        return s
     }
 
     func hntSettings(seed: UInt64) throws -> HNT.Settings {
         var h = HNT.Settings()
         h.embedding = settings(seed: seed)
-        h.heads = heads
+        h.heads = headsValue
         h.mu = mu
         h.beta = beta
         h.lambda1 = lambda1
@@ -74,15 +137,25 @@ struct ModelOptions: ParsableArguments {
         h.temperature = tau
         h.hesitationEdges = hesitationEdges
         h.transfer = transfer
-        try h.apply(ablation: ablation)
+        if HNT.Settings.ablations.contains(ablation) { try h.apply(ablation: ablation) }
         return h
     }
 
     var description: [String: String] {
-        var d = ["dim": "\(dim)", "layers": "\(layers)", "lr": "\(learningRate)", "batch_size": "\(batchSize)", "l2": "\(l2)",
+        var d = ["dim": "\(dimValue)", "layers": "\(layers)", "lr": "\(learningRate)", "batch_size": "\(batchValue)", "l2": "\(l2)",
                  "threads": "\(Compute.threads)"]
+        if isSequential {
+            d = ["dim": "\(dimValue)", "heads": "\(headsValue)", "blocks": "\(blocks)", "inner": "\(innerValue)",
+                 "dropout": "\(dropout)", "max_len": "\(maxLenValue)", "lr": "\(learningRate)", "batch_size": "\(batchValue)",
+                 "threads": "\(Compute.threads)"]
+            if model != "sine" { d["loss"] = loss }
+            if model == "sine" {
+                d.merge(["ablation": ablation, "prototypes": "\(prototypes)", "beta_attention": "\(betaAttention)",
+                         "beta1": "\(beta1)", "skip_weight": "\(skipWeight)", "dcor_weight": "\(dcorWeight)"]) { $1 }
+            }
+        }
         if model == "hnt" {
-            d.merge(["ablation": ablation, "heads": "\(heads)", "mu": "\(mu)", "beta": "\(beta)", "lambda1": "\(lambda1)",
+            d.merge(["ablation": ablation, "heads": "\(headsValue)", "mu": "\(mu)", "beta": "\(beta)", "lambda1": "\(lambda1)",
                      "lambda2": "\(lambda2)", "tau": "\(tau)",
                      "hesitation_edges": "\(hesitationEdges)", "transfer": "\(transfer)"]) { $1 }
         }
@@ -90,14 +163,20 @@ struct ModelOptions: ParsableArguments {
     }
 
     func validate() throws {
-        guard dim > 0 else { throw ValidationError("--dim must be positive") }
+        guard dimValue > 0 else { throw ValidationError("--dim must be positive") }
         guard layers >= 0 else { throw ValidationError("--layers must be ≥ 0") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        guard batchValue > 0 else { throw ValidationError("--batch-size must be positive") }
         guard learningRate > 0 else { throw ValidationError("--lr must be positive") }
-        guard heads > 0, dim % heads == 0 else { throw ValidationError("--heads must be positive and divide --dim (\(dim))") }
+        guard headsValue > 0, dimValue % headsValue == 0 else { throw ValidationError("--heads must be positive and divide --dim (\(dimValue))") }
         guard mu >= 0, mu <= 1 else { throw ValidationError("--mu must be in [0, 1]") }
-        guard HNT.Settings.ablations.contains(ablation) else {
-            throw ValidationError("unknown --ablation '\(ablation)': choose one of \(HNT.Settings.ablations.joined(separator: ", "))")
+        guard maxLenValue > 0, blocks >= 1, innerValue > 0 else { throw ValidationError("--max-len, --blocks and --inner must be positive") }
+        guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
+        guard SASRec.Loss(rawValue: loss) != nil else { throw ValidationError("unknown --loss '\(loss)': choose ce or bpr") }
+        guard prototypes >= 1 else { throw ValidationError("--prototypes must be ≥ 1") }
+        guard beta1 >= 0, beta1 <= 1 else { throw ValidationError("--beta1 must be in [0, 1]") }
+        let ablations = model == "sine" ? SINE.Ablation.allCases.map(\.rawValue) : HNT.Settings.ablations
+        guard ablations.contains(ablation) else {
+            throw ValidationError("unknown --ablation '\(ablation)' for \(model): choose one of \(ablations.joined(separator: ", "))")
         }
     }
 }

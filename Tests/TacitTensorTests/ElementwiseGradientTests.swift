@@ -148,6 +148,7 @@ final class ElementwiseGradientTests: XCTestCase {
         ("log", { $0.log() }, { Foundation.log($0) }, 0.5, 3, true),
         ("squared", { $0.squared() }, { $0 * $0 }, 0, 2, false),
         ("gelu", { $0.gelu() }, geluReference, 0, 3, false),
+        ("sqrt", { $0.sqrt() }, { $0.squareRoot() }, 0.5, 3, true),
     ]
 
     /// Forward values of every activation against the textbook formula in Double.

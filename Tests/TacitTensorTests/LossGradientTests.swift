@@ -174,4 +174,34 @@ final class LossGradientTests: XCTestCase {
         assertClose(Tensor.infoNCE(anchor: eye, positive: swapped, temperature: tau), shape: [],
                     [Foundation.log(1 + Foundation.exp(4.0))], atol: 1e-5)
     }
+
+    /// Distance correlation in Double, straight from its definition (double-centred distance matrices).
+    private func referenceDistanceCorrelation(_ x: [Float], _ y: [Float]) -> Double {
+        let n = x.count
+        func centered(_ v: [Float]) -> [[Double]] {
+            let d = (0..<n).map { i in (0..<n).map { j in (Double(v[i] - v[j]) * Double(v[i] - v[j]) + 1e-8).squareRoot() } }
+            let rows = d.map { $0.reduce(0, +) / Double(n) }
+            let cols = (0..<n).map { j in d.map { $0[j] }.reduce(0, +) / Double(n) }
+            let all = rows.reduce(0, +) / Double(n)
+            return (0..<n).map { i in (0..<n).map { j in d[i][j] - rows[i] - cols[j] + all } }
+        }
+        let a = centered(x), b = centered(y)
+        func cov(_ p: [[Double]], _ q: [[Double]]) -> Double {
+            var s = 0.0
+            for i in 0..<n { for j in 0..<n { s += p[i][j] * q[i][j] } }
+            return (s / Double(n * n) + 1e-8).squareRoot()
+        }
+        return cov(a, b) / (cov(a, a) * cov(b, b) + 1e-8).squareRoot()
+    }
+
+    /// SINE's prototype loss: values against the definition, 1 for an affine copy, and gradients.
+    func testDistanceCorrelation() {
+        // Components well apart: |xᵢ − xⱼ| has a kink where two meet, which finite differences would straddle.
+        let x = Tensor(shape: [6], value: [0.1, 0.5, -0.7, 1.2, -0.3, 0.9], requiresGrad: true)
+        let y = Tensor(shape: [6], value: [-0.4, 0.8, 0.2, -1.1, 0.6, 1.5], requiresGrad: true)
+        assertClose(Tensor.distanceCorrelation(x, y), shape: [], [referenceDistanceCorrelation(x.value, y.value)], atol: 1e-4, rtol: 1e-4)
+        let affine = Tensor(shape: [6], value: x.value.map { 3 * $0 - 1 })
+        assertClose(Tensor.distanceCorrelation(x, affine), shape: [], [1], atol: 1e-3)
+        assertGradientsMatch("distanceCorrelation", inputs: [x, y]) { Tensor.distanceCorrelation(x, y) }
+    }
 }

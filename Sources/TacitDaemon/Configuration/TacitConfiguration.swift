@@ -72,7 +72,9 @@ public struct TacitConfiguration: Sendable, Equatable {
     }
 
     /// Models the daemon serves (`trainer.model`).
-    public static let models = ["popularity", "bpr", "lightgcn", "hnt"]
+    public static let models = ["popularity", "bpr", "lightgcn", "hnt", "sasrec", "sine"]
+    /// The models that encode a user's history on every request.
+    public static let sequentialModels = ["sasrec", "sine"]
 
     /// `[trainer]`: periodic fine-tuning (used once a learned model is wired in).
     public struct Trainer: Sendable, Equatable {
@@ -112,8 +114,17 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var beta = Double(HNT.Settings().beta)
         public var heads = HNT.Settings().heads
         /// HNT variant: `full`, or one of its ablations (`hesitation-only` was better on both
-        /// Retail Rocket and Tmall, docs/hnt.md).
+        /// Retail Rocket and Tmall, docs/hnt.md); SINE: `full`, `no-af` or `no-nf`.
         public var ablation = "full"
+        /// Sequential models (sasrec, sine): history length encoded, Transformer blocks, dropout,
+        /// sequences per optimizer step; SASRec's loss (`ce` over all items, memory ∝ items, or
+        /// `bpr`); SINE's number of sub-interest prototypes.
+        public var maxLength = 50
+        public var blocks = 2
+        public var dropout = 0.2
+        public var sequencesPerStep = 64
+        public var loss = "ce"
+        public var prototypes = SINE.Settings().prototypes
     }
 
     /// `[publisher]`: top-K lists to the output topic.
@@ -273,8 +284,18 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.trainer.beta = try tr.double("beta", default: d.trainer.beta, range: 0...10)
         c.trainer.heads = try tr.int("heads", default: d.trainer.heads, range: 1...64)
         c.trainer.ablation = try tr.string("ablation", default: d.trainer.ablation)
-        if !HNT.Settings.ablations.contains(c.trainer.ablation) {
-            throw tr.error("ablation", "unknown HNT variant \"\(c.trainer.ablation)\": choose \(HNT.Settings.ablations.joined(separator: ", "))")
+        c.trainer.maxLength = try tr.int("max_length", default: d.trainer.maxLength, range: 1...10_000)
+        c.trainer.blocks = try tr.int("blocks", default: d.trainer.blocks, range: 1...16)
+        c.trainer.dropout = try tr.double("dropout", default: d.trainer.dropout, range: 0...0.95)
+        c.trainer.sequencesPerStep = try tr.int("sequences_per_step", default: d.trainer.sequencesPerStep, range: 1...100_000)
+        c.trainer.loss = try tr.string("loss", default: d.trainer.loss)
+        c.trainer.prototypes = try tr.int("prototypes", default: d.trainer.prototypes, range: 1...64)
+        let variants = c.trainer.model == "sine" ? SINE.Ablation.allCases.map(\.rawValue) : HNT.Settings.ablations
+        if !variants.contains(c.trainer.ablation) {
+            throw tr.error("ablation", "unknown \(c.trainer.model == "sine" ? "SINE" : "HNT") variant \"\(c.trainer.ablation)\": choose \(variants.joined(separator: ", "))")
+        }
+        if SASRec.Loss(rawValue: c.trainer.loss) == nil {
+            throw tr.error("loss", "unknown loss \"\(c.trainer.loss)\": choose ce or bpr")
         }
         if !TacitConfiguration.models.contains(c.trainer.model) {
             throw tr.error("model", "unknown model \"\(c.trainer.model)\": choose \(TacitConfiguration.models.joined(separator: ", "))")

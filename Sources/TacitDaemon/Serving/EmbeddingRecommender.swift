@@ -1,5 +1,6 @@
 import Synchronization
 import TacitData
+import TacitEval
 import TacitStore
 
 /// Serves top-K lists from the promoted embedding model (`bpr`, `lightgcn`): scores are dot
@@ -73,6 +74,14 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
     public func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>) throws -> Recommendations? {
         let (model, cached, generation) = state.withLock { s in (s.model, s.model == nil ? nil : s.cache[user], s.generation) }
         guard let model else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
+        if let sequence = model.sequence {
+            // Sequential models: the user's current history, re-encoded now (nothing to cache).
+            guard let scores = sequence.scores(history: sequence.history(try store.sequence(user: user))) else {
+                return try fallback.recommend(user: user, k: k, excluding: excluded)
+            }
+            let top = scores.withUnsafeBufferPointer { Metrics.topK($0, k: k, excluded: { excluded.contains(Int32($0)) }) }
+            return Recommendations(items: top.map { ScoredItem(item: $0, score: scores[Int($0)]) }, model: model.identity)
+        }
         var vector = cached
         if vector == nil {
             vector = try servingVector(model, user: user)

@@ -14,6 +14,11 @@ struct FineTuneSettings: Sendable {
     var hnt: HNT.Settings
     /// Behaviors HNT treats as auxiliary; every other positive counts as the target.
     var auxiliary: [String]
+    /// The sequential models' architecture (`SequenceScorer`'s `arch.*` keys) and sequences per step.
+    var architecture: [String: String]
+    var sequencesPerStep: Int
+
+    var isSequential: Bool { TacitConfiguration.sequentialModels.contains(model) }
 
     init(_ t: TacitConfiguration.Trainer, auxiliary: [String] = []) {
         model = t.model
@@ -26,8 +31,14 @@ struct FineTuneSettings: Sendable {
         hnt.mu = Float(t.mu)
         hnt.beta = Float(t.beta)
         hnt.heads = t.heads
-        try? hnt.apply(ablation: t.ablation)   // validated when the configuration was read
+        if HNT.Settings.ablations.contains(t.ablation) { try? hnt.apply(ablation: t.ablation) }
         self.auxiliary = auxiliary
+        architecture = ["arch.dim": "\(t.dim)", "arch.heads": "\(t.heads)", "arch.blocks": "\(t.blocks)",
+                        "arch.inner": "\(t.model == "sine" ? t.dim : 4 * t.dim)", "arch.max_length": "\(t.maxLength)",
+                        "arch.dropout": "\(t.dropout)", "arch.loss": t.loss, "arch.skip_negatives": "false",
+                        "arch.prototypes": "\(t.prototypes)", "arch.ablation": t.model == "sine" ? t.ablation : "full",
+                        "arch.beta_attention": "true", "arch.beta1": "\(SINE.Settings().beta1)"]
+        sequencesPerStep = t.sequencesPerStep
     }
 }
 
@@ -40,6 +51,9 @@ enum FineTuner {
     /// `shouldStop` is polled between epochs: when it holds, training is abandoned (nil).
     static func train(_ data: TrainingData, previous: ServingEmbeddings?, settings: FineTuneSettings,
                       round: UInt64, createdMs: Int64, shouldStop: () -> Bool = { false }) -> ServingEmbeddings? {
+        if settings.isSequential {
+            return trainSequential(data, previous: previous, settings: settings, round: round, createdMs: createdMs, shouldStop: shouldStop)
+        }
         let set = data.trainingSet(auxiliary: settings.model == "hnt" ? settings.auxiliary : [])
         var embedding = settings.embedding
         embedding.seed = settings.embedding.seed &+ round
@@ -89,6 +103,42 @@ enum FineTuner {
                                  itemDegree: degree, userTrainedItems: data.train.map { Float($0.count) }, eventsThroughSeq: data.throughSeq, metrics: [:], createdMs: createdMs)
     }
 
+    /// `sasrec`, `sine`: trained on every user's sequence of positives and skips, warm-started from the
+    /// previous network (all of it when the architecture is unchanged; the item table's old rows
+    /// when only the catalogue grew).
+    static func trainSequential(_ data: TrainingData, previous: ServingEmbeddings?, settings: FineTuneSettings, round: UInt64,
+                                createdMs: Int64, shouldStop: () -> Bool) -> ServingEmbeddings? {
+        let set = data.sequenceSet()
+        let seed = settings.embedding.seed &+ round
+        guard let model = SequenceScorer.build(settings.model, itemCount: data.itemCount, architecture: settings.architecture,
+                                               seed: seed, train: set, learningRate: settings.embedding.learningRate,
+                                               batchSize: settings.sequencesPerStep)
+        else { preconditionFailure("sequential architecture validated with the configuration: \(settings.architecture)") }
+        if let old = previous?.sequence, previous?.model == settings.model, old.architecture == settings.architecture {
+            for (p, t) in zip(model.parameters, old.tensors) {
+                if p.shape == t.shape { p.value = t.values }
+                else if p.shape.count == 2, t.shape.count == 2, p.shape[1] == t.shape[1], t.shape[0] <= p.shape[0] {
+                    // The catalogue grew: keep the known items' rows; new items and the padding row (the
+                    // table's last) keep their fresh initialization.
+                    let known = (t.shape[0] - 1) * t.shape[1]
+                    p.value.replaceSubrange(0..<known, with: t.values[0..<known])
+                }
+            }
+            model.parametersChanged()
+        }
+        var rng = SeededRNG(seed: seed &+ 0x9E37_79B9)
+        for _ in 0..<settings.epochs {
+            if shouldStop() { return nil }
+            _ = model.trainEpoch(rng: &rng)
+        }
+        let d = settings.embedding.dim
+        let items = Array(model.parameters[0].value.prefix(data.itemCount * d))
+        let scorer = SequenceScorer(trained: model, architecture: settings.architecture)
+        return ServingEmbeddings(sequence: scorer, model: settings.model, version: 0, dim: d, userCount: data.userCount,
+                                 items: items,
+                                 eventsThroughSeq: data.throughSeq, metrics: [:], createdMs: createdMs)
+    }
+
     private static func copyRows(_ source: [Float], rows: Int, dim: Int, into table: Tensor) {
         guard rows > 0 else { return }
         table.value.replaceSubrange(0..<rows * dim, with: source[0..<rows * dim])
@@ -103,6 +153,16 @@ enum FineTuner {
         var hr = 0.0, ndcg = 0.0
         for u in users {
             let train = data.train[Int(u)]
+            if let sequence = m.sequence {
+                // What serving does: re-encode the history before the held-out slice.
+                guard let scores = sequence.scores(history: data.sequences[Int(u)]) else { continue }
+                let consumed = Set(train.map(\.item))
+                let top = scores.withUnsafeBufferPointer { Metrics.topK($0, k: 10, excluded: { consumed.contains(Int32($0)) }) }
+                let values = Metrics.values(ranked: top[...], relevant: Set(data.heldOut[Int(u)].map(\.item)), ks: [10])
+                hr += values[0]
+                ndcg += values[1]
+                continue
+            }
             let hasNew = m.hasUnseenPositives(user: u, train.map { ($0.item, $0.seq) })
             guard let v = FoldIn.vector(m, user: u, positives: train.map(\.item), hasNewEvents: hasNew, weight: foldInWeight)
             else { continue }

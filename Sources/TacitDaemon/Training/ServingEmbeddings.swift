@@ -1,9 +1,10 @@
 import TacitStore
 
-/// An immutable trained embedding model as served: layer-0 tables (what fine-tuning warm-starts
-/// from) and the final tables (what scores), for `bpr` (final = layer 0) and `lightgcn` (final =
-/// mean over propagation layers, LightGCN eq. 8). Shared by reference between the trainer and
-/// serving; swapped whole on promotion.
+/// An immutable trained model as served: layer-0 tables (what fine-tuning warm-starts from) and the
+/// final tables (what scores), for `bpr` (final = layer 0) and `lightgcn`/`hnt` (final = mean over
+/// propagation layers, LightGCN eq. 8); or, for the sequential models (`sasrec`, `sine`), their
+/// network in `sequence`, which scores from a user's history (no user tables; `items` holds the
+/// item embeddings). Shared by reference between the trainer and serving; swapped whole on promotion.
 public final class ServingEmbeddings: Sendable {
     public let model: String
     /// Snapshot version (0 until saved).
@@ -27,11 +28,29 @@ public final class ServingEmbeddings: Sendable {
     public let eventsThroughSeq: Int64
     public let metrics: [String: Double]
     public let createdMs: Int64
+    /// The sequential model's network, for `sasrec` and `sine`.
+    let sequence: SequenceScorer?
 
-    public init(model: String, version: Int64, dim: Int, userCount: Int, itemCount: Int, userBase: [Float], itemBase: [Float],
+    public convenience init(model: String, version: Int64, dim: Int, userCount: Int, itemCount: Int, userBase: [Float], itemBase: [Float],
                 users: [Float], items: [Float], itemDegree: [Float], userTrainedItems: [Float] = [], eventsThroughSeq: Int64,
                 metrics: [String: Double], createdMs: Int64) {
-        precondition(userBase.count == userCount * dim && users.count == userCount * dim, "user table shape")
+        self.init(model: model, version: version, dim: dim, userCount: userCount, itemCount: itemCount, userBase: userBase,
+                  itemBase: itemBase, users: users, items: items, itemDegree: itemDegree, userTrainedItems: userTrainedItems,
+                  eventsThroughSeq: eventsThroughSeq, metrics: metrics, createdMs: createdMs, sequence: nil)
+    }
+
+    /// A sequential model: its network and item embeddings, no user tables.
+    convenience init(sequence: SequenceScorer, model: String, version: Int64, dim: Int, userCount: Int, items: [Float],
+                     eventsThroughSeq: Int64, metrics: [String: Double], createdMs: Int64) {
+        self.init(model: model, version: version, dim: dim, userCount: userCount, itemCount: sequence.itemCount, userBase: [],
+                  itemBase: items, users: [], items: items, itemDegree: [], userTrainedItems: [], eventsThroughSeq: eventsThroughSeq, metrics: metrics,
+                  createdMs: createdMs, sequence: sequence)
+    }
+
+    private init(model: String, version: Int64, dim: Int, userCount: Int, itemCount: Int, userBase: [Float], itemBase: [Float],
+                 users: [Float], items: [Float], itemDegree: [Float], userTrainedItems: [Float], eventsThroughSeq: Int64,
+                 metrics: [String: Double], createdMs: Int64, sequence: SequenceScorer?) {
+        precondition(sequence != nil || (userBase.count == userCount * dim && users.count == userCount * dim), "user table shape")
         precondition(itemBase.count == itemCount * dim && items.count == itemCount * dim, "item table shape")
         self.model = model
         self.version = version
@@ -47,6 +66,7 @@ public final class ServingEmbeddings: Sendable {
         self.eventsThroughSeq = eventsThroughSeq
         self.metrics = metrics
         self.createdMs = createdMs
+        self.sequence = sequence
     }
 
     public var identity: ModelIdentity { ModelIdentity(name: model, version: version) }
@@ -62,7 +82,8 @@ public final class ServingEmbeddings: Sendable {
     func with(version: Int64, metrics: [String: Double]? = nil) -> ServingEmbeddings {
         ServingEmbeddings(model: model, version: version, dim: dim, userCount: userCount, itemCount: itemCount,
                           userBase: userBase, itemBase: itemBase, users: users, items: items, itemDegree: itemDegree,
-                          userTrainedItems: userTrainedItems, eventsThroughSeq: eventsThroughSeq, metrics: metrics ?? self.metrics, createdMs: createdMs)
+                          userTrainedItems: userTrainedItems, eventsThroughSeq: eventsThroughSeq, metrics: metrics ?? self.metrics,
+                          createdMs: createdMs, sequence: sequence)
     }
 
     // MARK: - Snapshots
@@ -77,6 +98,11 @@ public final class ServingEmbeddings: Sendable {
 
     /// The snapshot to persist (version assigned by the store).
     func snapshot(metadata: [String: String], promoted: Bool) -> ModelSnapshot {
+        if let sequence {
+            return ModelSnapshot(model: model, createdMs: createdMs, metadata: metadata.merging(sequence.architecture) { $1 },
+                                 metrics: metrics, tensors: sequence.tensors, userCount: userCount, itemCount: itemCount,
+                                 eventsThroughSeq: eventsThroughSeq, promoted: promoted)
+        }
         var tensors = [SnapshotTensor(name: TensorName.userBase, shape: [userCount, dim], values: userBase),
                        SnapshotTensor(name: TensorName.itemBase, shape: [itemCount, dim], values: itemBase)]
         if !userTrainedItems.isEmpty {
@@ -93,6 +119,15 @@ public final class ServingEmbeddings: Sendable {
 
     /// Rebuilds served embeddings from a stored snapshot; nil when tensors are missing or misshapen.
     public convenience init?(snapshot s: ModelSnapshot) {
+        if s.tensors.contains(where: { $0.name.hasPrefix("network.") }) {
+            guard let scorer = SequenceScorer(model: s.model, itemCount: s.itemCount, metadata: s.metadata, tensors: s.tensors),
+                  let table = s.tensors.first(where: { $0.name == "network.0" }), let dim = table.shape.last
+            else { return nil }
+            self.init(sequence: scorer, model: s.model, version: s.version, dim: dim, userCount: s.userCount,
+                      items: Array(table.values.prefix(s.itemCount * dim)), eventsThroughSeq: s.eventsThroughSeq,
+                      metrics: s.metrics, createdMs: s.createdMs)
+            return
+        }
         func tensor(_ name: String) -> SnapshotTensor? { s.tensors.first { $0.name == name } }
         guard let ub = tensor(TensorName.userBase), let ib = tensor(TensorName.itemBase), ub.shape.count == 2,
               ib.shape.count == 2, ub.shape[1] == ib.shape[1], ub.shape[0] == s.userCount, ib.shape[0] == s.itemCount

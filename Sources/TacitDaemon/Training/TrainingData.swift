@@ -22,6 +22,10 @@ struct TrainingData: Sendable {
     let train: [[Positive]]
     /// Per user: held-out positives (empty for most users with a single positive).
     let heldOut: [[Positive]]
+    /// Per user: the time-ordered feedback before their first held-out positive, as the sequential
+    /// models read it (behavior 0 = positive, 1 = skip or other negative feedback;
+    /// `SequenceScorer.taxonomy`), without the held-out items.
+    let sequences: [[Interaction]]
 
     /// Users with at least one training positive.
     var activeUsers: Int { train.reduce(0) { $0 + ($1.isEmpty ? 0 : 1) } }
@@ -30,14 +34,18 @@ struct TrainingData: Sendable {
     static func load(store: EventStore, holdoutFraction: Double) throws -> TrainingData {
         let counts = try store.counts()
         let through = counts.lastSeq
-        var train: [[Positive]] = [], held: [[Positive]] = []
+        var train: [[Positive]] = [], held: [[Positive]] = [], sequences: [[Interaction]] = []
         train.reserveCapacity(counts.users)
         held.reserveCapacity(counts.users)
+        sequences.reserveCapacity(counts.users)
         for u in 0..<counts.users {
             var latest: [Int32: Positive] = [:]
             var disliked = Set<Int32>()
+            var feedback: [(event: Interaction, seq: Int64, timestampMs: Int64)] = []
             for e in try store.sequence(user: Int32(u)) where e.seq <= through && e.item < Int32(counts.items) {
                 guard let raw = e.feedback, let kind = FeedbackKind(rawValue: raw) else { continue }
+                feedback.append((Interaction(user: Int32(u), item: e.item, behavior: kind.isPositive ? 0 : 1,
+                                             timestamp: e.timestampMs / 1000), e.seq, e.timestampMs))
                 if kind.isPositive {
                     var behaviors = latest[e.item]?.behaviors ?? []
                     if !behaviors.contains(e.behavior) { behaviors.append(e.behavior) }
@@ -53,8 +61,16 @@ struct TrainingData: Sendable {
             let holdCount = ordered.count >= 2 ? max(1, Int(Double(ordered.count) * holdoutFraction)) : 0
             train.append(Array(ordered.dropLast(holdCount)))
             held.append(Array(ordered.suffix(holdCount)))
+            // The sequence stops where the held-out slice starts (the first held-out item's own newest
+            // positive event) and never shows a held-out item.
+            let heldItems = Set(held[u].map(\.item))
+            let cut = held[u].map { ($0.timestampMs, $0.seq) }.min { $0 < $1 }
+            sequences.append(feedback.filter { f in
+                !heldItems.contains(f.event.item) && cut.map { (f.timestampMs, f.seq) < $0 } ?? true
+            }.map(\.event))
         }
-        return TrainingData(userCount: counts.users, itemCount: counts.items, throughSeq: through, train: train, heldOut: held)
+        return TrainingData(userCount: counts.users, itemCount: counts.items, throughSeq: through, train: train, heldOut: held,
+                            sequences: sequences)
     }
 
     /// The learning core's training set: each of `auxiliary` is a behavior of its own (HNT) and
@@ -75,6 +91,12 @@ struct TrainingData: Sendable {
         }
         let taxonomy = BehaviorTaxonomy(behaviors: behaviors, target: "target", auxiliary: auxiliary, positive: ["target"])
         return TrainingSet(userCount: userCount, itemCount: itemCount, taxonomy: taxonomy, interactions: interactions)
+    }
+
+    /// The sequential models' training set: every user's `sequences`, positives and skips.
+    func sequenceSet() -> TrainingSet {
+        TrainingSet(userCount: userCount, itemCount: itemCount, taxonomy: SequenceScorer.taxonomy,
+                    interactions: sequences.flatMap { $0 })
     }
 
     /// Users evaluated: those with held-out items, the most recent `limit` (by newest held-out event).

@@ -1,0 +1,85 @@
+import TacitTensor
+
+/// The training stream of the sequential models: every user's positive sequence cut, from its end,
+/// into windows of `maxLength` inputs, each input predicting the positive after it. Windows do not
+/// overlap in their targets, so an epoch predicts every positive but the first exactly once (SASRec's
+/// all-positions training; RecBole's prefix augmentation sees the same targets at far greater cost).
+struct SequenceWindows {
+    /// One window: `sequences[user]` positions `start ..< end` (inputs `start ..< end − 1`, targets
+    /// `start + 1 ..< end`).
+    struct Window { var user: Int32, start: Int, end: Int }
+
+    /// A batch of windows, left-padded to `length`: all arrays are `windows × length`, row-major.
+    struct Batch {
+        var users: [Int32] = []
+        var length = 0
+        var inputs: [Int32] = []
+        /// The positive each input position predicts, −1 at padding.
+        var targets: [Int32] = []
+        /// The skip just before each target, −1 when there is none (SINE's observed negative).
+        var targetSkips: [Int32] = []
+        /// The skip just before each input item, −1 when none (its sub-interest assignment, eq. 4).
+        var inputSkips: [Int32] = []
+        var count: Int { users.count }
+    }
+
+    let sequences: [PositiveSequence]
+    let windows: [Window]
+    let padding: Int32
+
+    init(sequences: [PositiveSequence], maxLength: Int, padding: Int32) {
+        self.sequences = sequences
+        self.padding = padding
+        var windows: [Window] = []
+        for (u, s) in sequences.enumerated() {
+            var end = s.count
+            while end >= 2 {
+                windows.append(Window(user: Int32(u), start: max(0, end - maxLength - 1), end: end))
+                end -= maxLength
+            }
+        }
+        self.windows = windows
+    }
+
+    /// Number of positives predicted per epoch.
+    var targetCount: Int { windows.reduce(0) { $0 + $1.end - $1.start - 1 } }
+
+    /// Calls `body` for each batch of `size` windows of a shuffled epoch; returns the mean of its losses.
+    func forEachBatch(size: Int, rng: inout SeededRNG, _ body: (Batch, inout SeededRNG) -> Float) -> Float {
+        var order = Array(windows.indices)
+        rng.shuffle(&order)
+        var total: Double = 0, batches = 0
+        var batch = Batch()
+        var start = 0
+        while start < order.count {
+            let chosen = order[start..<min(order.count, start + size)]
+            Profiler.measure(.sampling) { fill(&batch, with: chosen) }
+            total += Double(body(batch, &rng))
+            batches += 1
+            start += size
+        }
+        return batches == 0 ? 0 : Float(total / Double(batches))
+    }
+
+    private func fill(_ batch: inout Batch, with chosen: ArraySlice<Int>) {
+        let length = chosen.map { windows[$0].end - windows[$0].start - 1 }.max() ?? 1
+        let cells = chosen.count * length
+        batch.length = length
+        batch.users = chosen.map { windows[$0].user }
+        batch.inputs = [Int32](repeating: padding, count: cells)
+        batch.targets = [Int32](repeating: -1, count: cells)
+        batch.targetSkips = [Int32](repeating: -1, count: cells)
+        batch.inputSkips = [Int32](repeating: -1, count: cells)
+        for (b, w) in chosen.map({ windows[$0] }).enumerated() {
+            let s = sequences[Int(w.user)]
+            let n = w.end - w.start - 1
+            let offset = b * length + length - n
+            for k in 0..<n {
+                batch.inputs[offset + k] = s.items[w.start + k]
+                batch.inputSkips[offset + k] = s.recentSkips[w.start + k]
+                batch.targets[offset + k] = s.items[w.start + k + 1]
+                batch.targetSkips[offset + k] = s.recentSkips[w.start + k + 1]
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Logging
+import Testing
+import TacitData
+import TacitStore
+@testable import TacitDaemon
+
+@Suite("Sequential models in the daemon: re-encoded on every request")
+struct SequenceServingTests {
+    func config(_ model: String) -> TacitConfiguration.Trainer {
+        var t = trainerConfig(model: model)
+        t.heads = 2
+        t.maxLength = 10
+        t.dropout = 0.1
+        t.sequencesPerStep = 16
+        t.epochs = 40
+        t.learningRate = 0.01
+        return t
+    }
+
+    /// Two clusters as in `clusterRecords`, but each user's six items in a random order (there, items
+    /// come in ascending order, so the last item of a cluster never has a successor to learn), and two
+    /// skips of the other cluster's items along the way.
+    func records() -> [IngestRecord] {
+        var rng = SystemRandomNumberGenerator.Seeded(seed: 11)
+        var records: [IngestRecord] = []
+        var offset: Int64 = 0
+        func add(_ e: UserEvent) { records.append(rec(e, offset: offset)); offset += 1 }
+        for c in ["a", "b"] {
+            let own = c.uppercased(), other = c == "a" ? "B" : "A"
+            for u in 0..<20 {
+                let items = Array((0..<10).shuffled(using: &rng).prefix(6))
+                for (k, i) in items.enumerated() {
+                    let ts = 1_700_000_000_000 + Int64(u * 100 + 2 * k)
+                    if k == 2 || k == 4 {
+                        add(event("\(c)\(u)", "\(other)\(Int(rng.next() % 10))", "skip", ts: ts - 1, feedback: .implicitNegative))
+                    }
+                    add(event("\(c)\(u)", "\(own)\(i)", ts: ts))
+                }
+            }
+        }
+        return records
+    }
+
+    @Test(arguments: ["sasrec", "sine"])
+    func aListFollowsTheNewestEventsWithoutAFineTuneAndSurvivesARestart(model: String) async throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        _ = try store.apply(records())
+        let serving = try EmbeddingRecommender(model: model, store: store, foldInWeight: 0.5, cacheCapacity: 100)
+        let report = try await TrainerService(configuration: config(model), store: store, recommender: serving,
+                                              metrics: nil, logger: Logger(label: "test")).fineTune()
+        guard case .promoted(let version) = report.outcome else { throw TestFailure("not promoted: \(report)") }
+        #expect((report.candidate["ndcg@10"] ?? 0) > 0.2, "\(report)")
+
+        let a3 = try #require(try store.userID("a3"))
+        let before = try #require(try serving.recommend(user: a3, k: 4, excluding: try store.interactedItems(user: a3).consumed))
+        #expect(before.model == ModelIdentity(name: model, version: version))
+        let beforeNames = try store.itemExternalIDs(for: before.items.map(\.item))
+        #expect(try share(before, store, prefix: "A") >= 0.75, "got \(beforeNames)")
+
+        // a3 turns to cluster B: the very next list re-encodes the new history, same model version.
+        let turn = (0..<6).map { rec(event("a3", "B\($0)", ts: 1_700_002_000_000 + Int64($0)), offset: 30_000 + Int64($0)) }
+        serving.didApply(try store.apply(turn))
+        let after = try #require(try serving.recommend(user: a3, k: 4, excluding: try store.interactedItems(user: a3).consumed))
+        #expect(after.model == before.model)
+        let afterNames = try store.itemExternalIDs(for: after.items.map(\.item))
+        #expect(try share(after, store, prefix: "B") >= 0.75, "got \(afterNames)")
+
+        // A restart rebuilds the network from the snapshot alone and serves the same list.
+        let reopened = try f.openStore()
+        let restarted = try EmbeddingRecommender(model: model, store: reopened, foldInWeight: 0.5, cacheCapacity: 100)
+        #expect(restarted.currentModel == before.model)
+        let again = try restarted.recommend(user: a3, k: 4, excluding: try reopened.interactedItems(user: a3).consumed)
+        #expect(again?.items == after.items)
+
+        // A second fine-tune warm-starts from the served network and is promoted (or kept) as usual.
+        _ = try store.apply((0..<3).map { rec(event("newbie", "A\($0)", ts: 1_700_003_000_000 + Int64($0)), offset: 40_000 + Int64($0)) })
+        let second = try await TrainerService(configuration: config(model), store: store, recommender: serving,
+                                              metrics: nil, logger: Logger(label: "test")).fineTune()
+        if case .skipped = second.outcome { Issue.record("second fine-tune skipped: \(second)") }
+    }
+
+    @Test func aBadSequentialSettingIsAStartupErrorNamingTheKey() throws {
+        let dir = tempDir()
+        let path = dir.appendingPathComponent("tacit.toml").path
+        for (line, key) in [("model = \"sine\"\nablation = \"no-hesitation\"", "trainer.ablation"),
+                            ("model = \"sasrec\"\nloss = \"hinge\"", "trainer.loss"),
+                            ("model = \"sasrec\"\nmax_length = 0", "trainer.max_length")] {
+            try "[trainer]\n\(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(throws: ConfigurationError.self) { try TacitConfiguration.load(path: path) }
+            do { _ = try TacitConfiguration.load(path: path) } catch let e as ConfigurationError {
+                #expect(e.key == key, "\(e)")
+            }
+        }
+    }
+}
