@@ -16,7 +16,7 @@ data="${1:?usage: scripts/eval-sine.sh ml-100k|ml-1m}"
 out=".results/sine/$data"
 common=(--data "$data" --protocol skips --seed "${SEEDS:-1,2,3}" --threads 1 --quiet
         --epochs "${EPOCHS:-50}" --patience 5)
-encoder=(--dim 50 --heads 1 --blocks 2 --inner 50 --dropout 0.5 --max-len "${MAX_LEN:-200}")
+encoder=(--dim 50 --heads 1 --blocks 2 --inner 50 --dropout 0.5 --max-len "${MAX_LEN:-200}" --batch-size 128)
 sasrec=("${encoder[@]}" --loss bpr)
 
 rows=(

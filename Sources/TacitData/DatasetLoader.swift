@@ -17,16 +17,16 @@ public enum DatasetLoader {
     ///
     /// Named MovieLens sets live in `$TACIT_DATA_DIR` (default `.data/` of the working directory, filled by
     /// `scripts/setup.sh`); the shared multi-behavior sets in `$TACIT_SHARED_DATA` (default `../shared/data`).
-    public static func load(_ nameOrPath: String, environment: [String: String] = ProcessInfo.processInfo.environment)
-        throws -> Dataset {
-        let dataset = try resolve(nameOrPath, environment: environment)
+    public static func load(_ nameOrPath: String, watch: WatchThresholds = WatchThresholds(),
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Dataset {
+        let dataset = try resolve(nameOrPath, watch: watch, environment: environment)
         guard !dataset.interactions.isEmpty else {
             throw LoadError(path: nameOrPath, line: nil, reason: "no interactions in the dataset")
         }
         return dataset
     }
 
-    static func resolve(_ nameOrPath: String, environment: [String: String]) throws -> Dataset {
+    static func resolve(_ nameOrPath: String, watch: WatchThresholds, environment: [String: String]) throws -> Dataset {
         let dataDir = environment["TACIT_DATA_DIR"] ?? ".data"
         let shared = environment["TACIT_SHARED_DATA"] ?? "../shared/data"
         switch nameOrPath {
@@ -44,7 +44,7 @@ public enum DatasetLoader {
         let name = URL(fileURLWithPath: nameOrPath).lastPathComponent
         if isDir.boolValue { return try tsvFolder(path: nameOrPath, name: name) }
         if nameOrPath.hasSuffix(".inter") { return try recboleInter(path: nameOrPath, name: name) }
-        return try eventsFile(path: nameOrPath, name: name)
+        return try eventsFile(path: nameOrPath, name: name, watch: watch)
     }
 
     // MARK: - shared/data TSV folders
@@ -121,11 +121,14 @@ public enum DatasetLoader {
 
     // MARK: - Generic events
 
-    /// Events as JSON lines (`{"user","item","type","ts","value"}`, `ts` in seconds or milliseconds)
-    /// or TSV with a header naming `user`, `item`, and optionally `behavior`/`type`, `timestamp`/`ts`, `value`.
-    /// Behavior names other than buy/view/cart/fav make a taxonomy whose target is the most frequent behavior
-    /// unless one is called `buy`.
-    public static func eventsFile(path: String, name: String) throws -> Dataset {
+    /// Events as JSON lines (`{"user","item","type","ts","value","watch_ms","duration_ms"}`, `ts` in seconds
+    /// or milliseconds) or TSV with a header naming `user`, `item`, and optionally `behavior`/`type`,
+    /// `timestamp`/`ts`, `value`, `watch_ms`, `duration_ms`. Behavior names other than buy/view/cart/fav
+    /// make a taxonomy whose target is `buy` if there is one, else the most frequent positive behavior.
+    /// An event with `watch_ms` is a `skip` below `watch.skipBelowMs`, a `play` (positive) at or above
+    /// `watch.positiveFraction` of `duration_ms`, and a `watch` (neither) in between; its value is the
+    /// watched fraction.
+    public static func eventsFile(path: String, name: String, watch: WatchThresholds = WatchThresholds()) throws -> Dataset {
         var users = IDMap(), items = IDMap(), behaviors = IDMap()
         var rows: [Interaction] = []
         var anyValue = false
@@ -134,6 +137,7 @@ public enum DatasetLoader {
         try forEachLine(path, skipHeader: false) { line, number in
             if line.isEmpty { return }
             var user = "", item = "", behavior = "event", ts: Double = Double(number), value = Float.nan
+            var watchMs: Double?, durationMs: Double?
             if isJSON {
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                     throw LoadError(path: path, line: number, reason: "not a JSON object")
@@ -156,6 +160,8 @@ public enum DatasetLoader {
                     ts = d.timeIntervalSince1970
                 }
                 if let v = obj["value"] as? NSNumber { value = v.floatValue }
+                watchMs = (obj["watch_ms"] as? NSNumber)?.doubleValue
+                durationMs = (obj["duration_ms"] as? NSNumber)?.doubleValue
             } else {
                 let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
                 if header.isEmpty {
@@ -175,6 +181,14 @@ public enum DatasetLoader {
                 behavior = field("behavior", "type") ?? behavior
                 if let t = field("timestamp", "ts").flatMap(Double.init) { ts = t }
                 if let v = field("value", "rating").flatMap(Float.init) { value = v }
+                watchMs = field("watch_ms").flatMap(Double.init)
+                durationMs = field("duration_ms").flatMap(Double.init)
+            }
+            if let w = watchMs {
+                guard w >= 0, w.isFinite else { throw LoadError(path: path, line: number, reason: "watch_ms must be ≥ 0, got \(w)") }
+                let fraction = durationMs.flatMap { $0 > 0 ? w / $0 : nil }
+                behavior = w < Double(watch.skipBelowMs) ? "skip" : (fraction ?? 0) >= watch.positiveFraction ? "play" : "watch"
+                value = Float(fraction ?? .nan)
             }
             if ts > 1e11 { ts /= 1000 } // epoch milliseconds
             anyValue = anyValue || !value.isNaN
@@ -187,7 +201,10 @@ public enum DatasetLoader {
         let names = behaviors.ids
         var counts = [Int](repeating: 0, count: names.count)
         for r in rows { counts[Int(r.behavior)] += 1 }
-        let target = names.contains("buy") ? "buy" : names[counts.indices.max { counts[$0] < counts[$1] } ?? 0]
+        // The target: buy, else the most frequent behavior that is not negative feedback or a partial watch.
+        let candidates = counts.indices.filter { !["skip", "dislike", "watch"].contains(names[$0]) }
+        let target = names.contains("buy") ? "buy"
+            : names[candidates.max { counts[$0] < counts[$1] } ?? counts.indices.max { counts[$0] < counts[$1] } ?? 0]
         var taxonomy = BehaviorTaxonomy(behaviors: names, target: target, auxiliary: names.filter { $0 != target },
                                         positive: names.filter { ["buy", "like", "play", "rating"].contains($0) } + [target])
         taxonomy.passiveNegative = names.filter { $0 == "skip" }
@@ -222,5 +239,15 @@ public enum DatasetLoader {
                 start = end + 1
             }
         }
+    }
+}
+
+/// How watch-time events become feedback (the defaults: ≥ 50% watched is positive, under 3 s a skip).
+public struct WatchThresholds: Sendable, Equatable {
+    public var positiveFraction: Double = 0.5
+    public var skipBelowMs: Int64 = 3000
+    public init(positiveFraction: Double = 0.5, skipBelowMs: Int64 = 3000) {
+        self.positiveFraction = positiveFraction
+        self.skipBelowMs = skipBelowMs
     }
 }

@@ -90,23 +90,24 @@ enum SkipsSplit {
 }
 
 extension Dataset {
-    /// Ratings (or values) as SINE's two feedback kinds: "positive" (value ≥ the taxonomy's positive
-    /// threshold, the target) and "skip" (below it, passive negative). Explicit skip events stay skips;
-    /// a dataset that already has both behaviors is returned as it is.
+    /// The log as SINE's two feedback kinds: "positive" (the target or a positive behavior; a `rating`
+    /// ≥ the taxonomy's positive threshold) and "skip" (passive or explicit negative behaviors; a
+    /// `rating` below the threshold). Anything else (views, partial watches) is dropped.
     public func asPositivesAndSkips() -> Dataset {
-        if taxonomy.behaviors.contains("skip"), taxonomy.code(of: taxonomy.target) != nil, !hasRatings { return self }
         let threshold = taxonomy.positiveRatingThreshold
-        let skipNames = Set(taxonomy.passiveNegative + taxonomy.explicitNegative)
-        var rows = interactions
-        for k in rows.indices {
-            let e = rows[k]
+        let negatives = Set(taxonomy.passiveNegative + taxonomy.explicitNegative)
+        let positives = Set(taxonomy.positive + [taxonomy.target])
+        let rows = interactions.compactMap { e -> Interaction? in
             let name = taxonomy.behaviors[Int(e.behavior)]
-            let isSkip = skipNames.contains(name) || (e.hasValue && e.value < threshold)
-            rows[k].behavior = isSkip ? 1 : 0
+            var out = e
+            if negatives.contains(name) { out.behavior = 1 }
+            else if name == "rating" { out.behavior = e.hasValue && e.value < threshold ? 1 : 0 }
+            else if positives.contains(name) { out.behavior = 0 }
+            else { return nil }
+            return out
         }
         let tax = BehaviorTaxonomy(behaviors: ["positive", "skip"], target: "positive", positive: ["positive"],
                                    passiveNegative: ["skip"], positiveRatingThreshold: threshold)
-        return Dataset(name: name, users: users, items: items, taxonomy: tax, interactions: rows,
-                       hasRatings: hasRatings)
+        return Dataset(name: name, users: users, items: items, taxonomy: tax, interactions: rows, hasRatings: hasRatings)
     }
 }

@@ -25,6 +25,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seed.")
     var seed: UInt64 = 2024
 
+    @Option(help: "Users timed one at a time for the inference cost (score all items + top 10; 0 = skip).")
+    var inferenceUsers: Int = 500
+
     @Option(help: "Write the result as JSON to this file.")
     var json: String?
 
@@ -64,14 +67,41 @@ struct BenchCommand: ParsableCommand {
         }
         print(String(format: "  %-14@ %7.3f s  %5.1f%%", "unattributed", total - accounted, 100 * (total - accounted) / total))
         print(String(format: "BLAS share: %.1f%%", 100 * (profile[.blas] ?? 0) / total))
+        let inference = inferenceCost(model, split: split)
+        if let inference {
+            print(String(format: "inference, one user at a time (%@; %d users): p50 %.3f ms, p99 %.3f ms",
+                         model is SequenceRecommender ? "re-encode the history, score all items, top 10" : "score all items, top 10",
+                         inference.users, inference.p50 * 1000, inference.p99 * 1000))
+        }
         if let json {
             let doc: [String: Any] = [
                 "model": modelOptions.model, "data": data, "protocol": proto.rawValue, "seed": seed,
                 "epoch_seconds": times, "median_seconds_per_epoch": median, "machine": Machine.summary,
                 "threads": Compute.threads, "settings": modelOptions.description,
                 "profile_seconds": Dictionary(uniqueKeysWithValues: profile.map { ($0.key.rawValue, $0.value) }),
+                "inference_p50_ms": (inference?.p50 ?? 0) * 1000, "inference_p99_ms": (inference?.p99 ?? 0) * 1000,
+                "inference_users": inference?.users ?? 0,
             ]
             try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: json))
         }
+    }
+
+    /// Seconds to serve one user as the daemon does (a sequential model re-encodes the user's whole
+    /// training history), over the first `inferenceUsers` users with training data: (p50, p99).
+    func inferenceCost(_ model: Recommender, split: Split) -> (p50: Double, p99: Double, users: Int)? {
+        guard inferenceUsers > 0 else { return nil }
+        let histories = split.train.histories()
+        let users = histories.indices.filter { !histories[$0].isEmpty }.prefix(inferenceUsers)
+        guard !users.isEmpty else { return nil }
+        let clock = ContinuousClock()
+        var times: [Double] = []
+        for u in users {
+            let t = clock.now
+            let scores = (model as? SequenceRecommender)?.scores(histories: [histories[u]]) ?? model.scores(users: [Int32(u)])
+            _ = scores.withUnsafeBufferPointer { Metrics.topK($0, k: 10, excluded: { _ in false }) }
+            times.append((clock.now - t).seconds)
+        }
+        times.sort()
+        return (times[times.count / 2], times[min(times.count - 1, Int(Double(times.count) * 0.99))], times.count)
     }
 }

@@ -20,6 +20,12 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @Option(help: "Watch-time events: the watched share of duration_ms from which a watch is positive.")
+    var watchPositive: Double = WatchThresholds().positiveFraction
+
+    @Option(help: "Watch-time events: a watch shorter than this (ms) is a skip.")
+    var skipBelowMs: Int64 = WatchThresholds().skipBelowMs
+
     @Option(name: .customLong("protocol"), help: "Evaluation protocol: \(EvaluationProtocol.allCases.map(\.rawValue).joined(separator: ", ")).")
     var protocolName: String = "full"
 
@@ -54,7 +60,7 @@ struct EvalCommand: ParsableCommand {
         let command = CommandLine.arguments.joined(separator: " ")
         say("command: \(command)")
         say("machine: \(Machine.summary); threads \(Compute.threads)")
-        let dataset = try DatasetLoader.load(data)
+        let dataset = try DatasetLoader.load(data, watch: WatchThresholds(positiveFraction: watchPositive, skipBelowMs: skipBelowMs))
         say("loaded:  \(dataset.summary)")
 
         var results: [ExperimentResult] = []

@@ -57,6 +57,27 @@ final class LoaderTests: XCTestCase {
         }
     }
 
+    /// Watch-time events: under 3 s a skip, at least half watched a play (positive), in between a
+    /// partial watch; the thresholds are settings.
+    func testWatchEventsBecomeSkipsAndPlays() throws {
+        let dir = try temporaryDirectory(self)
+        let file = dir.appendingPathComponent("watch.jsonl")
+        try write("""
+        {"user":"a","item":"x","type":"watch","ts":1,"watch_ms":1200,"duration_ms":60000}
+        {"user":"a","item":"y","type":"watch","ts":2,"watch_ms":45000,"duration_ms":60000}
+        {"user":"a","item":"z","type":"watch","ts":3,"watch_ms":10000,"duration_ms":60000}
+        {"user":"b","item":"x","type":"watch","ts":4,"watch_ms":50000,"duration_ms":60000}
+        """, to: file)
+        let d = try DatasetLoader.load(file.path)
+        XCTAssertEqual(d.interactions.map { d.taxonomy.behaviors[Int($0.behavior)] }, ["skip", "play", "watch", "play"])
+        XCTAssertEqual(d.taxonomy.target, "play")
+        XCTAssertEqual(d.interactions[1].value, 0.75, accuracy: 1e-6)
+        let strict = try DatasetLoader.load(file.path, watch: WatchThresholds(positiveFraction: 0.8, skipBelowMs: 15000))
+        XCTAssertEqual(strict.interactions.map { strict.taxonomy.behaviors[Int($0.behavior)] }, ["skip", "watch", "skip", "play"])
+        try write("{\"user\":\"a\",\"item\":\"x\",\"watch_ms\":-5}\n", to: file)
+        XCTAssertThrowsError(try DatasetLoader.load(file.path)) { XCTAssertTrue("\($0)".contains("watch_ms"), "\($0)") }
+    }
+
     /// Unknown names and empty files are errors, never an empty run.
     func testMissingAndEmptyDataAreErrors() throws {
         XCTAssertThrowsError(try DatasetLoader.load("/nonexistent/path"))

@@ -70,4 +70,41 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(r["GAUC"], 1)
         XCTAssertEqual(r["NDCG(untruncated)"], 1)
     }
+
+    /// The same split read as positives and skips from events: plays stay, partial watches go.
+    func testPositivesAndSkipsFromEvents() {
+        let tax = BehaviorTaxonomy(behaviors: ["play", "skip", "watch"], target: "play", positive: ["play"], passiveNegative: ["skip"])
+        let rows = [0, 1, 2, 0].enumerated().map { Interaction(user: 0, item: Int32($0.offset), behavior: UInt8($0.element), timestamp: Int64($0.offset), value: 0.9) }
+        let d = Dataset(name: "w", users: IDMap(["u"]), items: IDMap((0..<4).map(String.init)), taxonomy: tax, interactions: rows,
+                        hasRatings: true).asPositivesAndSkips()
+        XCTAssertEqual(d.interactions.map(\.item), [0, 1, 3])
+        XCTAssertEqual(d.interactions.map(\.behavior), [0, 1, 0])
+    }
+
+    /// A sequential model is handed each user's history up to the held-out point: training events for
+    /// validation, training plus validation events (in time order) for test.
+    func testSequentialModelsSeeHistoryUpToTheHeldOutPoint() {
+        final class Recorder: SequenceRecommender {
+            let name = "recorder"
+            let parameters: [Tensor] = []
+            let itemCount = 50
+            var seen: [[Int32]] = []
+            func trainEpoch(rng: inout SeededRNG) -> Float { 0 }
+            func scores(users: [Int32]) -> [Float] { [Float](repeating: 0, count: users.count * itemCount) }
+            func scores(histories: [[Interaction]]) -> [Float] {
+                seen += histories.map { $0.map(\.item) }
+                return [Float](repeating: 0, count: histories.count * itemCount)
+            }
+        }
+        let split = EvaluationProtocol.sequential.split(dataset(), seed: 1)
+        let model = Recorder()
+        let ev = Evaluator(split: split, protocol: .sequential)
+        _ = ev.evaluate(model, on: .validation)
+        let u0Train = split.train.interactions.filter { $0.user == 0 }.map(\.item)
+        XCTAssertEqual(model.seen.first, u0Train)
+        model.seen = []
+        _ = ev.evaluate(model, on: .test)
+        XCTAssertEqual(model.seen.first, u0Train + split.validation[0])
+        XCTAssertFalse(model.seen.first!.contains(split.test[0][0]))
+    }
 }
