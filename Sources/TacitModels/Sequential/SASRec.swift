@@ -41,10 +41,9 @@ public final class SASRec: SequenceRecommender {
     public let encoder: TransformerEncoder
     public var parameters: [Tensor] { encoder.parameters }
     public let itemCount: Int
-    let kinds: SequenceKinds
-    let trainHistories: [[Interaction]]
-    let windows: SequenceWindows
-    let sampler: NegativeSampler
+    let training: SequenceTraining
+    var windows: SequenceWindows { training.windows }
+    var sampler: NegativeSampler { training.sampler }
     let optimizer: Adam
 
     public init(train: TrainingSet, settings: Settings = Settings()) {
@@ -52,11 +51,7 @@ public final class SASRec: SequenceRecommender {
         itemCount = train.itemCount
         var rng = SeededRNG(seed: settings.seed)
         encoder = TransformerEncoder(itemCount: train.itemCount, settings: settings.transformer, rng: &rng)
-        kinds = SequenceKinds(train.taxonomy)
-        trainHistories = train.histories()
-        windows = SequenceWindows(sequences: train.positiveSequences(), maxLength: settings.transformer.maxLength,
-                                  padding: encoder.padding)
-        sampler = NegativeSampler(positives: train.target)
+        training = SequenceTraining(train, maxLength: settings.transformer.maxLength, padding: encoder.padding)
         optimizer = Adam(encoder.parameters, settings: .init(learningRate: settings.learningRate, weightDecay: settings.weightDecay))
     }
 
@@ -101,11 +96,11 @@ public final class SASRec: SequenceRecommender {
         return loss
     }
 
-    public func scores(users: [Int32]) -> [Float] { scores(histories: users.map { trainHistories[Int($0)] }) }
+    public func scores(users: [Int32]) -> [Float] { scores(histories: users.map { training.histories[Int($0)] }) }
 
     public func scores(histories: [[Interaction]]) -> [Float] {
         Tensor.withoutGrad {
-            let last = lastHidden(histories.map { PositiveSequence($0, kinds: kinds).items[...] })
+            let last = lastHidden(histories.map { PositiveSequence($0, kinds: training.kinds).items[...] })
             return Tensor.matmul(last, itemTable, transB: true).value
         }
     }

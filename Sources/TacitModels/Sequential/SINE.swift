@@ -60,10 +60,9 @@ public final class SINE: SequenceRecommender {
     let fusionItem: Tensor, fusionInterest: Tensor, fusionBias: Tensor
     public var parameters: [Tensor] { encoder.parameters + [prototypes, fusionItem, fusionInterest, fusionBias] }
     public let itemCount: Int
-    let kinds: SequenceKinds
-    let trainHistories: [[Interaction]]
-    let windows: SequenceWindows
-    let sampler: NegativeSampler
+    let training: SequenceTraining
+    var windows: SequenceWindows { training.windows }
+    var sampler: NegativeSampler { training.sampler }
     let optimizer: Adam
 
     var usesSkips: Bool { settings.ablation != .noNegativeFeedback }
@@ -79,11 +78,7 @@ public final class SINE: SequenceRecommender {
         fusionItem = Initializer.xavierNormal([d, 1], rng: &rng)
         fusionInterest = Initializer.xavierNormal([d, 1], rng: &rng)
         fusionBias = Initializer.constant([1], 0)
-        kinds = SequenceKinds(train.taxonomy)
-        trainHistories = train.histories()
-        windows = SequenceWindows(sequences: train.positiveSequences(), maxLength: settings.transformer.maxLength,
-                                  padding: encoder.padding)
-        sampler = NegativeSampler(positives: train.target)
+        training = SequenceTraining(train, maxLength: settings.transformer.maxLength, padding: encoder.padding)
         optimizer = Adam(encoder.parameters + [prototypes, fusionItem, fusionInterest, fusionBias],
                          settings: .init(learningRate: settings.learningRate, weightDecay: settings.weightDecay))
     }
@@ -190,13 +185,13 @@ public final class SINE: SequenceRecommender {
         return (weights * matches).sum(axis: 1)
     }
 
-    public func scores(users: [Int32]) -> [Float] { scores(histories: users.map { trainHistories[Int($0)] }) }
+    public func scores(users: [Int32]) -> [Float] { scores(histories: users.map { training.histories[Int($0)] }) }
 
     /// Eqs. 12–14 against every item at once: ⟨õ_k, e_i⟩ through one product, the fusion weights from
     /// w_eᵀ e_i (once per item) and w_oᵀ õ_k + b (once per sub-interest).
     public func scores(histories: [[Interaction]]) -> [Float] {
         Tensor.withoutGrad {
-            let sequences = histories.map { PositiveSequence($0, kinds: kinds) }
+            let sequences = histories.map { PositiveSequence($0, kinds: training.kinds) }
             let maxLength = settings.transformer.maxLength
             let (inputs, length) = encoder.leftPadded(sequences.map { $0.items[...] })
             var skips = [Int32](repeating: -1, count: inputs.count)

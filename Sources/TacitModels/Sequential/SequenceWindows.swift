@@ -1,3 +1,4 @@
+import TacitData
 import TacitTensor
 
 /// The training stream of the sequential models: every user's positive sequence cut, from its end,
@@ -81,5 +82,21 @@ struct SequenceWindows {
                 batch.targetSkips[offset + k] = s.recentSkips[w.start + k + 1]
             }
         }
+    }
+}
+
+/// What the sequential models keep of their training set: how to read a history, each user's
+/// history (what `scores(users:)` encodes), the training windows and the negative sampler.
+struct SequenceTraining {
+    let kinds: SequenceKinds
+    let histories: [[Interaction]]
+    let windows: SequenceWindows
+    let sampler: NegativeSampler
+
+    init(_ train: TrainingSet, maxLength: Int, padding: Int32) {
+        kinds = SequenceKinds(train.taxonomy)
+        histories = train.histories()
+        windows = SequenceWindows(sequences: train.positiveSequences(), maxLength: maxLength, padding: padding)
+        sampler = NegativeSampler(positives: train.target)
     }
 }
