@@ -6,8 +6,9 @@
 # the held-out positive and the skips of its window, HR/NDCG@10 over all items with history masked),
 # epochs chosen on validation GAUC, seeds 1,2,3, written to .results/sine/<data>/<row>.json.
 # SASRec and SASRec-N use SINE's encoder (d 50, one head, 2 blocks, inner 50, up to 200 positions)
-# and its BPR loss, so the rows differ only in what the paper changes. SEEDS, JOBS, ROWS, EPOCHS and
-# MAX_LEN override.
+# and its BPR loss, so the rows differ only in what the paper changes; `sasrec-ce` is SASRec as RecBole
+# trains it (d 64, 2 heads, 50 positions, softmax over all items), for the full-ranking columns.
+# SEEDS, JOBS, ROWS, EPOCHS, PATIENCE and MAX_LEN override.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -15,12 +16,13 @@ cd "$(dirname "$0")/.."
 data="${1:?usage: scripts/eval-sine.sh ml-100k|ml-1m}"
 out=".results/sine/$data"
 common=(--data "$data" --protocol skips --seed "${SEEDS:-1,2,3}" --threads 1 --quiet
-        --epochs "${EPOCHS:-50}" --patience 5)
+        --epochs "${EPOCHS:-50}" --patience "${PATIENCE:-5}")
 encoder=(--dim 50 --heads 1 --blocks 2 --inner 50 --dropout 0.5 --max-len "${MAX_LEN:-200}" --batch-size 128)
 sasrec=("${encoder[@]}" --loss bpr)
 
 rows=(
   "popularity|--model popularity"
+  "sasrec-ce|--model sasrec"
   "sasrec|--model sasrec ${sasrec[*]}"
   "sasrec-n|--model sasrec-n ${sasrec[*]}"
   "sine|--model sine ${encoder[*]}"

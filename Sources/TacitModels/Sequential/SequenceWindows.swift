@@ -49,21 +49,30 @@ struct SequenceWindows {
     func forEachBatch(size: Int, rng: inout SeededRNG, _ body: (Batch, inout SeededRNG) -> Float) -> Float {
         var order = Array(windows.indices)
         rng.shuffle(&order)
-        var total: Double = 0, batches = 0
+        // A batch is as long as its longest window, so windows of like length batch together: each run
+        // of 16 batches' worth of shuffled windows is sorted by length, and the batches are then shuffled.
+        // (On MovieLens-100k with up to 200 positions this halves the padded positions.)
+        let group = size * 16
+        for g in stride(from: 0, to: order.count, by: group) {
+            order[g..<min(order.count, g + group)].sort { length($0) > length($1) }
+        }
+        var starts = Array(stride(from: 0, to: order.count, by: size))
+        rng.shuffle(&starts)
+        var total: Double = 0
         var batch = Batch()
-        var start = 0
-        while start < order.count {
+        for start in starts {
             let chosen = order[start..<min(order.count, start + size)]
             Profiler.measure(.sampling) { fill(&batch, with: chosen) }
             total += Double(body(batch, &rng))
-            batches += 1
-            start += size
         }
-        return batches == 0 ? 0 : Float(total / Double(batches))
+        return starts.isEmpty ? 0 : Float(total / Double(starts.count))
     }
 
+    /// Input positions of window `w`.
+    private func length(_ w: Int) -> Int { windows[w].end - windows[w].start - 1 }
+
     private func fill(_ batch: inout Batch, with chosen: ArraySlice<Int>) {
-        let length = chosen.map { windows[$0].end - windows[$0].start - 1 }.max() ?? 1
+        let length = chosen.map(length).max() ?? 1
         let cells = chosen.count * length
         batch.length = length
         batch.users = chosen.map { windows[$0].user }
