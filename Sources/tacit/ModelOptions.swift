@@ -63,6 +63,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Sequential models: dropout.")
     var dropout: Float = 0.5
 
+    @Option(help: "Sequential models: training windows end this many positions apart; below --max-len every target sees that much more context (default: --max-len, disjoint windows).")
+    var windowStride: Int?
+
     @Option(help: "sasrec, sasrec-n: loss, ce (softmax over all items) or bpr (one sampled negative).")
     var loss: String = "ce"
 
@@ -110,7 +113,7 @@ struct ModelOptions: ParsableArguments {
 
     func sasrecSettings(seed: UInt64) -> SASRec.Settings {
         SASRec.Settings(transformer: transformer, loss: SASRec.Loss(rawValue: loss) ?? .crossEntropy,
-                        learningRate: learningRate, batchSize: batchValue, seed: seed)
+                        learningRate: learningRate, batchSize: batchValue, windowStride: windowStride, seed: seed)
     }
 
     func sineSettings(seed: UInt64) -> SINE.Settings {
@@ -124,6 +127,7 @@ struct ModelOptions: ParsableArguments {
         s.dcorWeight = dcorWeight
         s.learningRate = learningRate
         s.batchSize = batchValue
+        s.windowStride = windowStride
         s.seed = seed
         return s
     }
@@ -148,7 +152,7 @@ struct ModelOptions: ParsableArguments {
                  "threads": "\(Compute.threads)"]
         if isSequential {
             d = ["dim": "\(dimValue)", "heads": "\(headsValue)", "blocks": "\(blocks)", "inner": "\(innerValue)",
-                 "dropout": "\(dropout)", "max_len": "\(maxLenValue)", "lr": "\(learningRate)", "batch_size": "\(batchValue)",
+                 "dropout": "\(dropout)", "max_len": "\(maxLenValue)", "window_stride": "\(windowStride ?? maxLenValue)", "lr": "\(learningRate)", "batch_size": "\(batchValue)",
                  "threads": "\(Compute.threads)"]
             if model != "sine" { d["loss"] = loss }
             if model == "sine" {

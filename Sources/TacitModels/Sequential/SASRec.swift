@@ -21,17 +21,21 @@ public final class SASRec: SequenceRecommender {
         public var batchSize = 128
         /// L2 folded into Adam's gradient.
         public var weightDecay: Float = 0
+        /// Training windows end this many positions apart (nil: `maxLength`, disjoint windows); see
+        /// `SequenceWindows`.
+        public var windowStride: Int?
         public var seed: UInt64 = 2024
 
         public init(transformer: TransformerEncoder.Settings = .init(), loss: Loss = .crossEntropy,
                     skipNegatives: Bool = false, learningRate: Float = 1e-3, batchSize: Int = 128,
-                    weightDecay: Float = 0, seed: UInt64 = 2024) {
+                    weightDecay: Float = 0, windowStride: Int? = nil, seed: UInt64 = 2024) {
             self.transformer = transformer
             self.loss = loss
             self.skipNegatives = skipNegatives
             self.learningRate = learningRate
             self.batchSize = batchSize
             self.weightDecay = weightDecay
+            self.windowStride = windowStride
             self.seed = seed
         }
     }
@@ -51,7 +55,8 @@ public final class SASRec: SequenceRecommender {
         itemCount = train.itemCount
         var rng = SeededRNG(seed: settings.seed)
         encoder = TransformerEncoder(itemCount: train.itemCount, settings: settings.transformer, rng: &rng)
-        training = SequenceTraining(train, maxLength: settings.transformer.maxLength, padding: encoder.padding)
+        training = SequenceTraining(train, maxLength: settings.transformer.maxLength, stride: settings.windowStride,
+                                    padding: encoder.padding)
         optimizer = Adam(encoder.parameters, settings: .init(learningRate: settings.learningRate, weightDecay: settings.weightDecay))
     }
 

@@ -46,6 +46,8 @@ public final class SINE: SequenceRecommender {
         public var learningRate: Float = 1e-3
         public var batchSize = 128
         public var weightDecay: Float = 0
+        /// Training windows end this many positions apart (nil: disjoint windows); see `SequenceWindows`.
+        public var windowStride: Int?
         public var seed: UInt64 = 2024
 
         public init() {}
@@ -78,7 +80,8 @@ public final class SINE: SequenceRecommender {
         fusionItem = Initializer.xavierNormal([d, 1], rng: &rng)
         fusionInterest = Initializer.xavierNormal([d, 1], rng: &rng)
         fusionBias = Initializer.constant([1], 0)
-        training = SequenceTraining(train, maxLength: settings.transformer.maxLength, padding: encoder.padding)
+        training = SequenceTraining(train, maxLength: settings.transformer.maxLength, stride: settings.windowStride,
+                                    padding: encoder.padding)
         optimizer = Adam(encoder.parameters + [prototypes, fusionItem, fusionInterest, fusionBias],
                          settings: .init(learningRate: settings.learningRate, weightDecay: settings.weightDecay))
     }

@@ -2,13 +2,17 @@ import TacitData
 import TacitTensor
 
 /// The training stream of the sequential models: every user's positive sequence cut, from its end,
-/// into windows of `maxLength` inputs, each input predicting the positive after it. Windows do not
-/// overlap in their targets, so an epoch predicts every positive but the first exactly once (SASRec's
-/// all-positions training; RecBole's prefix augmentation sees the same targets at far greater cost).
+/// into windows of up to `maxLength` inputs, each input predicting the positive after it (SASRec's
+/// all-positions training). Consecutive windows end `stride` positions apart and a window trains only
+/// its last `stride` targets (the user's oldest window trains all of its own), so an epoch predicts every
+/// positive but the first exactly once, and with `stride` < `maxLength` every target sees at least
+/// `maxLength − stride` earlier items as context when the user has them — closer to what scoring sees
+/// (a full window) than disjoint windows, whose first targets see almost none. RecBole's prefix
+/// augmentation gives every target a full context at `maxLength` times the cost.
 struct SequenceWindows {
-    /// One window: `sequences[user]` positions `start ..< end` (inputs `start ..< end − 1`, targets
-    /// `start + 1 ..< end`).
-    struct Window { var user: Int32, start: Int, end: Int }
+    /// One window: `sequences[user]` positions `start ..< end` (inputs `start ..< end − 1`); it trains
+    /// the targets at positions `firstTarget ..< end`.
+    struct Window { var user: Int32, start: Int, end: Int, firstTarget: Int }
 
     /// A batch of windows, left-padded to `length`: all arrays are `windows × length`, row-major.
     struct Batch {
@@ -28,22 +32,26 @@ struct SequenceWindows {
     let windows: [Window]
     let padding: Int32
 
-    init(sequences: [PositiveSequence], maxLength: Int, padding: Int32) {
+    init(sequences: [PositiveSequence], maxLength: Int, stride: Int? = nil, padding: Int32) {
+        let stride = min(maxLength, max(1, stride ?? maxLength))
         self.sequences = sequences
         self.padding = padding
         var windows: [Window] = []
         for (u, s) in sequences.enumerated() {
             var end = s.count
             while end >= 2 {
-                windows.append(Window(user: Int32(u), start: max(0, end - maxLength - 1), end: end))
-                end -= maxLength
+                let start = max(0, end - maxLength - 1)
+                windows.append(Window(user: Int32(u), start: start, end: end,
+                                      firstTarget: start == 0 || end - stride - 1 <= start ? start + 1 : end - stride))
+                if start == 0 { break }
+                end -= stride
             }
         }
         self.windows = windows
     }
 
     /// Number of positives predicted per epoch.
-    var targetCount: Int { windows.reduce(0) { $0 + $1.end - $1.start - 1 } }
+    var targetCount: Int { windows.reduce(0) { $0 + $1.end - $1.firstTarget } }
 
     /// Calls `body` for each batch of `size` windows of a shuffled epoch; returns the mean of its losses.
     func forEachBatch(size: Int, rng: inout SeededRNG, _ body: (Batch, inout SeededRNG) -> Float) -> Float {
@@ -87,6 +95,7 @@ struct SequenceWindows {
             for k in 0..<n {
                 batch.inputs[offset + k] = s.items[w.start + k]
                 batch.inputSkips[offset + k] = s.recentSkips[w.start + k]
+                guard w.start + k + 1 >= w.firstTarget else { continue }   // context only
                 batch.targets[offset + k] = s.items[w.start + k + 1]
                 batch.targetSkips[offset + k] = s.recentSkips[w.start + k + 1]
             }
@@ -102,10 +111,10 @@ struct SequenceTraining {
     let windows: SequenceWindows
     let sampler: NegativeSampler
 
-    init(_ train: TrainingSet, maxLength: Int, padding: Int32) {
+    init(_ train: TrainingSet, maxLength: Int, stride: Int?, padding: Int32) {
         kinds = SequenceKinds(train.taxonomy)
         histories = train.histories()
-        windows = SequenceWindows(sequences: train.positiveSequences(), maxLength: maxLength, padding: padding)
+        windows = SequenceWindows(sequences: train.positiveSequences(), maxLength: maxLength, stride: stride, padding: padding)
         sampler = NegativeSampler(positives: train.target)
     }
 }
