@@ -32,24 +32,35 @@ final class SequentialTests: XCTestCase {
         XCTAssertEqual(sequences[2], PositiveSequence(items: [6, 7, 0], recentSkips: [-1, 1, -1]))
     }
 
+    /// Every positive but a user's first is a target exactly once per epoch, with the right input and
+    /// skip, whatever the stride; with a stride below the window, targets keep earlier items as context.
     func testWindowsPredictEveryPositiveButTheFirstOnce() {
         let sequences = tinyTrainingSet().positiveSequences()
-        let windows = SequenceWindows(sequences: sequences, maxLength: 2, padding: 8)
-        XCTAssertEqual(windows.targetCount, 4 + 3 + 2)
-        var rng = SeededRNG(seed: 1)
-        var predicted: [Int32: [Int32]] = [:]
-        _ = windows.forEachBatch(size: 2, rng: &rng) { batch, _ in
-            for c in batch.targets.indices where batch.targets[c] >= 0 {
-                let u = batch.users[c / batch.length]
-                predicted[u, default: []].append(batch.targets[c])
-                // the input before a target is the previous positive, and its skip is the target's recent skip
-                let k = sequences[Int(u)].items.firstIndex(of: batch.targets[c])!
-                XCTAssertEqual(batch.inputs[c], sequences[Int(u)].items[k - 1])
-                XCTAssertEqual(batch.targetSkips[c], sequences[Int(u)].recentSkips[k])
+        for stride in [3, 2, 1] {
+            let windows = SequenceWindows(sequences: sequences, maxLength: 3, stride: stride, padding: 8)
+            XCTAssertEqual(windows.targetCount, 4 + 3 + 2, "stride \(stride)")
+            var rng = SeededRNG(seed: 1)
+            var predicted: [Int32: [Int32]] = [:]
+            var minContext = Int.max
+            _ = windows.forEachBatch(size: 2, rng: &rng) { batch, _ in
+                for c in batch.targets.indices where batch.targets[c] >= 0 {
+                    let u = batch.users[c / batch.length]
+                    predicted[u, default: []].append(batch.targets[c])
+                    // the input before a target is the previous positive, and its skip is the target's recent skip
+                    let k = sequences[Int(u)].items.firstIndex(of: batch.targets[c])!
+                    XCTAssertEqual(batch.inputs[c], sequences[Int(u)].items[k - 1])
+                    XCTAssertEqual(batch.targetSkips[c], sequences[Int(u)].recentSkips[k])
+                    let row = (c / batch.length) * batch.length
+                    let context = (row...c).filter { batch.inputs[$0] != 8 }.count
+                    minContext = min(minContext, context - min(k, 3 - stride + 1))
+                }
+                return 0
             }
-            return 0
+            for (u, s) in sequences.enumerated() {
+                XCTAssertEqual(predicted[Int32(u)]?.sorted(), Array(s.items.dropFirst()).sorted(), "stride \(stride)")
+            }
+            XCTAssertGreaterThanOrEqual(minContext, 0, "stride \(stride): a target saw less context than the stride promises")
         }
-        for (u, s) in sequences.enumerated() { XCTAssertEqual(predicted[Int32(u)]?.sorted(), Array(s.items.dropFirst()).sorted()) }
     }
 
     func testEncoderGradients() {
