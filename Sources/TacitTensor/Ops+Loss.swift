@@ -42,40 +42,53 @@ extension Tensor {
     }
 
     /// Softmax cross-entropy: logits (N, C), one class per row (negative = ignored) → mean over kept rows.
+    /// Rows run on all threads (SASRec's softmax over every item is most of its non-BLAS time).
     public static func softmaxCrossEntropy(logits x: Tensor, targets: [Int32]) -> Tensor {
         precondition(x.rank == 2 && targets.count == x.shape[0], "softmaxCrossEntropy: logits \(x.shape), \(targets.count) targets")
         let n = x.shape[0], c = x.shape[1]
+        precondition(targets.allSatisfy { $0 < c }, "target class out of 0..<\(c)")
         var probs = [Float](repeating: 0, count: x.count)
-        var total: Double = 0
-        var kept = 0
+        var rowLoss = [Double](repeating: 0, count: n)
+        let kept = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
+        let minRows = max(1, (1 << 16) / max(c, 1))
         Profiler.measure(.loss) {
             x.value.withUnsafeBufferPointer { px in
-                for r in 0..<n {
-                    let o = r * c
-                    var mx = -Float.infinity
-                    for j in 0..<c { mx = max(mx, px[o + j]) }
-                    var s: Float = 0
-                    for j in 0..<c { let e = Foundation.exp(px[o + j] - mx); probs[o + j] = e; s += e }
-                    for j in 0..<c { probs[o + j] /= s }
-                    let t = Int(targets[r])
-                    if t >= 0 {
-                        precondition(t < c, "target class \(t) out of 0..<\(c)")
-                        total += Double(mx + Foundation.log(s) - px[o + t])
-                        kept += 1
+                probs.withUnsafeMutableBufferPointer { pp in
+                    rowLoss.withUnsafeMutableBufferPointer { pl in
+                        Compute.parallelFor(n, minChunk: minRows) { rows in
+                            for r in rows {
+                                let o = r * c
+                                var mx = -Float.infinity
+                                for j in 0..<c { mx = max(mx, px[o + j]) }
+                                var s: Float = 0
+                                for j in 0..<c { let e = Foundation.exp(px[o + j] - mx); pp[o + j] = e; s += e }
+                                let inv = 1 / s
+                                for j in 0..<c { pp[o + j] *= inv }
+                                let t = Int(targets[r])
+                                if t >= 0 { pl[r] = Double(mx + Foundation.log(s) - px[o + t]) }
+                            }
+                        }
                     }
                 }
             }
         }
         let invN = 1 / Float(max(kept, 1))
+        let total = rowLoss.reduce(0, +)
         return Tensor(result: [], value: [Float(total) * invN], parents: [x]) { y in
             let g = y.grad[0] * invN
-            x.accumulateGrad { gx in
-                for r in 0..<n {
-                    let t = Int(targets[r])
-                    guard t >= 0 else { continue }
-                    let o = r * c
-                    for j in 0..<c { gx[o + j] += g * probs[o + j] }
-                    gx[o + t] -= g
+            Profiler.measure(.loss) {
+                x.accumulateGrad { gx in
+                    probs.withUnsafeBufferPointer { pp in
+                        Compute.parallelFor(n, minChunk: minRows) { rows in
+                            for r in rows {
+                                let t = Int(targets[r])
+                                guard t >= 0 else { continue }
+                                let o = r * c
+                                for j in 0..<c { gx[o + j] += g * pp[o + j] }
+                                gx[o + t] -= g
+                            }
+                        }
+                    }
                 }
             }
         }
