@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "Timed epochs (after one warm-up epoch).")
+    @Option(help: "Timed epochs (after one warm-up epoch); 0 times inference only.")
     var runs: Int = 5
 
     @Option(help: "Seed.")
@@ -33,12 +33,18 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         guard let proto = EvaluationProtocol(rawValue: protocolName) else { throw ValidationError("unknown --protocol \(protocolName)") }
+        guard runs >= 0, inferenceUsers >= 0 else { throw ValidationError("--runs and --inference-users must be ≥ 0") }
         Compute.configure(threads: modelOptions.threads)
         print("command: \(CommandLine.arguments.joined(separator: " "))")
         print("machine: \(Machine.summary); threads \(Compute.threads)")
         let split = proto.split(try DatasetLoader.load(data), seed: seed)
         print("data:    \(split.dataset.summary); \(split.train.target.nonZeros) training pairs")
         let model = try modelOptions.makeModel(train: split.train, seed: seed)
+        if runs == 0 {
+            // Inference only: an untrained model costs the same to run as a trained one.
+            if let inference = inferenceCost(model, split: split) { report(inference, model) }
+            return
+        }
         var rng = SeededRNG(seed: seed)
         let clock = ContinuousClock()
         let warm = clock.now
@@ -47,7 +53,7 @@ struct BenchCommand: ParsableCommand {
         Profiler.reset()
         Profiler.enable(true)
         var times: [Double] = []
-        for r in 1...max(1, runs) {
+        for r in 1...runs {
             let t = clock.now
             let loss = model.trainEpoch(rng: &rng)
             times.append((clock.now - t).seconds)
@@ -68,11 +74,7 @@ struct BenchCommand: ParsableCommand {
         print(String(format: "  %-14@ %7.3f s  %5.1f%%", "unattributed", total - accounted, 100 * (total - accounted) / total))
         print(String(format: "BLAS share: %.1f%%", 100 * (profile[.blas] ?? 0) / total))
         let inference = inferenceCost(model, split: split)
-        if let inference {
-            print(String(format: "inference, one user at a time (%@; %d users): p50 %.3f ms, p99 %.3f ms",
-                         model is SequenceRecommender ? "re-encode the history, score all items, top 10" : "score all items, top 10",
-                         inference.users, inference.p50 * 1000, inference.p99 * 1000))
-        }
+        if let inference { report(inference, model) }
         if let json {
             let doc: [String: Any] = [
                 "model": modelOptions.model, "data": data, "protocol": proto.rawValue, "seed": seed,
@@ -103,5 +105,11 @@ struct BenchCommand: ParsableCommand {
         }
         times.sort()
         return (times[times.count / 2], times[min(times.count - 1, Int(Double(times.count) * 0.99))], times.count)
+    }
+
+    func report(_ inference: (p50: Double, p99: Double, users: Int), _ model: Recommender) {
+        print(String(format: "inference, one user at a time (%@; %d users): p50 %.3f ms, p99 %.3f ms",
+                     model is SequenceRecommender ? "re-encode the history, score all items, top 10" : "score all items, top 10",
+                     inference.users, inference.p50 * 1000, inference.p99 * 1000))
     }
 }
