@@ -175,7 +175,7 @@ final class SequentialTests: XCTestCase {
                 for (u, h) in histories.enumerated() {
                     let s = PositiveSequence(h, kinds: SequenceKinds(train.taxonomy))
                     let (inputs, length) = model.encoder.leftPadded([s.items[...]])
-                    let skips = [Int32](repeating: -1, count: max(0, length - s.count)) + s.recentSkips.suffix(length)
+                    let skips = TransformerEncoder.leftPad([s.recentSkips[...]], length: length, fill: -1)
                     var r = SeededRNG(seed: 0)
                     let all = model.encode(inputs, skips: skips, batch: 1, length: length, training: false, rng: &r)
                     let last = Tensor.gather(all, [Int32(length - 1)])

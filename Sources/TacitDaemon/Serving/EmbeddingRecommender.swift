@@ -1,6 +1,5 @@
 import Synchronization
 import TacitData
-import TacitEval
 import TacitStore
 
 /// Serves top-K lists from the promoted embedding model (`bpr`, `lightgcn`): scores are dot
@@ -79,8 +78,7 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
             guard let scores = sequence.scores(history: sequence.history(try store.sequence(user: user))) else {
                 return try fallback.recommend(user: user, k: k, excluding: excluded)
             }
-            let top = scores.withUnsafeBufferPointer { Metrics.topK($0, k: k, excluded: { excluded.contains(Int32($0)) }) }
-            return Recommendations(items: top.map { ScoredItem(item: $0, score: scores[Int($0)]) }, model: model.identity)
+            return Recommendations(items: FoldIn.topK(scores: scores, k: k, excluded: excluded), model: model.identity)
         }
         var vector = cached
         if vector == nil {

@@ -54,6 +54,11 @@ enum FoldIn {
                 }
             }
         }
+        return topK(scores: scores, k: k, excluded: excluded)
+    }
+
+    /// The `k` best of `scores` (one per item), skipping `excluded`, best first, with their scores.
+    static func topK(scores: [Float], k: Int, excluded: Set<Int32>) -> [ScoredItem] {
         let top = scores.withUnsafeBufferPointer { Metrics.topK($0, k: k, excluded: { excluded.contains(Int32($0)) }) }
         return top.map { ScoredItem(item: $0, score: scores[Int($0)]) }
     }

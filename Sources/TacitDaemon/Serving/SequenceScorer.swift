@@ -80,13 +80,18 @@ final class SequenceScorer: Sendable {
         }
     }
 
-    /// A store history as the model reads it: positive feedback as positives, negative feedback
-    /// (skips, dislikes) as skips; events on items the model does not know are dropped.
+    /// A store history as the model reads it (`interaction(_:user:)`); events on items the model does
+    /// not know are dropped.
     func history(_ events: [SequenceEvent]) -> [Interaction] {
-        events.compactMap { e in
-            guard e.item >= 0, Int(e.item) < itemCount, let raw = e.feedback, let kind = FeedbackKind(rawValue: raw) else { return nil }
-            return Interaction(user: 0, item: e.item, behavior: kind.isPositive ? 0 : 1, timestamp: e.timestampMs / 1000)
-        }
+        events.compactMap { e in e.item >= 0 && Int(e.item) < itemCount ? Self.interaction(e, user: 0) : nil }
+    }
+
+    /// One stored event in `taxonomy`: positive feedback a positive (0), negative feedback (skips,
+    /// dislikes) a skip (1); nil for an event without feedback. Training (`TrainingData`) and serving
+    /// read events through this one mapping.
+    static func interaction(_ e: SequenceEvent, user: Int32) -> Interaction? {
+        guard let raw = e.feedback, let kind = FeedbackKind(rawValue: raw) else { return nil }
+        return Interaction(user: user, item: e.item, behavior: kind.isPositive ? 0 : 1, timestamp: e.timestampMs / 1000)
     }
 
     /// Scores of all items after `history`; nil when it holds no positive the model knows.

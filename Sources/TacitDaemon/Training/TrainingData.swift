@@ -43,9 +43,9 @@ struct TrainingData: Sendable {
             var disliked = Set<Int32>()
             var feedback: [(event: Interaction, seq: Int64, timestampMs: Int64)] = []
             for e in try store.sequence(user: Int32(u)) where e.seq <= through && e.item < Int32(counts.items) {
-                guard let raw = e.feedback, let kind = FeedbackKind(rawValue: raw) else { continue }
-                feedback.append((Interaction(user: Int32(u), item: e.item, behavior: kind.isPositive ? 0 : 1,
-                                             timestamp: e.timestampMs / 1000), e.seq, e.timestampMs))
+                guard let event = SequenceScorer.interaction(e, user: Int32(u)), let raw = e.feedback,
+                      let kind = FeedbackKind(rawValue: raw) else { continue }
+                feedback.append((event, e.seq, e.timestampMs))
                 if kind.isPositive {
                     var behaviors = latest[e.item]?.behaviors ?? []
                     if !behaviors.contains(e.behavior) { behaviors.append(e.behavior) }

@@ -117,6 +117,6 @@ public final class SASRec: SequenceRecommender {
         let hidden = encoder.encode(inputs, batch: sequences.count, length: length, training: false, rng: &rng)
         let d = settings.transformer.dim
         return Tensor.gather(hidden.reshaped([sequences.count * length, d]),
-                             (0..<sequences.count).map { Int32($0 * length + length - 1) })
+                             TransformerEncoder.lastPositions(batch: sequences.count, length: length))
     }
 }

@@ -195,16 +195,11 @@ public final class SINE: SequenceRecommender {
     public func scores(histories: [[Interaction]]) -> [Float] {
         Tensor.withoutGrad {
             let sequences = histories.map { PositiveSequence($0, kinds: training.kinds) }
-            let maxLength = settings.transformer.maxLength
             let (inputs, length) = encoder.leftPadded(sequences.map { $0.items[...] })
-            var skips = [Int32](repeating: -1, count: inputs.count)
-            for (b, s) in sequences.enumerated() {
-                let tail = s.recentSkips.suffix(min(maxLength, length))
-                for (j, skip) in tail.enumerated() { skips[b * length + length - tail.count + j] = skip }
-            }
+            let skips = TransformerEncoder.leftPad(sequences.map { $0.recentSkips[...] }, length: length, fill: -1)
             var rng = SeededRNG(seed: 0)   // unused: no dropout at inference
             let all = encode(inputs, skips: skips, batch: sequences.count, length: length, training: false, rng: &rng)
-            let last = Tensor.gather(all, (0..<sequences.count).map { Int32($0 * length + length - 1) })  // (B, K, d)
+            let last = Tensor.gather(all, TransformerEncoder.lastPositions(batch: sequences.count, length: length))  // (B, K, d)
             let k = settings.prototypes, n = itemCount, users = sequences.count
             let table = encoder.itemEmbedding.slice(axis: 0, 0..<n)
             let matches = Tensor.matmul(last.reshaped([users * k, dim]), table, transB: true).value  // (B·K, n)

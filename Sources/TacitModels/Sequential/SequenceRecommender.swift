@@ -59,13 +59,10 @@ public struct SequenceKinds: Sendable {
 }
 
 extension TrainingSet {
-    /// Each user's training interactions as a positive sequence (interactions are sorted by user, then time).
+    /// Each user's training interactions as a positive sequence.
     public func positiveSequences() -> [PositiveSequence] {
         let kinds = SequenceKinds(taxonomy)
-        var start = [Int](repeating: 0, count: userCount + 1)
-        for e in interactions { start[Int(e.user) + 1] += 1 }
-        for u in 0..<userCount { start[u + 1] += start[u] }
-        return (0..<userCount).map { u in PositiveSequence(interactions[start[u]..<start[u + 1]], kinds: kinds) }
+        return histories().map { PositiveSequence($0, kinds: kinds) }
     }
 
     /// Each user's training interactions, time-ordered.

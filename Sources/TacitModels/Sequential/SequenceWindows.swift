@@ -112,9 +112,11 @@ struct SequenceTraining {
     let sampler: NegativeSampler
 
     init(_ train: TrainingSet, maxLength: Int, stride: Int?, padding: Int32) {
-        kinds = SequenceKinds(train.taxonomy)
+        let kinds = SequenceKinds(train.taxonomy)
+        self.kinds = kinds
         histories = train.histories()
-        windows = SequenceWindows(sequences: train.positiveSequences(), maxLength: maxLength, stride: stride, padding: padding)
+        windows = SequenceWindows(sequences: histories.map { PositiveSequence($0, kinds: kinds) }, maxLength: maxLength,
+                                  stride: stride, padding: padding)
         sampler = NegativeSampler(positives: train.target)
     }
 }

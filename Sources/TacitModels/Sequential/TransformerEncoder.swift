@@ -141,12 +141,23 @@ public final class TransformerEncoder {
     /// The last `maxLength` items of each sequence, left-padded to the longest: (inputs, length).
     public func leftPadded(_ sequences: [ArraySlice<Int32>]) -> (inputs: [Int32], length: Int) {
         let length = max(1, min(settings.maxLength, sequences.map(\.count).max() ?? 1))
-        var inputs = [Int32](repeating: padding, count: sequences.count * length)
+        return (Self.leftPad(sequences, length: length, fill: padding), length)
+    }
+
+    /// The last `length` values of each sequence, right-aligned in rows of `length` filled with `fill`:
+    /// `sequences.count × length`, row-major (the layout `encode` reads; also for per-item side data).
+    public static func leftPad(_ sequences: [ArraySlice<Int32>], length: Int, fill: Int32) -> [Int32] {
+        var out = [Int32](repeating: fill, count: sequences.count * length)
         for (b, s) in sequences.enumerated() {
             let tail = s.suffix(length)
             let offset = b * length + length - tail.count
-            for (k, item) in tail.enumerated() { inputs[offset + k] = item }
+            for (k, value) in tail.enumerated() { out[offset + k] = value }
         }
-        return (inputs, length)
+        return out
+    }
+
+    /// Row indices of each sequence's newest position in an encoding reshaped to (batch · length, …).
+    public static func lastPositions(batch: Int, length: Int) -> [Int32] {
+        (0..<batch).map { Int32($0 * length + length - 1) }
     }
 }
