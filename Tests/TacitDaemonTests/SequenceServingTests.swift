@@ -81,6 +81,30 @@ struct SequenceServingTests {
         if case .skipped = second.outcome { Issue.record("second fine-tune skipped: \(second)") }
     }
 
+    /// A sequential snapshot whose architecture is missing or does not fit its tensors is not served
+    /// (the daemon falls back to popularity instead of crashing or serving a misread network).
+    @Test func aSnapshotThatDoesNotFitItsArchitectureIsRejected() throws {
+        let architecture = FineTuneSettings(config("sine")).architecture
+        let model = try #require(SequenceScorer.build("sine", itemCount: 12, architecture: architecture, seed: 1))
+        let items = Array(model.parameters[0].value.prefix(12 * 16))
+        let scorer = SequenceScorer(trained: model, architecture: architecture)
+        let good = ServingEmbeddings(sequence: scorer, model: "sine", version: 1, dim: 16, userCount: 3, items: items,
+                                     eventsThroughSeq: 1, metrics: [:], createdMs: 1).snapshot(metadata: [:], promoted: true)
+        #expect(ServingEmbeddings(snapshot: good)?.sequence != nil)
+        var wrongDim = good
+        wrongDim.metadata["arch.dim"] = "32"
+        #expect(ServingEmbeddings(snapshot: wrongDim) == nil)
+        var noArchitecture = good
+        noArchitecture.metadata = noArchitecture.metadata.filter { !$0.key.hasPrefix("arch.") }
+        #expect(ServingEmbeddings(snapshot: noArchitecture) == nil)
+        var missingTensor = good
+        missingTensor.tensors.removeLast()
+        #expect(ServingEmbeddings(snapshot: missingTensor) == nil)
+        var otherModel = good
+        otherModel.model = "sasrec"
+        #expect(ServingEmbeddings(snapshot: otherModel) == nil)
+    }
+
     @Test func aBadSequentialSettingIsAStartupErrorNamingTheKey() throws {
         let dir = tempDir()
         let path = dir.appendingPathComponent("tacit.toml").path
