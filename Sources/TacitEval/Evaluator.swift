@@ -51,7 +51,10 @@ public struct Evaluator: Sendable {
     func fullRanking(_ model: Recommender, side: Side, maskHistory: Bool, relevant: [[Int32]]? = nil) -> [String: Double] {
         let heldOut = relevant ?? (side == .test ? split.test : split.validation)
         let users = side == .test ? split.testUsers : split.validationUsers
-        let names = Metrics.names(ks: ks)
+        // EmoRec's polarity measure: the share of the top K that the user rated negatively (implicit or
+        // explicit negative) in the held-out window; lower is better.
+        let negatives = evaluationProtocol == .leaveLast10 ? heldOutNegatives(side) : nil
+        let names = Metrics.names(ks: ks) + (negatives == nil ? [] : ks.map { "NegShare@\($0)" })
         let maxK = ks.max() ?? 10
         let itemCount = model.itemCount
         let history = split.train.target
@@ -73,6 +76,10 @@ public struct Evaluator: Sendable {
                                 maskHistory && (history.contains(u, Int32(i)) || extra.contains(Int32(i)))
                             }
                             out[r] = Metrics.values(ranked: top[...], relevant: Set(heldOut[Int(u)]), ks: ks)
+                            if let negatives {
+                                let bad = negatives[Int(u)]
+                                for k in ks { out[r].append(Double(top.prefix(k).filter { bad.contains($0) }.count) / Double(k)) }
+                            }
                         }
                     }
                 }
@@ -84,6 +91,14 @@ public struct Evaluator: Sendable {
         for (k, name) in names.enumerated() { result[name] = users.isEmpty ? 0 : totals[k] / Double(users.count) }
         result["users"] = Double(users.count)
         return result
+    }
+
+    /// Per user, the held-out items of `side` whose feedback is negative.
+    func heldOutNegatives(_ side: Side) -> [Set<Int32>] {
+        let taxonomy = split.dataset.taxonomy
+        return (side == .test ? split.testEvents : split.validationEvents).map { events in
+            Set(events.filter { !taxonomy.feedback(of: $0).isPositive }.map(\.item))
+        }
     }
 
     // MARK: - Sampled candidates (HNT/CML)

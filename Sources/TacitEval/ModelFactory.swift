@@ -3,7 +3,7 @@ import TacitModels
 
 /// Builds a model by its command-line name. New models register here.
 public enum ModelFactory {
-    public static let names = ["popularity", "popularity-all", "bpr", "lightgcn", "hnt", "sasrec", "sasrec-n", "sine"]
+    public static let names = ["popularity", "popularity-all", "bpr", "lightgcn", "hnt", "sasrec", "sasrec-n", "sine", "emorec"]
 
     public struct UnknownModel: Error, CustomStringConvertible {
         public let name: String
@@ -11,10 +11,11 @@ public enum ModelFactory {
     }
 
     /// `hnt` takes its own settings from `hnt`, with `settings` as its embedding settings; the
-    /// sequential models take theirs from `sasrec` and `sine` (`sasrec-n` is `sasrec` with skips as negatives).
+    /// sequential models take theirs from `sasrec` and `sine` (`sasrec-n` is `sasrec` with skips as negatives),
+    /// EmoRec from `emorec` (its variant included).
     public static func make(_ name: String, train: TrainingSet, settings: EmbeddingSettings,
                             hnt: HNT.Settings = HNT.Settings(), sasrec: SASRec.Settings = SASRec.Settings(),
-                            sine: SINE.Settings = SINE.Settings()) throws -> Recommender {
+                            sine: SINE.Settings = SINE.Settings(), emorec: EmoRec.Settings = EmoRec.Settings()) throws -> Recommender {
         switch name {
         case "popularity", "pop": return Popularity(train: train)
         case "popularity-all": return Popularity(train: train, allBehaviors: true)
@@ -29,6 +30,7 @@ public enum ModelFactory {
             s.skipNegatives = name == "sasrec-n"
             return SASRec(train: train, settings: s)
         case "sine": return SINE(train: train, settings: sine)
+        case "emorec": return EmoRec(train: train, settings: emorec)
         default: throw UnknownModel(name: name)
         }
     }

@@ -12,8 +12,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Embedding size d (default 64; sine 50).")
     var dim: Int?
 
-    @Option(help: "Graph propagation layers (graph models).")
-    var layers: Int = 3
+    @Option(help: "Graph propagation layers (graph models; default 3, emorec 2).")
+    var layers: Int?
 
     @Option(name: .customLong("lr"), help: "Adam learning rate.")
     var learningRate: Float = 1e-3
@@ -60,14 +60,14 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Sequential models: feed-forward inner size (default: sasrec 4·d, sine d).")
     var inner: Int?
 
-    @Option(help: "Sequential models: dropout.")
-    var dropout: Float = 0.5
+    @Option(help: "Sequential models: dropout (default 0.5; emorec's THP 0.2).")
+    var dropout: Float?
 
     @Option(help: "Sequential models: training windows end this many positions apart; below --max-len every target sees that much more context (default: --max-len, disjoint windows).")
     var windowStride: Int?
 
-    @Option(help: "sasrec, sasrec-n: loss, ce (softmax over all items) or bpr (one sampled negative).")
-    var loss: String = "ce"
+    @Option(help: "sasrec, sasrec-n: loss, ce (softmax over all items) or bpr (one sampled negative); emorec's THP variants: the same choice (default bpr, the paper's).")
+    var loss: String?
 
     @Option(help: "sine: sub-interest prototypes K.")
     var prototypes: Int = SINE.Settings().prototypes
@@ -84,35 +84,65 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "sine: λ₃, weight of the prototypes' distance correlation.")
     var dcorWeight: Float = SINE.Settings().dcorWeight
 
+    @Option(help: "emorec: the paper's variant, \(EmoRec.Variant.allCases.map(\.paperName).joined(separator: ", ")) (any case).")
+    var variant: String = EmoRec.Variant.diffGATTHPExtraTask.paperName
+
+    @Option(help: "emorec: which training events are BPR positives, all, positive (ratings ≥ 4 / positive kinds) or explicit (5 / like).")
+    var bprPositives: String = EmoRec.Positives.all.rawValue
+
+    @Option(help: "emorec +extra_task: weight of the next-interaction polarity cross-entropy.")
+    var polarityWeight: Float = EmoRec.Settings().polarityWeight
+
+    @Option(help: "emorec: λ_decay of the Hawkes attention kernel, per day (initial value when learnable).")
+    var decay: Float = HawkesEncoder.Settings().decayPerDay
+
+    @Flag(inversion: .prefixedNo, help: "emorec: learn λ_decay.")
+    var learnableDecay = true
+
+    @Option(help: "emorec: W of the positional window decay exp(−|i − j| / W).")
+    var decayWindow: Float = HawkesEncoder.Settings().window
+
+    @Option(help: "emorec: dropout on the graph layers.")
+    var graphDropout: Float = EmoRec.Settings().graphDropout
+
     @Option(help: "Threads for our kernels and OpenBLAS (0 = all cores).")
     var threads: Int = 0
 
     var isSequential: Bool { ["sasrec", "sasrec-n", "sine"].contains(model) }
+    var lossValue: String { loss ?? (model == "emorec" ? "bpr" : "ce") }
+    var layersValue: Int { layers ?? (model == "emorec" ? 2 : 3) }
+    var dropoutValue: Float { dropout ?? (model == "emorec" ? 0.2 : 0.5) }
+    var variantValue: EmoRec.Variant? { EmoRec.Variant(name: variant) ?? EmoRec.Variant.allCases.first { $0.paperName.lowercased() == variant.lowercased() } }
     var dimValue: Int { dim ?? (model == "sine" ? SINE.Settings().transformer.dim : 64) }
     var headsValue: Int { heads ?? (model == "hnt" ? HNT.Settings().heads : model == "sine" ? 1 : 2) }
     /// SASRec: 32 sequences per step (about RecBole's 2048 targets per step; 128 took twice the epochs on
     /// ML-100k); SINE: its reference code's 128.
-    var batchValue: Int { batchSize ?? (model == "sine" ? 128 : isSequential ? 32 : 2048) }
+    /// EmoRec: 128 windows per step with the THP, 4096 pairs without.
+    var batchValue: Int {
+        if let batchSize { return batchSize }
+        if model == "emorec" { return variantValue?.sequence ?? true ? EmoRec.Settings().windowBatch : EmoRec.Settings().pairBatch }
+        return model == "sine" ? 128 : isSequential ? 32 : 2048
+    }
     var maxLenValue: Int { maxLen ?? (model == "sine" ? SINE.Settings().transformer.maxLength : 50) }
     var innerValue: Int { inner ?? (model == "sine" ? dimValue : 4 * dimValue) }
 
     func settings(seed: UInt64) -> EmbeddingSettings {
-        EmbeddingSettings(dim: dimValue, learningRate: learningRate, batchSize: batchValue, l2: l2, layers: layers, seed: seed)
+        EmbeddingSettings(dim: dimValue, learningRate: learningRate, batchSize: batchValue, l2: l2, layers: layersValue, seed: seed)
     }
 
     /// The model these options describe, over `train`.
     func makeModel(train: TrainingSet, seed: UInt64) throws -> Recommender {
         try ModelFactory.make(model, train: train, settings: settings(seed: seed), hnt: hntSettings(seed: seed),
-                              sasrec: sasrecSettings(seed: seed), sine: sineSettings(seed: seed))
+                              sasrec: sasrecSettings(seed: seed), sine: sineSettings(seed: seed), emorec: emorecSettings(seed: seed))
     }
 
     var transformer: TransformerEncoder.Settings {
-        TransformerEncoder.Settings(dim: dimValue, heads: headsValue, blocks: blocks, innerSize: innerValue, dropout: dropout,
+        TransformerEncoder.Settings(dim: dimValue, heads: headsValue, blocks: blocks, innerSize: innerValue, dropout: dropoutValue,
                                     maxLength: maxLenValue)
     }
 
     func sasrecSettings(seed: UInt64) -> SASRec.Settings {
-        SASRec.Settings(transformer: transformer, loss: SASRec.Loss(rawValue: loss) ?? .crossEntropy,
+        SASRec.Settings(transformer: transformer, loss: SASRec.Loss(rawValue: lossValue) ?? .crossEntropy,
                         learningRate: learningRate, batchSize: batchValue, windowStride: windowStride, seed: seed)
     }
 
@@ -128,6 +158,26 @@ struct ModelOptions: ParsableArguments {
         s.learningRate = learningRate
         s.batchSize = batchValue
         s.windowStride = windowStride
+        s.seed = seed
+        return s
+    }
+
+    func emorecSettings(seed: UInt64) -> EmoRec.Settings {
+        var s = EmoRec.Settings()
+        s.variant = variantValue ?? .diffGATTHPExtraTask
+        s.dim = dimValue
+        s.graphLayers = layersValue
+        s.graphDropout = graphDropout
+        s.hawkes.transformer = transformer
+        s.hawkes.decayPerDay = decay
+        s.hawkes.learnableDecay = learnableDecay
+        s.hawkes.window = decayWindow
+        s.bprPositives = EmoRec.Positives(rawValue: bprPositives) ?? .all
+        s.polarityWeight = polarityWeight
+        s.loss = SASRec.Loss(rawValue: lossValue) ?? .bpr
+        s.learningRate = learningRate
+        s.pairBatch = batchValue
+        s.windowBatch = batchValue
         s.seed = seed
         return s
     }
@@ -148,17 +198,27 @@ struct ModelOptions: ParsableArguments {
     }
 
     var description: [String: String] {
-        var d = ["dim": "\(dimValue)", "layers": "\(layers)", "lr": "\(learningRate)", "batch_size": "\(batchValue)", "l2": "\(l2)",
+        var d = ["dim": "\(dimValue)", "layers": "\(layersValue)", "lr": "\(learningRate)", "batch_size": "\(batchValue)", "l2": "\(l2)",
                  "threads": "\(Compute.threads)"]
         if isSequential {
             d = ["dim": "\(dimValue)", "heads": "\(headsValue)", "blocks": "\(blocks)", "inner": "\(innerValue)",
-                 "dropout": "\(dropout)", "max_len": "\(maxLenValue)", "window_stride": "\(windowStride ?? maxLenValue)", "lr": "\(learningRate)", "batch_size": "\(batchValue)",
+                 "dropout": "\(dropoutValue)", "max_len": "\(maxLenValue)", "window_stride": "\(windowStride ?? maxLenValue)", "lr": "\(learningRate)", "batch_size": "\(batchValue)",
                  "threads": "\(Compute.threads)"]
-            if model != "sine" { d["loss"] = loss }
+            if model != "sine" { d["loss"] = lossValue }
             if model == "sine" {
                 d.merge(["ablation": ablation, "prototypes": "\(prototypes)", "beta_attention": "\(betaAttention)",
                          "beta1": "\(beta1)", "skip_weight": "\(skipWeight)", "dcor_weight": "\(dcorWeight)"]) { $1 }
             }
+        }
+        if model == "emorec", let v = variantValue {
+            d.merge(["variant": v.paperName, "graph_dropout": "\(graphDropout)", "bpr_positives": bprPositives]) { $1 }
+            if v.sequence {
+                d.merge(["heads": "\(headsValue)", "blocks": "\(blocks)", "inner": "\(innerValue)", "dropout": "\(dropoutValue)",
+                         "max_len": "\(maxLenValue)", "decay_per_day": "\(decay)", "learnable_decay": "\(learnableDecay)",
+                         "decay_window": "\(decayWindow)"]) { $1 }
+            }
+            if v.polarityHead { d["polarity_weight"] = "\(polarityWeight)" }
+            if v.sequence { d["loss"] = lossValue }
         }
         if model == "hnt" {
             d.merge(["ablation": ablation, "heads": "\(headsValue)", "mu": "\(mu)", "beta": "\(beta)", "lambda1": "\(lambda1)",
@@ -170,16 +230,28 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         guard dimValue > 0 else { throw ValidationError("--dim must be positive") }
-        guard layers >= 0 else { throw ValidationError("--layers must be ≥ 0") }
+        guard layersValue >= 0 else { throw ValidationError("--layers must be ≥ 0") }
         guard batchValue > 0 else { throw ValidationError("--batch-size must be positive") }
         guard learningRate > 0 else { throw ValidationError("--lr must be positive") }
         guard headsValue > 0, dimValue % headsValue == 0 else { throw ValidationError("--heads must be positive and divide --dim (\(dimValue))") }
         guard mu >= 0, mu <= 1 else { throw ValidationError("--mu must be in [0, 1]") }
         guard maxLenValue > 0, blocks >= 1, innerValue > 0 else { throw ValidationError("--max-len, --blocks and --inner must be positive") }
-        guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
-        guard SASRec.Loss(rawValue: loss) != nil else { throw ValidationError("unknown --loss '\(loss)': choose ce or bpr") }
+        guard dropoutValue >= 0, dropoutValue < 1, graphDropout >= 0, graphDropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
+        guard SASRec.Loss(rawValue: lossValue) != nil else { throw ValidationError("unknown --loss '\(lossValue)': choose ce or bpr") }
         guard prototypes >= 1 else { throw ValidationError("--prototypes must be ≥ 1") }
         guard beta1 >= 0, beta1 <= 1 else { throw ValidationError("--beta1 must be in [0, 1]") }
+        if model == "emorec" {
+            guard variantValue != nil else {
+                throw ValidationError("unknown --variant '\(variant)': choose one of \(EmoRec.Variant.allCases.map(\.paperName).joined(separator: ", "))")
+            }
+            guard EmoRec.Positives(rawValue: bprPositives) != nil else {
+                throw ValidationError("unknown --bpr-positives '\(bprPositives)': choose all, positive or explicit")
+            }
+            guard decay >= 0, decayWindow > 0, polarityWeight >= 0 else {
+                throw ValidationError("--decay and --polarity-weight must be ≥ 0, --decay-window positive")
+            }
+            guard learnableDecay == false || decay > 0 else { throw ValidationError("a learnable --decay starts above 0") }
+        }
         let ablations = model == "sine" ? SINE.Ablation.allCases.map(\.rawValue) : HNT.Settings.ablations
         guard ablations.contains(ablation) else {
             throw ValidationError("unknown --ablation '\(ablation)' for \(model): choose one of \(ablations.joined(separator: ", "))")

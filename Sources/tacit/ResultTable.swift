@@ -3,7 +3,7 @@ import TacitEval
 
 /// Renders experiment results: a metrics table (mean ± std over seeds) and the JSON document.
 enum ResultTable {
-    static let order = ["HR@10", "NDCG@10", "Recall@10", "Precision@10", "MAP@10", "MRR@10", "AUC", "GAUC",
+    static let order = ["HR@10", "NDCG@10", "Recall@10", "Precision@10", "MAP@10", "MRR@10", "NegShare@10", "AUC", "GAUC",
                         "NDCG(untruncated)", "HR@20", "NDCG@20", "Recall@20", "HR@5", "NDCG@5"]
 
     static func meanStd(_ xs: [Double]) -> (Double, Double) {

@@ -35,6 +35,30 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(ev.evaluate(anti, on: .test)["HR@10"], 0)
     }
 
+    /// EmoRec's polarity measure: the share of the top K rated ≤ 3 in the held-out window. An oracle over
+    /// the held-out items that prefers the ones rated ≤ 3 fills its top 10 with as many as there are.
+    func testNegShareCountsTheTopItemsRatedNegativelyInTheWindow() {
+        var d = dataset()
+        // Every user's last 4 interactions (of the 10 held out) rated 2, 2, 3, 3.
+        let start = d.userRanges()
+        for u in 0..<20 { for (k, r) in (start[u + 1] - 4..<start[u + 1]).enumerated() { d.interactions[r].value = k < 2 ? 2 : 3 } }
+        let split = EvaluationProtocol.leaveLast10.split(d, seed: 1)
+        let ev = Evaluator(split: split, protocol: .leaveLast10)
+        let negativesFirst = FixedScores(items: 50) { u, i in
+            guard let e = split.testEvents[Int(u)].first(where: { $0.item == i }) else { return 0 }
+            return e.value <= 3 ? 20 : 10
+        }
+        let positivesFirst = FixedScores(items: 50) { u, i in
+            guard let e = split.testEvents[Int(u)].first(where: { $0.item == i }) else { return 0 }
+            return e.value <= 3 ? 10 : 20
+        }
+        XCTAssertEqual(ev.evaluate(negativesFirst, on: .test)["NegShare@10"]!, 0.4, accuracy: 1e-9)
+        XCTAssertEqual(ev.evaluate(negativesFirst, on: .test)["NegShare@5"]!, 0.8, accuracy: 1e-9)
+        XCTAssertEqual(ev.evaluate(positivesFirst, on: .test)["NegShare@5"]!, 0, accuracy: 1e-9)
+        XCTAssertEqual(ev.evaluate(positivesFirst, on: .test)["Recall@10"]!, 1, accuracy: 1e-9)
+        XCTAssertNil(Evaluator(split: split, protocol: .full).evaluate(negativesFirst, on: .test)["NegShare@10"])
+    }
+
     /// Training items are masked in full ranking: scoring them highest must not hurt.
     func testHistoryIsMasked() {
         let split = EvaluationProtocol.leaveLast10.split(dataset(), seed: 1)

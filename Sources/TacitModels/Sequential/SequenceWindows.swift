@@ -25,6 +25,8 @@ struct SequenceWindows {
         var targetSkips: [Int32] = []
         /// The skip just before each input item, −1 when none (its sub-interest assignment, eq. 4).
         var inputSkips: [Int32] = []
+        /// The windows themselves (EmoRec reads its events' kinds and times through them).
+        var windows: [Window] = []
         var count: Int { users.count }
     }
 
@@ -84,6 +86,7 @@ struct SequenceWindows {
         let cells = chosen.count * length
         batch.length = length
         batch.users = chosen.map { windows[$0].user }
+        batch.windows = chosen.map { windows[$0] }
         batch.inputs = [Int32](repeating: padding, count: cells)
         batch.targets = [Int32](repeating: -1, count: cells)
         batch.targetSkips = [Int32](repeating: -1, count: cells)

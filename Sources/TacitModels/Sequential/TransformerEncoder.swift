@@ -85,13 +85,17 @@ public final class TransformerEncoder {
 
     /// Encodes `batch` left-padded sequences of length `length` (`inputs`: batch × length item indices,
     /// padding = `padding`). `attentionScale` (batch × length × length), when given, multiplies the
-    /// attention probabilities of every layer (SINE's β, eq. 9). → (batch, length, d).
+    /// attention probabilities of every layer (SINE's β, eq. 9). `extraInput` (batch, length, d) is added
+    /// to the item and position embeddings (EmoRec's time and feedback-kind embeddings), and
+    /// `scoreKernel` (batch, 1, length, length) multiplies the attention scores before the softmax
+    /// (EmoRec's Hawkes decay); both take gradients. → (batch, length, d).
     public func encode(_ inputs: [Int32], batch: Int, length: Int, training: Bool, rng: inout SeededRNG,
-                       attentionScale: [Float]? = nil) -> Tensor {
+                       attentionScale: [Float]? = nil, extraInput: Tensor? = nil, scoreKernel: Tensor? = nil) -> Tensor {
         precondition(inputs.count == batch * length && length <= settings.maxLength, "encode: \(inputs.count) inputs for \(batch)×\(length)")
         let d = settings.dim, h = settings.heads, dh = d / h, p = settings.dropout
         let positions = positionEmbedding.slice(axis: 0, (settings.maxLength - length)..<settings.maxLength)
         var x = Tensor.gather(itemEmbedding, inputs, leadingShape: [batch, length]) + positions
+        if let extraInput { x = x + extraInput }
         x = Tensor.layerNorm(x, gamma: inputNorm, beta: inputNormBias).dropout(p, training: training, rng: &rng)
         let mask = attentionMask(inputs, batch: batch, length: length)
         let scale = attentionScale.map { s -> Tensor in
@@ -106,6 +110,9 @@ public final class TransformerEncoder {
             }
             let q = heads(layer.query, layer.queryBias), k = heads(layer.key, layer.keyBias), v = heads(layer.value, layer.valueBias)
             var attention = Tensor.batchedMatmul(q, k, transB: true).scaled(by: 1 / Float(dh).squareRoot())
+            if let scoreKernel {
+                attention = (attention.reshaped([batch, h, length, length]) * scoreKernel).reshaped([batch * h, length, length])
+            }
             attention = attention.softmax(mask: mask)                            // (B·h, L, L)
             if let scale { attention = (attention.reshaped([batch, h, length, length]) * scale).reshaped([batch * h, length, length]) }
             attention = attention.dropout(p, training: training, rng: &rng)
