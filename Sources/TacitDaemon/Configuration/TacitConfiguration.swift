@@ -72,9 +72,9 @@ public struct TacitConfiguration: Sendable, Equatable {
     }
 
     /// Models the daemon serves (`trainer.model`).
-    public static let models = ["popularity", "bpr", "lightgcn", "hnt", "sasrec", "sine"]
+    public static let models = ["popularity", "bpr", "lightgcn", "hnt", "sasrec", "sine", "emorec"]
     /// The models that encode a user's history on every request.
-    public static let sequentialModels = ["sasrec", "sine"]
+    public static let sequentialModels = ["sasrec", "sine", "emorec"]
 
     /// `[trainer]`: periodic fine-tuning (used once a learned model is wired in).
     public struct Trainer: Sendable, Equatable {
@@ -116,7 +116,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         /// HNT variant: `full`, or one of its ablations (`hesitation-only` was better on both
         /// Retail Rocket and Tmall, docs/hnt.md); SINE: `full`, `no-af` or `no-nf`.
         public var ablation = "full"
-        /// Sequential models (sasrec, sine): history length encoded, Transformer blocks, dropout,
+        /// Sequential models (sasrec, sine, emorec): history length encoded, Transformer blocks, dropout,
         /// sequences per optimizer step; SASRec's loss (`ce` over all items, memory ∝ items, or
         /// `bpr`); SINE's number of sub-interest prototypes.
         public var maxLength = 50
@@ -125,6 +125,8 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var sequencesPerStep = 64
         public var loss = "ce"
         public var prototypes = SINE.Settings().prototypes
+        /// EmoRec: the paper's variant (Table 1), by its name.
+        public var variant = EmoRec.Variant.diffGATTHPExtraTask.paperName
     }
 
     /// `[publisher]`: top-K lists to the output topic.
@@ -290,6 +292,10 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.trainer.sequencesPerStep = try tr.int("sequences_per_step", default: d.trainer.sequencesPerStep, range: 1...100_000)
         c.trainer.loss = try tr.string("loss", default: d.trainer.loss)
         c.trainer.prototypes = try tr.int("prototypes", default: d.trainer.prototypes, range: 1...64)
+        c.trainer.variant = try tr.string("variant", default: d.trainer.variant)
+        if EmoRec.Variant(name: c.trainer.variant) == nil {
+            throw tr.error("variant", "unknown EmoRec variant \"\(c.trainer.variant)\": choose \(EmoRec.Variant.allCases.map(\.paperName).joined(separator: ", "))")
+        }
         let variants = c.trainer.model == "sine" ? SINE.Ablation.allCases.map(\.rawValue) : HNT.Settings.ablations
         if !variants.contains(c.trainer.ablation) {
             throw tr.error("ablation", "unknown \(c.trainer.model == "sine" ? "SINE" : "HNT") variant \"\(c.trainer.ablation)\": choose \(variants.joined(separator: ", "))")

@@ -8,14 +8,14 @@ extension DaemonComponents {
     ///   model (loaded at start-up, popularity until the first promotion), folding in new events
     ///   between fine-tunes, and, when `trainer.enabled`, a `TrainerService` fine-tuning it.
     /// - `hnt`: the same, trained on the target behavior and the `taxonomy.auxiliary` behaviors.
-    /// - `sasrec`, `sine`: the same host and trainer; lists re-encode the user's history per request.
+    /// - `sasrec`, `sine`, `emorec`: the same host and trainer; lists re-encode the user's history per request.
     /// Throws a `ConfigurationError` naming `trainer.model` for an unknown model
     /// (`TacitConfiguration.load` already rejects one, naming the file).
     public static func fromConfiguration(_ config: TacitConfiguration) throws -> DaemonComponents {
         switch config.trainer.model {
         case "popularity":
             return DaemonComponents()
-        case "bpr", "lightgcn", "hnt", "sasrec", "sine":
+        case "bpr", "lightgcn", "hnt", "sasrec", "sine", "emorec":
             let built = ModelComponentsBox()
             return DaemonComponents(
                 recommender: { context in try built.make(context).recommender },

@@ -75,7 +75,7 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
         guard let model else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
         if let sequence = model.sequence {
             // Sequential models: the user's current history, re-encoded now (nothing to cache).
-            guard let scores = sequence.scores(history: sequence.history(try store.sequence(user: user))) else {
+            guard let scores = sequence.scores(history: sequence.history(try store.sequence(user: user), user: user)) else {
                 return try fallback.recommend(user: user, k: k, excluding: excluded)
             }
             return Recommendations(items: FoldIn.topK(scores: scores, k: k, excluded: excluded), model: model.identity)

@@ -38,6 +38,14 @@ struct FineTuneSettings: Sendable {
                         "arch.dropout": "\(t.dropout)", "arch.loss": t.loss, "arch.skip_negatives": "false",
                         "arch.prototypes": "\(t.prototypes)", "arch.ablation": t.model == "sine" ? t.ablation : "full",
                         "arch.beta_attention": "true", "arch.beta1": "\(SINE.Settings().beta1)"]
+        if t.model == "emorec" {
+            architecture.merge(["arch.variant": EmoRec.Variant(name: t.variant)?.rawValue ?? t.variant, "arch.graph_layers": "2",
+                                // Recommend what the user will like: skips and dislikes are not targets here
+                                // (they still shape the graph, the sequence and the polarity head).
+                                "arch.bpr_positives": EmoRec.Positives.positive.rawValue,
+                                "arch.decay_per_day": "\(HawkesEncoder.Settings().decayPerDay)",
+                                "arch.decay_window": "\(HawkesEncoder.Settings().window)"]) { $1 }
+        }
         sequencesPerStep = t.sequencesPerStep
     }
 }
@@ -105,17 +113,22 @@ enum FineTuner {
 
     /// `sasrec`, `sine`: trained on every user's sequence of positives and skips, warm-started from the
     /// previous network (all of it when the architecture is unchanged; the item table's old rows
-    /// when only the catalogue grew).
+    /// when only the catalogue grew). `emorec`: on the four feedback kinds; its graph is rebuilt and
+    /// retrained from the current store each time (its node set changes), its Hawkes Transformer and
+    /// polarity head warm-start the same way; it serves as `EmoRecServing`.
     static func trainSequential(_ data: TrainingData, previous: ServingEmbeddings?, settings: FineTuneSettings, round: UInt64,
                                 createdMs: Int64, shouldStop: () -> Bool) -> ServingEmbeddings? {
-        let set = data.sequenceSet()
+        let set = data.sequenceSet(for: settings.model)
         let seed = settings.embedding.seed &+ round
         guard let model = SequenceScorer.build(settings.model, itemCount: data.itemCount, architecture: settings.architecture,
                                                seed: seed, train: set, learningRate: settings.embedding.learningRate,
                                                batchSize: settings.sequencesPerStep)
         else { preconditionFailure("sequential architecture validated with the configuration: \(settings.architecture)") }
         if let old = previous?.sequence, previous?.model == settings.model, old.architecture == settings.architecture {
-            for (p, t) in zip(model.parameters, old.tensors) {
+            // EmoRec's served tensors start with its two graph tables, which are not warm-started.
+            let emorec = model as? EmoRec
+            let warm = emorec.map { ($0.hawkes?.parameters ?? []) + ($0.polarity.map { [$0.weight, $0.bias] } ?? []) } ?? model.parameters
+            for (p, t) in zip(warm, old.tensors.dropFirst(emorec == nil ? 0 : 2)) {
                 if p.shape == t.shape { p.value = t.values }
                 else if p.shape.count == 2, t.shape.count == 2, p.shape[1] == t.shape[1], t.shape[0] <= p.shape[0] {
                     // The catalogue grew: keep the known items' rows; new items and the padding row (the
@@ -132,8 +145,9 @@ enum FineTuner {
             _ = model.trainEpoch(rng: &rng)
         }
         let d = settings.embedding.dim
-        let items = Array(model.parameters[0].value.prefix(data.itemCount * d))
-        let scorer = SequenceScorer(trained: model, architecture: settings.architecture)
+        let served: any SequenceRecommender = (model as? EmoRec).map { EmoRecServing($0) } ?? model
+        let items = Array(served.parameters[0].value.prefix(data.itemCount * d))
+        let scorer = SequenceScorer(trained: served, architecture: settings.architecture)
         return ServingEmbeddings(sequence: scorer, model: settings.model, version: 0, dim: d, userCount: data.userCount,
                                  items: items,
                                  eventsThroughSeq: data.throughSeq, metrics: [:], createdMs: createdMs)

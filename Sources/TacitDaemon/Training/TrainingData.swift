@@ -22,9 +22,8 @@ struct TrainingData: Sendable {
     let train: [[Positive]]
     /// Per user: held-out positives (empty for most users with a single positive).
     let heldOut: [[Positive]]
-    /// Per user: the time-ordered feedback before their first held-out positive, as the sequential
-    /// models read it (behavior 0 = positive, 1 = skip or other negative feedback;
-    /// `SequenceScorer.taxonomy`), without the held-out items.
+    /// Per user: the time-ordered feedback before their first held-out positive, behavior = feedback
+    /// kind (`SequenceScorer.feedbackTaxonomy`), without the held-out items.
     let sequences: [[Interaction]]
 
     /// Users with at least one training positive.
@@ -93,10 +92,11 @@ struct TrainingData: Sendable {
         return TrainingSet(userCount: userCount, itemCount: itemCount, taxonomy: taxonomy, interactions: interactions)
     }
 
-    /// The sequential models' training set: every user's `sequences`, positives and skips.
-    func sequenceSet() -> TrainingSet {
-        TrainingSet(userCount: userCount, itemCount: itemCount, taxonomy: SequenceScorer.taxonomy,
-                    interactions: sequences.flatMap { $0 })
+    /// The sequential models' training set: every user's `sequences`, as `model` reads them (EmoRec the
+    /// four feedback kinds, SASRec and SINE positives and skips).
+    func sequenceSet(for model: String) -> TrainingSet {
+        TrainingSet(userCount: userCount, itemCount: itemCount, taxonomy: SequenceScorer.taxonomy(for: model),
+                    interactions: sequences.flatMap { SequenceScorer.reading($0, for: model) })
     }
 
     /// Users evaluated: those with held-out items, the most recent `limit` (by newest held-out event).

@@ -137,7 +137,7 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
         // Windows over every event (not only positives): SequenceWindows reads items only.
         windows = SequenceWindows(sequences: events.map { PositiveSequence(items: $0.map(\.item), recentSkips: $0.map { _ in -1 }) },
                                   maxLength: settings.hawkes.transformer.maxLength - 1, padding: -1)
-        sampler = NegativeSampler(positives: train.target)
+        sampler = NegativeSampler(positives: train.anyBehavior())
         negatives = events.map { Array(Set($0.filter { !$0.kind.isPositive }.map(\.item))).sorted() }
         var users: [Int32] = [], items: [Int32] = []
         for (u, i, kind) in FeedbackGraph.latestKinds(train) where settings.bprPositives.contains(kind) {
@@ -256,46 +256,16 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
     }
 
     /// Histories carry their user (a user the graph has not seen gets no graph term).
-    public func scores(histories: [[Interaction]]) -> [Float] {
-        let users = histories.map { $0.first?.user ?? -1 }
-        return scores(histories: histories.map { h in h.map { HawkesEncoder.Event(item: $0.item, kind: taxonomy.feedback(of: $0), time: $0.timestamp) } },
-                      users: users)
-    }
+    public func scores(histories: [[Interaction]]) -> [Float] { EmoRecServing(self).scores(histories: histories) }
 
     /// Scores after each user's events; `users[b]` < 0 or unknown to the graph scores on the sequence alone.
     public func scores(histories: [[HawkesEncoder.Event]], users: [Int32]) -> [Float] {
-        let (gu, gi) = graphEmbeddings()
-        return Tensor.withoutGrad {
-            let known = users.map { $0 >= 0 && Int($0) < userCount }
-            // Unknown users read a zero row (appended after the table).
-            let table = Tensor.concat([gu, Tensor(zeros: [1, settings.dim])], axis: 0)
-            let userRows = Tensor.gather(table, zip(users, known).map { $1 ? $0 : Int32(userCount) })
-            var scores = Tensor.matmul(userRows, gi, transB: true)
-            if let hawkes {
-                let last = lastEncoding(histories)
-                scores = scores + Tensor.matmul(last, hawkes.itemTable, transB: true)
-            }
-            return scores.value
-        }
-    }
-
-    /// The THP encoding at each history's newest position (its [CLS] when empty): (B, d).
-    public func lastEncoding(_ histories: [[HawkesEncoder.Event]]) -> Tensor {
-        guard let hawkes else { preconditionFailure("lastEncoding without the THP") }
-        var rng = SeededRNG(seed: 0)
-        let (hidden, length) = hawkes.encode(histories.map { $0[...] }, training: false, rng: &rng)
-        return Tensor.gather(hidden.reshaped([histories.count * length, settings.dim]),
-                             TransformerEncoder.lastPositions(batch: histories.count, length: length))
+        EmoRecServing(self).scores(events: histories, users: users)
     }
 
     /// Probability that the next interaction after each history, if it is with `items[b]`, is positive
     /// (`+extra_task` variants).
     public func polarity(histories: [[HawkesEncoder.Event]], items: [Int32]) -> [Float]? {
-        guard let polarity, let hawkes else { return nil }
-        return Tensor.withoutGrad {
-            let h = lastEncoding(histories)
-            return (Tensor.rowDot(Tensor.matmul(h, polarity.weight), Tensor.gather(hawkes.itemTable, items)) + polarity.bias)
-                .sigmoid().value
-        }
+        EmoRecServing(self).polarity(events: histories, items: items)
     }
 }

@@ -123,4 +123,12 @@ public final class HawkesEncoder {
                                         extraInput: extra, scoreKernel: kernel)
         return (hidden, length)
     }
+
+    /// The encoding at each sequence's newest position (inference, no dropout): (B, d).
+    public func lastEncoding(_ sequences: [[Event]]) -> Tensor {
+        var rng = SeededRNG(seed: 0)   // unused without dropout
+        let (hidden, length) = encode(sequences.map { $0[...] }, training: false, rng: &rng)
+        return Tensor.gather(hidden.reshaped([sequences.count * length, settings.transformer.dim]),
+                             TransformerEncoder.lastPositions(batch: sequences.count, length: length))
+    }
 }
