@@ -112,7 +112,7 @@ struct ModelOptions: ParsableArguments {
     var lossValue: String { loss ?? (model == "emorec" ? "bpr" : "ce") }
     var layersValue: Int { layers ?? (model == "emorec" ? 2 : 3) }
     var dropoutValue: Float { dropout ?? (model == "emorec" ? 0.2 : 0.5) }
-    var variantValue: EmoRec.Variant? { EmoRec.Variant(name: variant) ?? EmoRec.Variant.allCases.first { $0.paperName.lowercased() == variant.lowercased() } }
+    var variantValue: EmoRec.Variant? { EmoRec.Variant(name: variant) }
     var dimValue: Int { dim ?? (model == "sine" ? SINE.Settings().transformer.dim : 64) }
     var headsValue: Int { heads ?? (model == "hnt" ? HNT.Settings().heads : model == "sine" ? 1 : 2) }
     /// SASRec: 32 sequences per step (about RecBole's 2048 targets per step; 128 took twice the epochs on
@@ -215,10 +215,9 @@ struct ModelOptions: ParsableArguments {
             if v.sequence {
                 d.merge(["heads": "\(headsValue)", "blocks": "\(blocks)", "inner": "\(innerValue)", "dropout": "\(dropoutValue)",
                          "max_len": "\(maxLenValue)", "decay_per_day": "\(decay)", "learnable_decay": "\(learnableDecay)",
-                         "decay_window": "\(decayWindow)"]) { $1 }
+                         "decay_window": "\(decayWindow)", "loss": lossValue]) { $1 }
             }
             if v.polarityHead { d["polarity_weight"] = "\(polarityWeight)" }
-            if v.sequence { d["loss"] = lossValue }
         }
         if model == "hnt" {
             d.merge(["ablation": ablation, "heads": "\(headsValue)", "mu": "\(mu)", "beta": "\(beta)", "lambda1": "\(lambda1)",
@@ -236,7 +235,7 @@ struct ModelOptions: ParsableArguments {
         guard headsValue > 0, dimValue % headsValue == 0 else { throw ValidationError("--heads must be positive and divide --dim (\(dimValue))") }
         guard mu >= 0, mu <= 1 else { throw ValidationError("--mu must be in [0, 1]") }
         guard maxLenValue > 0, blocks >= 1, innerValue > 0 else { throw ValidationError("--max-len, --blocks and --inner must be positive") }
-        guard dropoutValue >= 0, dropoutValue < 1, graphDropout >= 0, graphDropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
+        guard dropoutValue >= 0, dropoutValue < 1, graphDropout >= 0, graphDropout < 1 else { throw ValidationError("--dropout and --graph-dropout must be in [0, 1)") }
         guard SASRec.Loss(rawValue: lossValue) != nil else { throw ValidationError("unknown --loss '\(lossValue)': choose ce or bpr") }
         guard prototypes >= 1 else { throw ValidationError("--prototypes must be ≥ 1") }
         guard beta1 >= 0, beta1 <= 1 else { throw ValidationError("--beta1 must be in [0, 1]") }

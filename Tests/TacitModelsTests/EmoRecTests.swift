@@ -224,7 +224,7 @@ final class EmoRecTests: XCTestCase {
         let histories = split.train.histories()
         var probabilities: [Float] = [], labels: [Bool] = []
         let users = split.testUsers.filter { !histories[Int($0)].isEmpty }
-        let events = users.map { u in histories[Int(u)].map { HawkesEncoder.Event(item: $0.item, kind: split.train.taxonomy.feedback(of: $0), time: $0.timestamp) } }
+        let events = users.map { u in histories[Int(u)].map { HawkesEncoder.Event($0, taxonomy: split.train.taxonomy) } }
         let firsts = users.map { split.testEvents[Int($0)][0] }
         probabilities = model.polarity(histories: events, items: firsts.map(\.item))!
         labels = firsts.map { split.train.taxonomy.feedback(of: $0).isPositive }

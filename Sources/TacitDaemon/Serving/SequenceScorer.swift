@@ -31,10 +31,13 @@ final class SequenceScorer: Sendable {
         guard model != "emorec" else { return history }
         return history.map { e in
             var out = e
-            out.behavior = FeedbackKind(rawValue: Int(e.behavior))?.isPositive ?? false ? 0 : 1
+            out.behavior = isPositive(e) ? 0 : 1
             return out
         }
     }
+
+    /// Whether an event in `feedbackTaxonomy` is positive feedback.
+    static func isPositive(_ e: Interaction) -> Bool { FeedbackKind(rawValue: Int(e.behavior))?.isPositive ?? false }
 
     let modelName: String
     let itemCount: Int
@@ -44,7 +47,7 @@ final class SequenceScorer: Sendable {
 
     /// Wraps a freshly trained model (its values are copied into the snapshot tensors).
     init(trained: sending any SequenceRecommender, architecture: [String: String]) {
-        modelName = trained.name == "sasrec-n" ? "sasrec" : trained.name
+        modelName = trained.name
         itemCount = trained.itemCount
         self.architecture = architecture
         tensors = trained.parameters.enumerated().map { SnapshotTensor(name: "network.\($0.offset)", shape: $0.element.shape, values: $0.element.value) }
@@ -142,7 +145,7 @@ final class SequenceScorer: Sendable {
     /// Scores of all items after `history` (in `feedbackTaxonomy`, carrying its user); nil when it holds
     /// no positive the model knows.
     func scores(history: [Interaction]) -> [Float]? {
-        guard history.contains(where: { FeedbackKind(rawValue: Int($0.behavior))?.isPositive ?? false }) else { return nil }
+        guard history.contains(where: Self.isPositive) else { return nil }
         let read = Self.reading(history, for: modelName)
         return model.withLock { $0.scores(histories: [read]) }
     }

@@ -127,7 +127,7 @@ enum FineTuner {
         if let old = previous?.sequence, previous?.model == settings.model, old.architecture == settings.architecture {
             // EmoRec's served tensors start with its two graph tables, which are not warm-started.
             let emorec = model as? EmoRec
-            let warm = emorec.map { ($0.hawkes?.parameters ?? []) + ($0.polarity.map { [$0.weight, $0.bias] } ?? []) } ?? model.parameters
+            let warm = emorec?.sequenceParameters ?? model.parameters
             for (p, t) in zip(warm, old.tensors.dropFirst(emorec == nil ? 0 : 2)) {
                 if p.shape == t.shape { p.value = t.values }
                 else if p.shape.count == 2, t.shape.count == 2, p.shape[1] == t.shape[1], t.shape[0] <= p.shape[0] {

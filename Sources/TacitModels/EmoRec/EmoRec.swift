@@ -110,10 +110,10 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
     let pairs: (users: [Int32], items: [Int32])
     let taxonomy: BehaviorTaxonomy
     private var cache: (users: Tensor, items: Tensor)?
+    public let parameters: [Tensor]
 
-    public var parameters: [Tensor] {
-        graph.parameters + (hawkes?.parameters ?? []) + (polarity.map { [$0.weight, $0.bias] } ?? [])
-    }
+    /// The THP's and the polarity head's tensors (what a daemon fine-tune warm-starts).
+    public var sequenceParameters: [Tensor] { TacitModels.sequenceParameters(hawkes, polarity) }
 
     public init(train: TrainingSet, settings: Settings = Settings()) {
         self.settings = settings
@@ -122,8 +122,9 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
         taxonomy = train.taxonomy
         var rng = SeededRNG(seed: settings.seed)
         let variant = settings.variant
-        let feedbackGraph = variant.heterogeneous ? FeedbackGraph.heterogeneous(train, signed: variant.signed)
-                                                  : FeedbackGraph.bipartite(train)
+        let kinds = FeedbackGraph.latestKinds(train)
+        let feedbackGraph = variant.heterogeneous ? FeedbackGraph.heterogeneous(train, signed: variant.signed, pairs: kinds)
+                                                  : FeedbackGraph.bipartite(train, pairs: kinds)
         graph = FeedbackGraphEncoder(graph: feedbackGraph, convolution: variant.convolution, dim: settings.dim,
                                      layers: settings.graphLayers, dropout: settings.graphDropout, rng: &rng)
         var hawkesSettings = settings.hawkes
@@ -131,23 +132,21 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
         hawkes = variant.sequence ? HawkesEncoder(itemCount: train.itemCount, settings: hawkesSettings, rng: &rng) : nil
         polarity = variant.polarityHead
             ? (Initializer.xavierUniform([settings.dim, settings.dim], rng: &rng), Initializer.constant([1], 0)) : nil
-        let histories = train.histories()
         let taxonomy = train.taxonomy
-        events = histories.map { h in h.map { HawkesEncoder.Event(item: $0.item, kind: taxonomy.feedback(of: $0), time: $0.timestamp) } }
+        events = train.histories().map { h in h.map { HawkesEncoder.Event($0, taxonomy: taxonomy) } }
         // Windows over every event (not only positives): SequenceWindows reads items only.
         windows = SequenceWindows(sequences: events.map { PositiveSequence(items: $0.map(\.item), recentSkips: $0.map { _ in -1 }) },
                                   maxLength: settings.hawkes.transformer.maxLength - 1, padding: -1)
         sampler = NegativeSampler(positives: train.anyBehavior())
         negatives = events.map { Array(Set($0.filter { !$0.kind.isPositive }.map(\.item))).sorted() }
         var users: [Int32] = [], items: [Int32] = []
-        for (u, i, kind) in FeedbackGraph.latestKinds(train) where settings.bprPositives.contains(kind) {
+        for (u, i, kind) in kinds where settings.bprPositives.contains(kind) {
             users.append(u)
             items.append(i)
         }
         pairs = (users, items)
-        var all = graph.parameters + (hawkes?.parameters ?? [])
-        if let polarity { all += [polarity.weight, polarity.bias] }
-        optimizer = Adam(all, settings: .init(learningRate: settings.learningRate, weightDecay: settings.weightDecay))
+        parameters = graph.parameters + TacitModels.sequenceParameters(hawkes, polarity)
+        optimizer = Adam(parameters, settings: .init(learningRate: settings.learningRate, weightDecay: settings.weightDecay))
     }
 
     public func invalidateCache() { cache = nil }
@@ -247,12 +246,9 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
         return result
     }
 
+    /// Each user's training events after their graph embedding (graph-only variants: the graph term).
     public func scores(users: [Int32]) -> [Float] {
-        guard hawkes != nil else {
-            let (u, i) = graphEmbeddings()
-            return Tensor.withoutGrad { Tensor.matmul(Tensor.gather(u, users), i, transB: true).value }
-        }
-        return scores(histories: users.map { u in events[Int(u)] }, users: users)
+        EmoRecServing(self).scores(events: users.map { hawkes == nil ? [] : events[Int($0)] }, users: users)
     }
 
     /// Histories carry their user (a user the graph has not seen gets no graph term).

@@ -19,7 +19,7 @@ public final class EmoRecServing: SequenceRecommender {
     public let taxonomy: BehaviorTaxonomy
 
     public var parameters: [Tensor] {
-        [graphItems, graphUsers] + (hawkes?.parameters ?? []) + (polarity.map { [$0.weight, $0.bias] } ?? [])
+        [graphItems, graphUsers] + sequenceParameters(hawkes, polarity)
     }
 
     /// An untrained shell of the given shape (to restore a snapshot into).
@@ -57,7 +57,7 @@ public final class EmoRecServing: SequenceRecommender {
     /// Histories carry their user (`Interaction.user`); behaviors read through `taxonomy`.
     public func scores(histories: [[Interaction]]) -> [Float] {
         scores(events: histories.map { h in
-            h.filter { Int($0.item) < itemCount }.map { HawkesEncoder.Event(item: $0.item, kind: taxonomy.feedback(of: $0), time: $0.timestamp) }
+            h.filter { Int($0.item) < itemCount }.map { HawkesEncoder.Event($0, taxonomy: taxonomy) }
         }, users: histories.map { $0.first?.user ?? -1 })
     }
 
@@ -86,4 +86,10 @@ public final class EmoRecServing: SequenceRecommender {
                 .sigmoid().value
         }
     }
+}
+
+/// The sequence side's tensors, THP then polarity head, in the order EmoRec and its serving form list
+/// them (and the daemon warm-starts them).
+func sequenceParameters(_ hawkes: HawkesEncoder?, _ polarity: (weight: Tensor, bias: Tensor)?) -> [Tensor] {
+    (hawkes?.parameters ?? []) + (polarity.map { [$0.weight, $0.bias] } ?? [])
 }

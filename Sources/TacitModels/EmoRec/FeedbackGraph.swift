@@ -32,10 +32,12 @@ public struct FeedbackGraph {
     /// Relations into node type `t`.
     public func relations(into t: Int) -> [Int] { relations.indices.filter { relations[$0].target == t } }
 
-    /// The feedback graph of `train`; `signed` makes negative kinds repel (diffGAT).
-    public static func heterogeneous(_ train: TrainingSet, signed: Bool) -> FeedbackGraph {
+    /// The feedback graph of `train`; `signed` makes negative kinds repel (diffGAT). `pairs` are
+    /// `latestKinds(train)`, when the caller has them already.
+    public static func heterogeneous(_ train: TrainingSet, signed: Bool,
+                                     pairs kinds: [(user: Int32, item: Int32, kind: FeedbackKind)]? = nil) -> FeedbackGraph {
         let users = train.userCount, items = train.itemCount
-        let kinds = latestKinds(train)
+        let kinds = kinds ?? latestKinds(train)
         var relations: [Relation] = []
         for kind in FeedbackKind.allCases {
             let pairs = kinds.filter { $0.kind == kind }
@@ -55,8 +57,8 @@ public struct FeedbackGraph {
     }
 
     /// BaseGAT's graph: users and items only, one relation each way over every training pair.
-    public static func bipartite(_ train: TrainingSet) -> FeedbackGraph {
-        let pairs = latestKinds(train)
+    public static func bipartite(_ train: TrainingSet, pairs: [(user: Int32, item: Int32, kind: FeedbackKind)]? = nil) -> FeedbackGraph {
+        let pairs = pairs ?? latestKinds(train)
         let users = train.userCount, items = train.itemCount
         return FeedbackGraph(nodeCounts: [users, items], relations: [
             relation("item→user", source: item, target: user, rows: users, cols: items,

@@ -73,6 +73,11 @@ public final class HawkesEncoder {
             self.kind = kind
             self.time = time
         }
+
+        /// An interaction, its kind read through `taxonomy`.
+        public init(_ e: Interaction, taxonomy: BehaviorTaxonomy) {
+            self.init(item: e.item, kind: taxonomy.feedback(of: e), time: e.timestamp)
+        }
     }
 
     /// Encodes each sequence's last `maxLength − 1` events behind a [CLS] slot → (hidden (B, L, d), L):
