@@ -5,9 +5,16 @@ struct Broadcast {
     @usableFromInline let mode: Mode
     @usableFromInline let shape: [Int]
     @usableFromInline let count: Int
-    /// For `.general`: the a and b element index of every output element.
-    @usableFromInline let aIndex: [Int]
-    @usableFromInline let bIndex: [Int]
+    /// For `.general`: the output is walked in blocks of `run` consecutive elements, within which a and
+    /// b each either advance by one (`aStep`/`bStep` = 1) or stay put (0); `aBlock`/`bBlock` are the
+    /// operands' offsets at each block's start. (A per-element index table cost two Int arrays the size
+    /// of the output on every call, and the (B, heads, L, L) ∘ (B, 1, L, L) products of attention
+    /// kernels are exactly this shape: blocks of L·L with both operands contiguous.)
+    @usableFromInline let run: Int
+    @usableFromInline let aStep: Int
+    @usableFromInline let bStep: Int
+    @usableFromInline let aBlock: [Int]
+    @usableFromInline let bBlock: [Int]
     @usableFromInline let aCount: Int
     @usableFromInline let bCount: Int
 
@@ -39,34 +46,47 @@ struct Broadcast {
         } else {
             mode = .general
         }
-        if mode == .general {
-            func strides(_ s: [Int]) -> [Int] {
-                var st = [Int](repeating: 0, count: rank)
-                var acc = 1
-                for d in stride(from: rank - 1, through: 0, by: -1) {
-                    st[d] = s[d] == 1 ? 0 : acc
-                    acc *= s[d]
-                }
-                return st
-            }
-            let sa = strides(pa), sb = strides(pb)
-            var ia = [Int](repeating: 0, count: count), ib = [Int](repeating: 0, count: count)
-            var idx = [Int](repeating: 0, count: rank)
-            var offA = 0, offB = 0
-            for i in 0..<count {
-                ia[i] = offA; ib[i] = offB
-                var d = rank - 1
-                while d >= 0 {
-                    idx[d] += 1; offA += sa[d]; offB += sb[d]
-                    if idx[d] < out[d] { break }
-                    offA -= sa[d] * out[d]; offB -= sb[d] * out[d]; idx[d] = 0
-                    d -= 1
-                }
-            }
-            aIndex = ia; bIndex = ib
-        } else {
-            aIndex = []; bIndex = []
+        guard mode == .general else {
+            run = count; aStep = 0; bStep = 0; aBlock = []; bBlock = []
+            return
         }
+        // The inner run: the trailing dimensions (ignoring those of size 1) over which each operand is
+        // either whole or broadcast throughout.
+        var first = rank, runLength = 1, steps: (Int, Int)?
+        for d in stride(from: rank - 1, through: 0, by: -1) where out[d] > 1 {
+            let s = (pa[d] == 1 ? 0 : 1, pb[d] == 1 ? 0 : 1)
+            if let steps, steps != s { break }
+            steps = s
+            runLength *= out[d]
+            first = d
+        }
+        run = runLength
+        (aStep, bStep) = steps ?? (1, 1)
+        func strides(_ s: [Int]) -> [Int] {
+            var st = [Int](repeating: 0, count: rank)
+            var acc = 1
+            for d in stride(from: rank - 1, through: 0, by: -1) {
+                st[d] = s[d] == 1 ? 0 : acc
+                acc *= s[d]
+            }
+            return st
+        }
+        let sa = strides(pa), sb = strides(pb)
+        let blocks = count / runLength
+        var ia = [Int](repeating: 0, count: blocks), ib = [Int](repeating: 0, count: blocks)
+        var idx = [Int](repeating: 0, count: rank)
+        var offA = 0, offB = 0
+        for blk in 0..<blocks {
+            ia[blk] = offA; ib[blk] = offB
+            var d = first - 1
+            while d >= 0 {
+                idx[d] += 1; offA += sa[d]; offB += sb[d]
+                if idx[d] < out[d] { break }
+                offA -= sa[d] * out[d]; offB -= sb[d] * out[d]; idx[d] = 0
+                d -= 1
+            }
+        }
+        aBlock = ia; bBlock = ib
     }
 
     /// Calls `body(outIndex, aIndex, bIndex)` for every output element.
@@ -76,9 +96,20 @@ struct Broadcast {
         case .same: for i in 0..<count { body(i, i, i) }
         case .bScalar: for i in 0..<count { body(i, i, 0) }
         case .aScalar: for i in 0..<count { body(i, 0, i) }
-        case .bSuffix: for i in 0..<count { body(i, i, i % bCount) }
-        case .aSuffix: for i in 0..<count { body(i, i % aCount, i) }
-        case .general: for i in 0..<count { body(i, aIndex[i], bIndex[i]) }
+        // Nested loops rather than `i % bCount`: an integer division per element costs more than the op.
+        case .bSuffix:
+            for o in stride(from: 0, to: count, by: bCount) { for k in 0..<bCount { body(o + k, o + k, k) } }
+        case .aSuffix:
+            for o in stride(from: 0, to: count, by: aCount) { for k in 0..<aCount { body(o + k, k, o + k) } }
+        case .general:
+            for blk in aBlock.indices {
+                let o = blk * run, ia = aBlock[blk], ib = bBlock[blk]
+                switch (aStep, bStep) {
+                case (1, 1): for k in 0..<run { body(o + k, ia + k, ib + k) }
+                case (1, _): for k in 0..<run { body(o + k, ia + k, ib) }
+                default: for k in 0..<run { body(o + k, ia, ib + k) }
+                }
+            }
         }
     }
 }

@@ -26,7 +26,8 @@ final class ElementwiseGradientTests: XCTestCase {
     }
 
     /// Shape pairs covering every broadcast path: same shape, scalar on either side, suffix on either side,
-    /// a leading-axis column, and the general (index-table) case.
+    /// a leading-axis column, and the general (blocked) case, including a per-sequence attention kernel
+    /// shared across heads.
     private let shapeCases: [(String, [Int], [Int])] = [
         ("same (3,4)", [3, 4], [3, 4]),
         ("tensor ∘ scalar ()", [3, 4], []),
@@ -41,6 +42,7 @@ final class ElementwiseGradientTests: XCTestCase {
         ("general (2,1,3) ∘ (1,4,1)", [2, 1, 3], [1, 4, 1]),
         ("general (2,1,3) ∘ (4,1)", [2, 1, 3], [4, 1]),
         ("general (3,1) ∘ (1,2)", [3, 1], [1, 2]),
+        ("heads (2,2,3,3) ∘ (2,1,3,3)", [2, 2, 3, 3], [2, 1, 3, 3]),
     ]
 
     private typealias BinaryOp = (name: String, op: (Tensor, Tensor) -> Tensor, ref: (Double, Double) -> Double)
