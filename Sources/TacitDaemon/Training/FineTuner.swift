@@ -145,7 +145,7 @@ enum FineTuner {
             _ = model.trainEpoch(rng: &rng)
         }
         let d = settings.embedding.dim
-        let served: any SequenceRecommender = (model as? EmoRec).map { EmoRecServing($0) } ?? model
+        let served: any SequenceRecommender = (model as? EmoRec)?.serving ?? model
         let items = Array(served.parameters[0].value.prefix(data.itemCount * d))
         let scorer = SequenceScorer(trained: served, architecture: settings.architecture)
         return ServingEmbeddings(sequence: scorer, model: settings.model, version: 0, dim: d, userCount: data.userCount,

@@ -109,7 +109,9 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
     let negatives: [[Int32]]
     let pairs: (users: [Int32], items: [Int32])
     let taxonomy: BehaviorTaxonomy
-    private var cache: (users: Tensor, items: Tensor)?
+    /// The serving form at the current parameters (the graph encoded and its tables copied once per
+    /// parameter state, not per scoring call).
+    private var cache: EmoRecServing?
     public let parameters: [Tensor]
 
     /// The THP's and the polarity head's tensors (what a daemon fine-tune warm-starts).
@@ -236,32 +238,40 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
 
     // MARK: - Scoring
 
-    /// The graph's final user and item embeddings, once per parameter state.
-    public func graphEmbeddings() -> (users: Tensor, items: Tensor) {
-        if let cache { return cache }
+    /// The graph's final user and item embeddings at the current parameters.
+    public func graphEmbeddings() -> (users: Tensor, items: Tensor) { (serving.graphUsers, serving.graphItems) }
+
+    /// Encodes the graph at inference (what `EmoRecServing` freezes).
+    func encodeGraph() -> (users: Tensor, items: Tensor) {
         var rng = SeededRNG(seed: 0)   // unused: no dropout at inference
         let h = Tensor.withoutGrad { graph.encode(training: false, rng: &rng) }
-        let result = (h[FeedbackGraph.user], h[FeedbackGraph.item])
-        cache = result
-        return result
+        return (h[FeedbackGraph.user], h[FeedbackGraph.item])
+    }
+
+    /// Every scoring call goes through the serving form, built once per parameter state.
+    public var serving: EmoRecServing {
+        if let cache { return cache }
+        let form = EmoRecServing(self)
+        cache = form
+        return form
     }
 
     /// Each user's training events after their graph embedding (graph-only variants: the graph term).
     public func scores(users: [Int32]) -> [Float] {
-        EmoRecServing(self).scores(events: users.map { hawkes == nil ? [] : events[Int($0)] }, users: users)
+        serving.scores(events: users.map { hawkes == nil ? [] : events[Int($0)] }, users: users)
     }
 
     /// Histories carry their user (a user the graph has not seen gets no graph term).
-    public func scores(histories: [[Interaction]]) -> [Float] { EmoRecServing(self).scores(histories: histories) }
+    public func scores(histories: [[Interaction]]) -> [Float] { serving.scores(histories: histories) }
 
     /// Scores after each user's events; `users[b]` < 0 or unknown to the graph scores on the sequence alone.
     public func scores(histories: [[HawkesEncoder.Event]], users: [Int32]) -> [Float] {
-        EmoRecServing(self).scores(events: histories, users: users)
+        serving.scores(events: histories, users: users)
     }
 
     /// Probability that the next interaction after each history, if it is with `items[b]`, is positive
     /// (`+extra_task` variants).
     public func polarity(histories: [[HawkesEncoder.Event]], items: [Int32]) -> [Float]? {
-        EmoRecServing(self).polarity(events: histories, items: items)
+        serving.polarity(events: histories, items: items)
     }
 }

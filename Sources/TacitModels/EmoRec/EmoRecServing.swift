@@ -38,7 +38,7 @@ public final class EmoRecServing: SequenceRecommender {
 
     /// The serving form of a trained model (its THP and head shared, the graph tables copied).
     public init(_ model: EmoRec) {
-        let (users, items) = model.graphEmbeddings()
+        let (users, items) = model.encodeGraph()
         graphItems = Tensor(shape: items.shape, value: items.value, requiresGrad: true)
         graphUsers = Tensor(shape: users.shape, value: users.value, requiresGrad: true)
         hawkes = model.hawkes
