@@ -72,11 +72,13 @@ let package = Package(
         ]),
 
         // MARK: - Command line
-        .executableTarget(name: "tacit", dependencies: [
+        /// The `tacit` subcommands and their option validation (a library, so tests can parse arguments).
+        .target(name: "TacitCLI", dependencies: [
             "TacitTensor", "TacitData", "TacitModels", "TacitEval", "TacitDaemon", "TacitKafka", "TacitStore", "CLibc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .executableTarget(name: "tacit", dependencies: ["TacitCLI"]),
 
         // MARK: - Tests
         // Finite-difference gradient checking, shared by the engine's and the models' tests.
@@ -85,6 +87,9 @@ let package = Package(
         .testTarget(name: "TacitDataTests", dependencies: ["TacitData"]),
         .testTarget(name: "TacitModelsTests", dependencies: ["TacitModels", "TacitEval", "TacitData", "TacitTensor", "TacitTestSupport"]),
         .testTarget(name: "TacitEvalTests", dependencies: ["TacitEval", "TacitData", "TacitModels"]),
+        .testTarget(name: "TacitCLITests", dependencies: [
+            "TacitCLI", "TacitModels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "TacitDaemonTests", dependencies: [
             "TacitDaemon", "TacitKafka", "TacitStore", "TacitData", "TacitModels",
         ]),

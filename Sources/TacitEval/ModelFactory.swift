@@ -4,9 +4,15 @@ import TacitModels
 /// Builds a model by its command-line name. New models register here.
 public enum ModelFactory {
     public static let names = ["popularity", "popularity-all", "bpr", "lightgcn", "hnt", "sasrec", "sasrec-n", "sine", "emorec"]
+    /// Older spellings `make` still accepts.
+    static let aliases = ["pop", "bprmf"]
+
+    /// Whether `make` builds a model of this name: lets a command reject a typo before it loads data.
+    public static func isKnown(_ name: String) -> Bool { names.contains(name) || aliases.contains(name) }
 
     public struct UnknownModel: Error, CustomStringConvertible {
         public let name: String
+        public init(name: String) { self.name = name }
         public var description: String { "unknown model '\(name)': choose one of \(ModelFactory.names.joined(separator: ", "))" }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TacitData
 import TacitEval
 import TacitModels
@@ -227,7 +228,11 @@ struct ModelOptions: ParsableArguments {
         return d
     }
 
+    /// Every check runs at parse time, before any data is loaded, and names the option at fault.
     func validate() throws {
+        guard ModelFactory.isKnown(model) else { throw ValidationError(ModelFactory.UnknownModel(name: model).description) }
+        guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0 (0 = all cores)") }
+        guard l2 >= 0 else { throw ValidationError("--l2 must be ≥ 0") }
         guard dimValue > 0 else { throw ValidationError("--dim must be positive") }
         guard layersValue >= 0 else { throw ValidationError("--layers must be ≥ 0") }
         guard batchValue > 0 else { throw ValidationError("--batch-size must be positive") }
@@ -237,8 +242,12 @@ struct ModelOptions: ParsableArguments {
         guard maxLenValue > 0, blocks >= 1, innerValue > 0 else { throw ValidationError("--max-len, --blocks and --inner must be positive") }
         guard dropoutValue >= 0, dropoutValue < 1, graphDropout >= 0, graphDropout < 1 else { throw ValidationError("--dropout and --graph-dropout must be in [0, 1)") }
         guard SASRec.Loss(rawValue: lossValue) != nil else { throw ValidationError("unknown --loss '\(lossValue)': choose ce or bpr") }
+        if let windowStride, windowStride <= 0 { throw ValidationError("--window-stride must be positive") }
         guard prototypes >= 1 else { throw ValidationError("--prototypes must be ≥ 1") }
         guard beta1 >= 0, beta1 <= 1 else { throw ValidationError("--beta1 must be in [0, 1]") }
+        guard skipWeight >= 0, dcorWeight >= 0 else { throw ValidationError("--skip-weight and --dcor-weight must be ≥ 0") }
+        guard beta >= 0, lambda1 >= 0, lambda2 >= 0 else { throw ValidationError("--beta, --lambda1 and --lambda2 must be ≥ 0") }
+        guard tau > 0 else { throw ValidationError("--tau must be positive") }
         if model == "emorec" {
             guard variantValue != nil else {
                 throw ValidationError("unknown --variant '\(variant)': choose one of \(EmoRec.Variant.allCases.map(\.paperName).joined(separator: ", "))")
@@ -255,5 +264,25 @@ struct ModelOptions: ParsableArguments {
         guard ablations.contains(ablation) else {
             throw ValidationError("unknown --ablation '\(ablation)' for \(model): choose one of \(ablations.joined(separator: ", "))")
         }
+    }
+}
+
+/// Option values shared by the commands that evaluate or benchmark, parsed with errors naming the option.
+enum ArgumentValues {
+    static func evaluationProtocol(_ name: String) throws -> EvaluationProtocol {
+        guard let proto = EvaluationProtocol(rawValue: name) else {
+            throw ValidationError("unknown --protocol '\(name)': choose one of \(EvaluationProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return proto
+    }
+
+    /// "1,2,3" → [1, 2, 3].
+    static func seeds(_ list: String) throws -> [UInt64] {
+        let seeds = try list.split(separator: ",").map { s -> UInt64 in
+            guard let v = UInt64(s.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--seed: '\(s)' is not a number") }
+            return v
+        }
+        guard !seeds.isEmpty else { throw ValidationError("--seed needs at least one value") }
+        return seeds
     }
 }

@@ -47,15 +47,18 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print only the final table.")
     var quiet = false
 
+    func validate() throws {
+        _ = try ArgumentValues.evaluationProtocol(protocolName)
+        _ = try ArgumentValues.seeds(seed)
+        guard epochs >= 0, patience >= 0 else { throw ValidationError("--epochs and --patience must be ≥ 0") }
+        guard evalEvery >= 1 else { throw ValidationError("--eval-every must be ≥ 1") }
+        guard watchPositive > 0, watchPositive <= 1 else { throw ValidationError("--watch-positive must be in (0, 1]") }
+        guard skipBelowMs >= 0 else { throw ValidationError("--skip-below-ms must be ≥ 0") }
+    }
+
     func run() throws {
-        guard let proto = EvaluationProtocol(rawValue: protocolName) else {
-            throw ValidationError("unknown --protocol '\(protocolName)': choose one of \(EvaluationProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        let seeds = try seed.split(separator: ",").map { s -> UInt64 in
-            guard let v = UInt64(s.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--seed: '\(s)' is not a number") }
-            return v
-        }
-        guard !seeds.isEmpty else { throw ValidationError("--seed needs at least one value") }
+        let proto = try ArgumentValues.evaluationProtocol(protocolName)
+        let seeds = try ArgumentValues.seeds(seed)
         Compute.configure(threads: modelOptions.threads)
         let command = CommandLine.arguments.joined(separator: " ")
         say("command: \(command)")

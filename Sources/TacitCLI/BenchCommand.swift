@@ -31,9 +31,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Write the result as JSON to this file.")
     var json: String?
 
-    func run() throws {
-        guard let proto = EvaluationProtocol(rawValue: protocolName) else { throw ValidationError("unknown --protocol \(protocolName)") }
+    func validate() throws {
+        _ = try ArgumentValues.evaluationProtocol(protocolName)
         guard runs >= 0, inferenceUsers >= 0 else { throw ValidationError("--runs and --inference-users must be ≥ 0") }
+    }
+
+    func run() throws {
+        let proto = try ArgumentValues.evaluationProtocol(protocolName)
         Compute.configure(threads: modelOptions.threads)
         print("command: \(CommandLine.arguments.joined(separator: " "))")
         print("machine: \(Machine.summary); threads \(Compute.threads)")

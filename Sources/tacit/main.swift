@@ -1,0 +1,3 @@
+import TacitCLI
+
+await Tacit.commandLineMain()
