@@ -95,6 +95,18 @@ struct KafkaStateMachineTests {
         let c = KafkaProducerConfiguration(client: KafkaClientConfiguration(brokers: ["x:1"], properties: ["no.such.property": "1"]))
         #expect(throws: KafkaError.self) { _ = try KafkaProducer(configuration: c, logger: testLogger("t")) }
     }
+
+    /// While a broker is down librdkafka reports a failed connection about 20 times a second.
+    @Test func connectionFailuresAreLoggedOncePerInterval() {
+        var throttle = LogThrottle(interval: .seconds(30))
+        let t0 = ContinuousClock.now
+        #expect(throttle.admit(at: t0) == 0)
+        let held = (1...600).map { throttle.admit(at: t0 + .milliseconds(50 * $0 - 1)) }
+        #expect(held.allSatisfy { $0 == nil })
+        #expect(throttle.admit(at: t0 + .seconds(30)) == 600)
+        #expect(throttle.admit(at: t0 + .seconds(31)) == nil)
+        #expect(throttle.admit(at: t0 + .seconds(61)) == 1)
+    }
 }
 
 @Suite("Kafka client against a real Tansu broker", .serialized, .enabled(if: TestBroker.isAvailable))

@@ -9,6 +9,8 @@ final class RDKafkaContext: Sendable {
     let onRebalance: (@Sendable (OpaquePointer, rd_kafka_resp_err_t,
                                  UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
     let onDelivery: (@Sendable (UnsafePointer<rd_kafka_message_t>) -> Void)?
+    /// Connection failures repeat about 20 times a second per client while a broker is down.
+    let connectionFailures = Locked(LogThrottle(interval: .seconds(30)))
 
     init(logger: Logger,
          onError: @escaping @Sendable (rd_kafka_resp_err_t, String) -> Void,
@@ -59,7 +61,15 @@ enum RDKafka {
             switch level {
             // FAIL is a connection attempt that librdkafka retries by itself, many times a second while a
             // broker is unreachable; the error callback reports the outage once ("all brokers down").
-            case ...3 where facilityName == "FAIL": ctx.logger.warning("librdkafka \(text)")
+            // One warning per interval says the outage goes on; the repeats in between go to debug.
+            case ...3 where facilityName == "FAIL":
+                let suppressed = ctx.connectionFailures.withLock { $0.admit(at: .now) }
+                if let suppressed {
+                    let repeats = suppressed > 0 ? " (\(suppressed) more connection failures since the last warning)" : ""
+                    ctx.logger.warning("librdkafka \(text)\(repeats)")
+                } else {
+                    ctx.logger.debug("librdkafka \(text)")
+                }
             case ...3: ctx.logger.error("librdkafka \(text)")
             case 4: ctx.logger.warning("librdkafka \(text)")
             case 5, 6: ctx.logger.info("librdkafka \(text)")
