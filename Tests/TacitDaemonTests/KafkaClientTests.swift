@@ -96,7 +96,7 @@ struct KafkaStateMachineTests {
         #expect(throws: KafkaError.self) { _ = try KafkaProducer(configuration: c, logger: testLogger("t")) }
     }
 
-    /// While a broker is down librdkafka reports a failed connection about 20 times a second.
+    /// While a broker is down librdkafka reports a failed connection up to about 20 times a second per client.
     @Test func connectionFailuresAreLoggedOncePerInterval() {
         var throttle = LogThrottle(interval: .seconds(30))
         let t0 = ContinuousClock.now

@@ -9,7 +9,7 @@ final class RDKafkaContext: Sendable {
     let onRebalance: (@Sendable (OpaquePointer, rd_kafka_resp_err_t,
                                  UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
     let onDelivery: (@Sendable (UnsafePointer<rd_kafka_message_t>) -> Void)?
-    /// Connection failures repeat about 20 times a second per client while a broker is down.
+    /// Connection failures repeat up to about 20 times a second per client while a broker is down.
     let connectionFailures = Locked(LogThrottle(interval: .seconds(30)))
 
     init(logger: Logger,
