@@ -16,6 +16,9 @@ public final class GraphEdges: Sendable {
     /// Edge ids grouped by source: `bySource[colStart[s] ..< colStart[s + 1]]` leave source s.
     let colStart: [Int]
     let bySource: [Int32]
+    /// The target of each edge in `bySource` order, so that the transposed edges form a CSR
+    /// matrix (rows = sources) that `SparseMatrix.row` can run over.
+    let targetBySource: [Int32]
 
     public var count: Int { source.count }
 
@@ -57,6 +60,7 @@ public final class GraphEdges: Sendable {
         target = tgt
         colStart = cStart
         bySource = grouped
+        targetBySource = grouped.map { tgt[Int($0)] }
     }
 
     /// Number of edges into each target.
@@ -71,16 +75,21 @@ extension Tensor {
         precondition(x.rank == 2 && x.shape[0] == edges.cols, "edgeAggregate: x \(x.shape) for \(edges.cols) sources")
         let d = x.shape[1]
         var out = [Float](repeating: 0, count: edges.rows * d)
+        // Without edges or columns there is nothing to add, and the kernels' buffers would be empty.
+        let empty = edges.count == 0 || d == 0
+        // y[t] = Σ_e w[e] · x[source(e)]: the edges are a CSR matrix with the weights as values.
         Profiler.measure(.sparse) {
-            weights.value.withUnsafeBufferPointer { w in
-                x.value.withUnsafeBufferPointer { px in
-                    out.withUnsafeMutableBufferPointer { po in
-                        Compute.parallelFor(edges.rows, minChunk: 256) { range in
-                            for t in range {
-                                let o = po.baseAddress! + t * d
-                                for e in edges.rowStart[t]..<edges.rowStart[t + 1] {
-                                    let we = w[e], s = px.baseAddress! + Int(edges.source[e]) * d
-                                    for j in 0..<d { o[j] += we * s[j] }
+            guard !empty else { return }
+            edges.rowStart.withUnsafeBufferPointer { start in
+                edges.source.withUnsafeBufferPointer { col in
+                    weights.value.withUnsafeBufferPointer { w in
+                        x.value.withUnsafeBufferPointer { px in
+                            out.withUnsafeMutableBufferPointer { po in
+                                Compute.parallelFor(edges.rows, minChunk: 256) { range in
+                                    for t in range {
+                                        SparseMatrix.row(t, start: start, col: col, val: w, x: px.baseAddress!, d: d,
+                                                         y: po.baseAddress!, accumulate: false)
+                                    }
                                 }
                             }
                         }
@@ -90,17 +99,21 @@ extension Tensor {
         }
         return Tensor(result: [edges.rows, d], value: out, parents: [weights, x]) { y in
             Profiler.measure(.sparse) {
+                guard !empty else { return }
                 if x.requiresGrad {
+                    // gx[s] += Σ over the edges leaving s of w[e] · gy[target(e)]: the transposed CSR,
+                    // with the weights laid out in by-source order once per backward pass.
+                    let transposed = weights.value.withUnsafeBufferPointer { w in edges.bySource.map { w[Int($0)] } }
                     x.accumulateGrad { gx in
                         y.grad.withUnsafeBufferPointer { gy in
-                            weights.value.withUnsafeBufferPointer { w in
-                                Compute.parallelFor(edges.cols, minChunk: 256) { range in
-                                    for s in range {
-                                        let o = gx.baseAddress! + s * d
-                                        for k in edges.colStart[s]..<edges.colStart[s + 1] {
-                                            let e = Int(edges.bySource[k])
-                                            let we = w[e], g = gy.baseAddress! + Int(edges.target[e]) * d
-                                            for j in 0..<d { o[j] += we * g[j] }
+                            edges.colStart.withUnsafeBufferPointer { start in
+                                edges.targetBySource.withUnsafeBufferPointer { col in
+                                    transposed.withUnsafeBufferPointer { wt in
+                                        Compute.parallelFor(edges.cols, minChunk: 256) { range in
+                                            for s in range {
+                                                SparseMatrix.row(s, start: start, col: col, val: wt, x: gy.baseAddress!, d: d,
+                                                                 y: gx.baseAddress!, accumulate: true)
+                                            }
                                         }
                                     }
                                 }
@@ -109,16 +122,18 @@ extension Tensor {
                     }
                 }
                 if weights.requiresGrad {
+                    // gw[e] += ⟨gy[target(e)], x[source(e)]⟩
                     weights.accumulateGrad { gw in
                         y.grad.withUnsafeBufferPointer { gy in
                             x.value.withUnsafeBufferPointer { px in
-                                Compute.parallelFor(edges.count, minChunk: 4096) { range in
-                                    for e in range {
-                                        let g = gy.baseAddress! + Int(edges.target[e]) * d
-                                        let s = px.baseAddress! + Int(edges.source[e]) * d
-                                        var dot: Float = 0
-                                        for j in 0..<d { dot += g[j] * s[j] }
-                                        gw[e] += dot
+                                edges.source.withUnsafeBufferPointer { source in
+                                    edges.target.withUnsafeBufferPointer { target in
+                                        Compute.parallelFor(edges.count, minChunk: 4096) { range in
+                                            for e in range {
+                                                gw[e] += VectorKernels.dot(gy.baseAddress! + Int(target[e]) &* d,
+                                                                           px.baseAddress! + Int(source[e]) &* d, count: d)
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -161,8 +176,8 @@ extension Tensor {
                         Compute.parallelFor(edges.rows, minChunk: 1024) { range in
                             for t in range {
                                 let lo = edges.rowStart[t], hi = edges.rowStart[t + 1]
-                                var dot: Float = 0
-                                for e in lo..<hi { dot += g[e] * py[e] }
+                                guard lo < hi else { continue }
+                                let dot = VectorKernels.dot(g.baseAddress! + lo, py.baseAddress! + lo, count: hi - lo)
                                 for e in lo..<hi { gx[e] += py[e] * (g[e] - dot) }
                             }
                         }

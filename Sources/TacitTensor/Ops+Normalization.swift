@@ -26,8 +26,7 @@ extension Tensor {
                         y.value.withUnsafeBufferPointer { py in
                             for r in 0..<rows {
                                 let o = r * n
-                                var dot: Float = 0
-                                for j in 0..<n { dot += g[o + j] * py[o + j] }
+                                let dot = VectorKernels.dot(g.baseAddress! + o, py.baseAddress! + o, count: n)
                                 for j in 0..<n { gx[o + j] += py[o + j] * (g[o + j] - dot) }
                             }
                         }
@@ -193,8 +192,7 @@ extension Tensor {
                     y.value.withUnsafeBufferPointer { py in
                         for r in 0..<rows {
                             let o = r * d
-                            var dot: Float = 0
-                            for j in 0..<d { dot += g[o + j] * py[o + j] }
+                            let dot = VectorKernels.dot(g.baseAddress! + o, py.baseAddress! + o, count: d)
                             let inv = 1 / norms[r]
                             for j in 0..<d { gx[o + j] += (g[o + j] - py[o + j] * dot) * inv }
                         }

@@ -31,25 +31,42 @@ final class EmoRecTests: XCTestCase {
         let edges = GraphEdges(rows: 4, cols: 5, targets: [0, 0, 1, 1, 1, 2, 0], sources: [1, 4, 0, 2, 4, 3, 1])
         XCTAssertEqual(edges.count, 6)
         XCTAssertEqual(edges.inDegrees(), [2, 3, 1, 0])
-        let x = randomTensor([5, 3], &rng)
-        let w = randomTensor([6], &rng)
+        // Widths that reach the kernels' 64- and 16-column blocks and their scalar tails.
+        for d in [3, 19, 83] {
+            let x = randomTensor([5, d], &rng)
+            let w = randomTensor([6], &rng)
+            let y = Tensor.edgeAggregate(edges, weights: w, x)
+            var expected = [Double](repeating: 0, count: 4 * d)
+            for e in 0..<edges.count {
+                for j in 0..<d {
+                    expected[Int(edges.target[e]) * d + j] += Double(w.value[e]) * Double(x.value[Int(edges.source[e]) * d + j])
+                }
+            }
+            assertClose(y, shape: [4, d], expected)
+            assertGradientsMatch("edgeAggregate d \(d)", inputs: [w, x]) { Tensor.edgeAggregate(edges, weights: w, x) }
+            let logits = randomTensor([6, 1], &rng)
+            assertGradientsMatch("edgeSoftmax·leakyRelu d \(d)", inputs: [logits, x]) {
+                Tensor.edgeAggregate(edges, weights: logits.leakyRelu().edgeSoftmax(edges), x)
+            }
+            // α sums to 1 over each target's edges
+            let alpha = Tensor.withoutGrad { logits.edgeSoftmax(edges) }.value
+            for t in 0..<3 {
+                let sum = (edges.rowStart[t]..<edges.rowStart[t + 1]).reduce(Float(0)) { $0 + alpha[$1] }
+                XCTAssertEqual(sum, 1, accuracy: 1e-5)
+            }
+        }
+    }
+
+    func testEdgeAggregateWithoutEdgesIsZeroAndPassesNoGradient() {
+        var rng = SeededRNG(seed: 2)
+        let edges = GraphEdges(rows: 3, cols: 2, targets: [], sources: [])
+        let x = randomTensor([2, 4], &rng)
+        let w = Tensor(shape: [0], value: [], requiresGrad: true)
         let y = Tensor.edgeAggregate(edges, weights: w, x)
-        var expected = [Double](repeating: 0, count: 12)
-        for e in 0..<edges.count {
-            for j in 0..<3 { expected[Int(edges.target[e]) * 3 + j] += Double(w.value[e]) * Double(x.value[Int(edges.source[e]) * 3 + j]) }
-        }
-        assertClose(y, shape: [4, 3], expected)
-        assertGradientsMatch("edgeAggregate", inputs: [w, x]) { Tensor.edgeAggregate(edges, weights: w, x) }
-        let logits = randomTensor([6, 1], &rng)
-        assertGradientsMatch("edgeSoftmax·leakyRelu", inputs: [logits, x]) {
-            Tensor.edgeAggregate(edges, weights: logits.leakyRelu().edgeSoftmax(edges), x)
-        }
-        // α sums to 1 over each target's edges
-        let alpha = Tensor.withoutGrad { logits.edgeSoftmax(edges) }.value
-        for t in 0..<3 {
-            let sum = (edges.rowStart[t]..<edges.rowStart[t + 1]).reduce(Float(0)) { $0 + alpha[$1] }
-            XCTAssertEqual(sum, 1, accuracy: 1e-5)
-        }
+        XCTAssertEqual(y.shape, [3, 4])
+        XCTAssertEqual(y.value, [Float](repeating: 0, count: 12))
+        y.sum().backward()
+        XCTAssertTrue(x.grad.allSatisfy { $0 == 0 }, "\(x.grad)")
     }
 
     // MARK: - Graph
