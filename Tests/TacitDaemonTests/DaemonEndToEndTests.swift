@@ -10,6 +10,7 @@ struct DaemonEndToEndTests {
     @Test func eventsInListsOutDeadLettersAsideGracefulStop() async throws {
         let broker = try TestBroker()
         let dir = tempDir()
+        defer { removeTempDir(dir) }
         let config = testConfiguration(broker: broker.bootstrap, dir: dir)
         let daemon = Daemon(configuration: config, logger: testLogger("daemon"), environment: [:])
         let running = Task { try await daemon.run() }

@@ -46,6 +46,7 @@ struct DaemonProcessTests {
     @Test func sigtermExitsZeroWithEverythingPersisted() async throws {
         let broker = try TestBroker()
         let dir = tempDir()
+        defer { removeTempDir(dir) }
         let notify = try NotifySocket(abstract: true)
         let child = try startDaemonProcess(broker: broker.bootstrap, dir: dir, notifySocket: notify.name)
         defer { if child.isRunning { kill(child.processIdentifier, SIGKILL) } }
@@ -76,6 +77,7 @@ struct DaemonProcessTests {
     @Test func killNineWhileStreamingLosesNothingAndAppliesNothingTwice() async throws {
         let broker = try TestBroker()
         let dir = tempDir()
+        defer { removeTempDir(dir) }
         let total = 4000
         let producerTask = Task {
             for chunk in stride(from: 0, to: total, by: 100) {

@@ -60,6 +60,7 @@ struct EventStoreCrashTests {
 
     @Test func killNineLosesNothingAndAppliesNothingTwice() async throws {
         let dir = tempDir()
+        defer { removeTempDir(dir) }
         let path = dir.appendingPathComponent("crash.sqlite").path
         var kills = 0
         var runs = 0
@@ -115,6 +116,7 @@ struct EventStoreBenchmark {
         var rates: [Double] = []
         for _ in 0..<3 {
             let dir = tempDir()
+            defer { removeTempDir(dir) }
             let s = try EventStore(configuration: StoreConfiguration(path: dir.appendingPathComponent("b.sqlite").path))
             let n = 200_000, batch = 2_000
             var records: [IngestRecord] = []

@@ -3,12 +3,6 @@ import TacitData
 import Testing
 @testable import TacitStore
 
-func tempDir() -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("tacit-test-\(UUID().uuidString)")
-    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
 func event(_ user: String, _ item: String, _ type: String = "buy", ts: Int64 = 1_700_000_000_000, id: String? = nil,
            feedback: FeedbackKind? = .explicitPositive) -> UserEvent {
     UserEvent(user: user, item: item, behavior: type, feedback: feedback, timestampMs: ts, eventID: id)
@@ -20,7 +14,8 @@ func rec(_ e: UserEvent, _ topic: String = "t", _ partition: Int32 = 0, offset: 
 
 @Suite("SQLite event store")
 struct EventStoreTests {
-    let dir = tempDir()
+    let temp = TemporaryDirectory()
+    var dir: URL { temp.url }
     func store(maxLen: Int = 200, dedup: Int = 1000) throws -> EventStore {
         try EventStore(configuration: StoreConfiguration(path: dir.appendingPathComponent("s.sqlite").path,
                                                          maxSequenceLength: maxLen, dedupWindow: dedup))

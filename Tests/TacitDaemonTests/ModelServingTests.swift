@@ -75,6 +75,7 @@ struct ModelServingEndToEndTests {
     @Test func lightGCNListsWithAVersionArriveOnTheRecommendationsTopic() async throws {
         let broker = try TestBroker()
         let dir = tempDir()
+        defer { removeTempDir(dir) }
         var config = testConfiguration(broker: broker.bootstrap, dir: dir)
         config.trainer = trainerConfig(model: "lightgcn")
         config.trainer.everyEvents = 100

@@ -84,6 +84,7 @@ struct OutageTests {
         defer { relay.stop() }
         let bootstrap = "127.0.0.1:\(relayPort)"
         let dir = tempDir()
+        defer { removeTempDir(dir) }
         var config = testConfiguration(broker: bootstrap, dir: dir)
         config.store.batchSize = 200
         let daemon = Daemon(configuration: config, logger: testLogger("daemon"), environment: [:])

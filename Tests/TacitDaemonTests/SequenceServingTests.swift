@@ -122,6 +122,7 @@ struct SequenceServingTests {
 
     @Test func aBadSequentialSettingIsAStartupErrorNamingTheKey() throws {
         let dir = tempDir()
+        defer { removeTempDir(dir) }
         let path = dir.appendingPathComponent("tacit.toml").path
         for (line, key) in [("model = \"sine\"\nablation = \"no-hesitation\"", "trainer.ablation"),
                             ("model = \"sasrec\"\nloss = \"hinge\"", "trainer.loss"),

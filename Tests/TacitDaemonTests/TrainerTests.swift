@@ -53,7 +53,8 @@ func trainerConfig(model: String = "lightgcn") -> TacitConfiguration.Trainer {
 }
 
 struct TrainerFixture {
-    let dir = tempDir()
+    let temp = TemporaryDirectory()
+    var dir: URL { temp.url }
     var path: String { dir.appendingPathComponent("tacit.sqlite").path }
     func openStore() throws -> EventStore { try EventStore(configuration: StoreConfiguration(path: path)) }
 }
