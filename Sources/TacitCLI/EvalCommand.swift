@@ -41,6 +41,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Seed(s), comma-separated; several seeds report mean ± std.")
     var seed: String = "2024"
 
+    @Flag(help: "After choosing the epoch on validation, retrain from scratch on training + validation for that many epochs and test the retrained model (the selected model's test metrics stay in the JSON as refit.selected_metrics).")
+    var refit = false
+
     @Option(help: "Write the result as JSON to this file.")
     var json: String?
 
@@ -85,7 +88,20 @@ struct EvalCommand: ParsableCommand {
                 say(String(format: "epoch %3d  loss %.5f  %.2fs", r.epoch, r.loss, r.seconds) + v)
             }
             say("best epoch \(result.bestEpoch) of \(result.epochs); \(String(format: "%.2f", result.secondsPerEpoch)) s/epoch")
-            results.append(result)
+            guard refit else {
+                results.append(result)
+                continue
+            }
+            let selected = result.metrics
+            say(String(format: "selected model on test: %@ %.4f, %@ %.4f", "HR@10", selected["HR@10"] ?? 0,
+                       "NDCG@10", selected["NDCG@10"] ?? 0))
+            let refitSplit = split.withValidationInTraining()
+            say("refit:   \(result.bestEpoch) epochs on \(refitSplit.train.interactions.count) interactions (training + validation)")
+            let refitted = Experiment.refit(result, model: try modelOptions.makeModel(train: refitSplit.train, seed: s),
+                                            split: refitSplit, protocol: proto) { r in
+                say(String(format: "refit %3d  loss %.5f  %.2fs", r.epoch, r.loss, r.seconds))
+            }
+            results.append(refitted)
         }
         print(ResultTable.render(results))
         if let json {

@@ -15,7 +15,8 @@ enum ResultTable {
     static func render(_ results: [ExperimentResult]) -> String {
         guard let first = results.first else { return "" }
         let keys = order.filter { first.metrics[$0] != nil }
-        var lines = ["", "\(first.model) on \(first.data), protocol \(first.protocol), seeds \(results.map { String($0.seed) }.joined(separator: ","))"]
+        let refit = first.refit != nil ? ", refit on training + validation" : ""
+        var lines = ["", "\(first.model) on \(first.data), protocol \(first.protocol)\(refit), seeds \(results.map { String($0.seed) }.joined(separator: ","))"]
         for k in keys {
             let (m, s) = meanStd(results.map { $0.metrics[k] ?? 0 })
             lines.append(String(format: "  %-18@ %.4f", k, m) + (results.count > 1 ? String(format: " ± %.4f", s) : ""))

@@ -18,13 +18,19 @@ public struct Split: Sendable {
     /// measures that need them (polarity of the test window, skips).
     public let validationEvents: [[Interaction]]
     public let testEvents: [[Interaction]]
+    /// Interactions kept out of training only because they share a (user, item) pair with a
+    /// validation event (leave-one-out drops a held-out pair under every behavior): they return to
+    /// training with the validation events in `withValidationInTraining()`.
+    public let validationCompanions: [Interaction]
 
-    public init(dataset: Dataset, train: [Interaction], validation: [[Interaction]], test: [[Interaction]]) {
+    public init(dataset: Dataset, train: [Interaction], validation: [[Interaction]], test: [[Interaction]],
+                validationCompanions: [Interaction] = []) {
         self.dataset = dataset
         self.train = TrainingSet(userCount: dataset.userCount, itemCount: dataset.itemCount,
                                  taxonomy: dataset.taxonomy, interactions: train)
         self.validationEvents = validation
         self.testEvents = test
+        self.validationCompanions = validationCompanions
         self.validation = validation.map { Split.uniqueItems($0) }
         self.test = test.map { Split.uniqueItems($0) }
     }
@@ -33,6 +39,26 @@ public struct Split: Sendable {
     public static func uniqueItems(_ events: [Interaction], excluding: Set<Int32> = []) -> [Int32] {
         var seen = excluding
         return events.compactMap { seen.insert($0.item).inserted ? $0.item : nil }
+    }
+
+    /// The same test (events and sampled candidates) with the validation events, and what left
+    /// training with them, back in training and no validation: for refitting the selected
+    /// configuration on all the data it may see before testing.
+    public func withValidationInTraining() -> Split {
+        let restored = validationEvents.joined() + validationCompanions
+        guard !restored.isEmpty else {
+            var same = self
+            same.validationNegatives = nil
+            return same
+        }
+        // Back into user-then-time order; ties keep training rows first, as they came before.
+        let rows = (train.interactions + restored).enumerated().sorted {
+            ($0.element.user, $0.element.timestamp, $0.offset) < ($1.element.user, $1.element.timestamp, $1.offset)
+        }.map(\.element)
+        var refit = Split(dataset: dataset, train: rows,
+                          validation: [[Interaction]](repeating: [], count: validationEvents.count), test: testEvents)
+        refit.testNegatives = testNegatives
+        return refit
     }
 
     public var testUsers: [Int32] { test.indices.filter { !test[$0].isEmpty }.map(Int32.init) }
@@ -103,12 +129,17 @@ public struct Split: Sendable {
         // A held-out pair leaves training under every behavior, not only the target: the shipped test
         // splits (CML's preprocessing) never show a test pair in training, and a validation pair whose
         // view or cart stayed behind would flatter exactly the multi-behavior models being selected.
+        var companions: [Interaction] = []
         for u in 0..<dataset.userCount where !valid[u].isEmpty || !test[u].isEmpty {
-            let heldOut = Set((valid[u] + test[u]).map(\.item))
-            for r in start[u]..<start[u + 1] where heldOut.contains(dataset.interactions[r].item) { keep[r] = false }
+            let tested = Set(test[u].map(\.item)), validated = Set(valid[u].map(\.item))
+            for r in start[u]..<start[u + 1] where keep[r] {
+                let item = dataset.interactions[r].item
+                if tested.contains(item) { keep[r] = false }
+                else if validated.contains(item) { keep[r] = false; companions.append(dataset.interactions[r]) }
+            }
         }
         let train = zip(dataset.interactions, keep).filter(\.1).map(\.0)
-        return Split(dataset: dataset, train: train, validation: valid, test: test)
+        return Split(dataset: dataset, train: train, validation: valid, test: test, validationCompanions: companions)
     }
 
     /// Leave-N-last-out in time order (EmoRec: N = 10): each user's last N interactions are the test,

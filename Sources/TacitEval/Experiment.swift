@@ -46,9 +46,28 @@ public struct ExperimentResult: Codable, Sendable {
     public var secondsPerEpoch: Double
     public var dataset: String
     public var settings: [String: String]
+    /// Set when the selected configuration was retrained on training + validation before the test
+    /// (`tacit eval --refit`); `metrics` are then the refitted model's.
+    public var refit: Refit?
+
+    public struct Refit: Codable, Sendable {
+        /// Epochs retrained: the selected (best validation) epoch.
+        public var epochs: Int
+        public var trainSeconds: Double
+        /// Training interactions of the refit (training + validation events and their pairs).
+        public var trainInteractions: Int
+        /// The test metrics of the selected model itself, before the refit.
+        public var selectedMetrics: [String: Double]
+
+        enum CodingKeys: String, CodingKey {
+            case epochs
+            case trainSeconds = "train_seconds", trainInteractions = "train_interactions"
+            case selectedMetrics = "selected_metrics"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case model, data, `protocol`, seed, epochs, metrics, settings, dataset
+        case model, data, `protocol`, seed, epochs, metrics, settings, dataset, refit
         case bestEpoch = "best_epoch", selectionMetric = "selection_metric", validationMetrics = "validation_metrics"
         case trainSeconds = "train_seconds", secondsPerEpoch = "seconds_per_epoch"
     }
@@ -98,6 +117,34 @@ public enum Experiment {
                                 metrics: test, validationMetrics: validation, trainSeconds: trainSeconds,
                                 secondsPerEpoch: epochsRun > 0 ? trainSeconds / Double(epochsRun) : 0,
                                 dataset: split.dataset.summary, settings: settings)
+    }
+}
+
+extension Experiment {
+    /// Retrains `model` — fresh, built on `split.train`, where `split` is the selection run's split
+    /// `withValidationInTraining()` — for the epochs `selected` chose on validation, with the same
+    /// seed, and tests it once on the same test. Selection stays on validation; only the final
+    /// model also learns from the validation events, as a model put into service would.
+    public static func refit(_ selected: ExperimentResult, model: Recommender, split: Split,
+                             protocol proto: EvaluationProtocol, ks: [Int] = [5, 10, 20],
+                             progress: (EpochReport) -> Void = { _ in }) -> ExperimentResult {
+        precondition(split.validationUsers.isEmpty, "refit on a split without validation")
+        var rng = SeededRNG(seed: selected.seed)
+        var seconds = 0.0
+        let clock = ContinuousClock()
+        let epochs = model.parameters.isEmpty ? 0 : selected.bestEpoch
+        for epoch in stride(from: 1, through: epochs, by: 1) {
+            let start = clock.now
+            let loss = model.trainEpoch(rng: &rng)
+            let elapsed = (clock.now - start).seconds
+            seconds += elapsed
+            progress(EpochReport(epoch: epoch, loss: loss, seconds: elapsed, validation: nil, isBest: false))
+        }
+        var result = selected
+        result.refit = .init(epochs: epochs, trainSeconds: seconds, trainInteractions: split.train.interactions.count,
+                             selectedMetrics: selected.metrics)
+        result.metrics = Evaluator(split: split, protocol: proto, ks: ks).evaluate(model, on: .test)
+        return result
     }
 }
 

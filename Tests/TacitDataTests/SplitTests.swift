@@ -100,6 +100,34 @@ final class SplitTests: XCTestCase {
         XCTAssertEqual(s.train.interactions.map(\.item), [0, 3], "the view of validation item 1 left with its buy")
     }
 
+    /// The refit split puts the validation buy and the view that left with it back into training,
+    /// in time order, and keeps the test and its sampled candidates exactly; the test pair stays out.
+    func testValidationReturnsToTrainingForTheRefit() {
+        let tax = BehaviorTaxonomy.ecommerce(behaviors: ["view", "buy"])
+        let rows = [
+            Interaction(user: 0, item: 0, behavior: 1, timestamp: 1),
+            Interaction(user: 0, item: 1, behavior: 0, timestamp: 2),
+            Interaction(user: 0, item: 3, behavior: 0, timestamp: 3),
+            Interaction(user: 0, item: 1, behavior: 1, timestamp: 4),
+            Interaction(user: 0, item: 2, behavior: 0, timestamp: 5),
+            Interaction(user: 1, item: 3, behavior: 1, timestamp: 1),
+        ]
+        let d = Dataset(name: "g", users: IDMap(["a", "b"]), items: IDMap((0..<6).map(String.init)), taxonomy: tax,
+                        interactions: rows, givenTest: [(0, 2), (1, 4)])
+        var s = Split.leaveOneOut(d)
+        s.sampleNegatives(2, seed: 7)
+        let refit = s.withValidationInTraining()
+        XCTAssertEqual(s.train.interactions.map(\.item), [0, 3, 3])
+        XCTAssertEqual(refit.train.interactions.map(\.item), [0, 1, 3, 1, 3], "user a: buy 0, view 1, view 3, buy 1; user b")
+        XCTAssertEqual(refit.train.interactions.map(\.timestamp), [1, 2, 3, 4, 1])
+        XCTAssertTrue(refit.train.target.contains(0, 1))
+        XCTAssertEqual(refit.validationUsers, [])
+        XCTAssertNil(refit.validationNegatives)
+        XCTAssertEqual(refit.test, s.test)
+        XCTAssertEqual(refit.testNegatives, s.testNegatives)
+        XCTAssertFalse(refit.train.interactions.contains { $0.user == 0 && $0.item == 2 }, "the test pair's view stays out")
+    }
+
     /// Leave-last-10: the last 10 in time order are the test, the 10 before validate.
     func testLeaveLastN() {
         let s = Split.leaveLastN(ratings([35, 15, 5]), n: 10)

@@ -69,6 +69,30 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(Evaluator(split: split, protocol: .leaveLast10).evaluate(model, on: .test)["HR@10"], 1)
     }
 
+    /// `--refit`: a fresh model trained on training + validation for exactly the selected epochs, with
+    /// the run's seed, tested on the same test; the selected model's test metrics are kept beside it.
+    func testRefitRetrainsTheSelectedEpochsOnTrainingAndValidation() {
+        let split = EvaluationProtocol.leaveLast10.split(dataset(), seed: 1)
+        let settings = EmbeddingSettings(dim: 8, learningRate: 0.05, batchSize: 64)
+        let selected = Experiment.run(model: BPRMF(train: split.train, settings: settings), split: split,
+                                      protocol: .leaveLast10, plan: TrainingPlan(epochs: 6, patience: 0, seed: 3),
+                                      dataName: "e")
+        let refitSplit = split.withValidationInTraining()
+        XCTAssertEqual(refitSplit.train.interactions.count,
+                       split.train.interactions.count + split.validationEvents.map(\.count).reduce(0, +))
+        let refitted = Experiment.refit(selected, model: BPRMF(train: refitSplit.train, settings: settings),
+                                        split: refitSplit, protocol: .leaveLast10)
+        XCTAssertEqual(refitted.refit?.epochs, selected.bestEpoch)
+        XCTAssertEqual(refitted.refit?.selectedMetrics, selected.metrics)
+        XCTAssertEqual(refitted.bestEpoch, selected.bestEpoch)
+
+        let byHand = BPRMF(train: refitSplit.train, settings: settings)
+        var rng = SeededRNG(seed: 3)
+        for _ in 0..<selected.bestEpoch { _ = byHand.trainEpoch(rng: &rng) }
+        XCTAssertEqual(refitted.metrics, Evaluator(split: refitSplit, protocol: .leaveLast10).evaluate(byHand, on: .test))
+        XCTAssertNotEqual(refitted.metrics, selected.metrics, "the refitted model is another model")
+    }
+
     /// Sampled protocol: a constant model earns nothing (ties count against the positive).
     func testSampledTiesArePessimistic() {
         let split = EvaluationProtocol.sampled99.split(dataset(), seed: 1)
