@@ -3,6 +3,11 @@ import TacitTensor
 import XCTest
 
 final class SplitTests: XCTestCase {
+    /// Interactions from (user, item, behavior code, timestamp) tuples.
+    func events(_ rows: [(Int32, Int32, UInt8, Int64)]) -> [Interaction] {
+        rows.map { Interaction(user: $0.0, item: $0.1, behavior: $0.2, timestamp: $0.3) }
+    }
+
     /// A rating dataset: user u has `counts[u]` interactions on items u, u+1, …, times 0, 1, …
     func ratings(_ counts: [Int], rating: (Int) -> Float = { _ in 5 }) -> Dataset {
         var rows: [Interaction] = []
@@ -53,13 +58,8 @@ final class SplitTests: XCTestCase {
     /// Leave-one-out takes the last target event as test and the one before as validation.
     func testLeaveOneOutOnTarget() {
         let tax = BehaviorTaxonomy.ecommerce(behaviors: ["view", "buy"])
-        let rows = [
-            Interaction(user: 0, item: 0, behavior: 1, timestamp: 1),
-            Interaction(user: 0, item: 1, behavior: 0, timestamp: 2),
-            Interaction(user: 0, item: 2, behavior: 1, timestamp: 3),
-            Interaction(user: 0, item: 3, behavior: 1, timestamp: 4),
-            Interaction(user: 0, item: 4, behavior: 0, timestamp: 5),
-        ]
+        // (user, item, behavior: 0 view / 1 buy, time)
+        let rows = events([(0, 0, 1, 1), (0, 1, 0, 2), (0, 2, 1, 3), (0, 3, 1, 4), (0, 4, 0, 5)])
         let d = Dataset(name: "l", users: IDMap(["a"]), items: IDMap((0..<5).map(String.init)), taxonomy: tax, interactions: rows)
         let s = Split.leaveOneOut(d)
         XCTAssertEqual(s.test[0], [3])
@@ -70,11 +70,8 @@ final class SplitTests: XCTestCase {
     /// With a shipped test split, the test comes from it and validation is the last training buy.
     func testLeaveOneOutWithGivenTest() {
         let tax = BehaviorTaxonomy.ecommerce(behaviors: ["view", "buy"])
-        let rows = [
-            Interaction(user: 0, item: 0, behavior: 1, timestamp: 1),
-            Interaction(user: 0, item: 1, behavior: 1, timestamp: 2),
-            Interaction(user: 1, item: 1, behavior: 1, timestamp: 2),
-        ]
+        // (user, item, behavior: 0 view / 1 buy, time)
+        let rows = events([(0, 0, 1, 1), (0, 1, 1, 2), (1, 1, 1, 2)])
         let d = Dataset(name: "g", users: IDMap(["a", "b"]), items: IDMap(["0", "1", "2"]), taxonomy: tax,
                         interactions: rows, givenTest: [(0, 2), (1, 0)])
         let s = Split.leaveOneOut(d)
@@ -87,12 +84,8 @@ final class SplitTests: XCTestCase {
     /// would otherwise tell a multi-behavior model the answer.
     func testHeldOutPairsLeaveTrainingUnderEveryBehavior() {
         let tax = BehaviorTaxonomy.ecommerce(behaviors: ["view", "buy"])
-        let rows = [
-            Interaction(user: 0, item: 0, behavior: 1, timestamp: 1),
-            Interaction(user: 0, item: 1, behavior: 0, timestamp: 2),
-            Interaction(user: 0, item: 3, behavior: 0, timestamp: 3),
-            Interaction(user: 0, item: 1, behavior: 1, timestamp: 4),
-        ]
+        // (user, item, behavior: 0 view / 1 buy, time)
+        let rows = events([(0, 0, 1, 1), (0, 1, 0, 2), (0, 3, 0, 3), (0, 1, 1, 4)])
         let d = Dataset(name: "g", users: IDMap(["a"]), items: IDMap(["0", "1", "2", "3"]), taxonomy: tax,
                         interactions: rows, givenTest: [(0, 2)])
         let s = Split.leaveOneOut(d)
@@ -104,14 +97,8 @@ final class SplitTests: XCTestCase {
     /// in time order, and keeps the test and its sampled candidates exactly; the test pair stays out.
     func testValidationReturnsToTrainingForTheRefit() {
         let tax = BehaviorTaxonomy.ecommerce(behaviors: ["view", "buy"])
-        let rows = [
-            Interaction(user: 0, item: 0, behavior: 1, timestamp: 1),
-            Interaction(user: 0, item: 1, behavior: 0, timestamp: 2),
-            Interaction(user: 0, item: 3, behavior: 0, timestamp: 3),
-            Interaction(user: 0, item: 1, behavior: 1, timestamp: 4),
-            Interaction(user: 0, item: 2, behavior: 0, timestamp: 5),
-            Interaction(user: 1, item: 3, behavior: 1, timestamp: 1),
-        ]
+        // (user, item, behavior: 0 view / 1 buy, time)
+        let rows = events([(0, 0, 1, 1), (0, 1, 0, 2), (0, 3, 0, 3), (0, 1, 1, 4), (0, 2, 0, 5), (1, 3, 1, 1)])
         let d = Dataset(name: "g", users: IDMap(["a", "b"]), items: IDMap((0..<6).map(String.init)), taxonomy: tax,
                         interactions: rows, givenTest: [(0, 2), (1, 4)])
         var s = Split.leaveOneOut(d)
