@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 import TacitData
+import TacitModels
 import TacitStore
 @testable import TacitDaemon
 
@@ -120,6 +121,21 @@ struct SequenceServingTests {
         #expect(ServingEmbeddings(snapshot: otherModel) == nil)
     }
 
+    /// `window_stride` reaches SASRec's and SINE's training windows (0: disjoint windows) and stays
+    /// out of the served architecture: it changes how a model is trained, not how it is read back.
+    @Test(arguments: ["sasrec", "sine"])
+    func windowStrideReachesTheTrainedModel(model name: String) throws {
+        var t = config(name)
+        #expect(FineTuneSettings(t).windowStride == nil)
+        t.windowStride = 5
+        let settings = FineTuneSettings(t)
+        #expect(settings.windowStride == 5)
+        #expect(settings.architecture == FineTuneSettings(config(name)).architecture)
+        let model = try #require(SequenceScorer.build(name, itemCount: 12, architecture: settings.architecture, seed: 1,
+                                                      windowStride: settings.windowStride))
+        #expect(((model as? SASRec)?.settings.windowStride ?? (model as? SINE)?.settings.windowStride) == 5)
+    }
+
     @Test func aBadSequentialSettingIsAStartupErrorNamingTheKey() throws {
         let dir = tempDir()
         defer { removeTempDir(dir) }
@@ -127,6 +143,7 @@ struct SequenceServingTests {
         for (line, key) in [("model = \"sine\"\nablation = \"no-hesitation\"", "trainer.ablation"),
                             ("model = \"sasrec\"\nloss = \"hinge\"", "trainer.loss"),
                             ("model = \"sasrec\"\nmax_length = 0", "trainer.max_length"),
+                            ("model = \"sasrec\"\nwindow_stride = 51", "trainer.window_stride"),
                             ("model = \"emorec\"\nvariant = \"GAT-THP\"", "trainer.variant")] {
             try "[trainer]\n\(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
             #expect(throws: ConfigurationError.self) { try TacitConfiguration.load(path: path) }

@@ -123,6 +123,11 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var blocks = 2
         public var dropout = 0.2
         public var sequencesPerStep = 64
+        /// sasrec, sine: consecutive training windows of a history end this many positions apart; each
+        /// trains only its newest `windowStride` targets, so below `maxLength` every target is predicted
+        /// with more context (0 = `maxLength`, disjoint windows). Costs ≈ maxLength / windowStride
+        /// times the encoding per epoch.
+        public var windowStride = 0
         public var loss = "ce"
         public var prototypes = SINE.Settings().prototypes
         /// EmoRec: the paper's variant (Table 1), by its name.
@@ -290,6 +295,10 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.trainer.blocks = try tr.int("blocks", default: d.trainer.blocks, range: 1...16)
         c.trainer.dropout = try tr.double("dropout", default: d.trainer.dropout, range: 0...0.95)
         c.trainer.sequencesPerStep = try tr.int("sequences_per_step", default: d.trainer.sequencesPerStep, range: 1...100_000)
+        c.trainer.windowStride = try tr.int("window_stride", default: d.trainer.windowStride, range: 0...10_000)
+        if c.trainer.windowStride > c.trainer.maxLength {
+            throw tr.error("window_stride", "must be at most trainer.max_length (\(c.trainer.maxLength)); 0 means max_length")
+        }
         c.trainer.loss = try tr.string("loss", default: d.trainer.loss)
         c.trainer.prototypes = try tr.int("prototypes", default: d.trainer.prototypes, range: 1...64)
         c.trainer.variant = try tr.string("variant", default: d.trainer.variant)

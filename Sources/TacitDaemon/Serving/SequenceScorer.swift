@@ -74,10 +74,11 @@ final class SequenceScorer: Sendable {
 
     /// An untrained model of `name` with the `arch.*` settings over `itemCount` items, or nil. For
     /// `emorec`: with `train`, the full model to fine-tune; without, the serving form (graph tables of
-    /// `servedUsers` users) to restore a snapshot into.
+    /// `servedUsers` users) to restore a snapshot into. `windowStride` shapes SASRec's and SINE's
+    /// training windows only.
     static func build(_ name: String, itemCount: Int, architecture a: [String: String], seed: UInt64,
                       train: TrainingSet? = nil, learningRate: Float = 1e-3, batchSize: Int = 64,
-                      servedUsers: Int = 0) -> (any SequenceRecommender)? {
+                      windowStride: Int? = nil, servedUsers: Int = 0) -> (any SequenceRecommender)? {
         func int(_ k: String) -> Int? { a["arch.\(k)"].flatMap { Int($0) } }
         func float(_ k: String) -> Float? { a["arch.\(k)"].flatMap { Float($0) } }
         guard let dim = int("dim"), let heads = int("heads"), let blocks = int("blocks"), let inner = int("inner"),
@@ -90,7 +91,8 @@ final class SequenceScorer: Sendable {
         case "sasrec":
             guard let loss = a["arch.loss"].flatMap(SASRec.Loss.init(rawValue:)) else { return nil }
             return SASRec(train: data, settings: .init(transformer: transformer, loss: loss, skipNegatives: a["arch.skip_negatives"] == "true",
-                                                       learningRate: learningRate, batchSize: batchSize, seed: seed))
+                                                       learningRate: learningRate, batchSize: batchSize,
+                                                       windowStride: windowStride, seed: seed))
         case "sine":
             var s = SINE.Settings()
             guard let k = int("prototypes"), let ablation = a["arch.ablation"].flatMap(SINE.Ablation.init(rawValue:)),
@@ -102,6 +104,7 @@ final class SequenceScorer: Sendable {
             s.beta1 = beta1
             s.learningRate = learningRate
             s.batchSize = batchSize
+            s.windowStride = windowStride
             s.seed = seed
             return SINE(train: data, settings: s)
         case "emorec":

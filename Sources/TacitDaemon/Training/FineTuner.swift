@@ -17,6 +17,9 @@ struct FineTuneSettings: Sendable {
     /// The sequential models' architecture (`SequenceScorer`'s `arch.*` keys) and sequences per step.
     var architecture: [String: String]
     var sequencesPerStep: Int
+    /// sasrec, sine: training windows end this many positions apart (nil: disjoint windows). Training
+    /// only, so not part of the served architecture.
+    var windowStride: Int?
 
     var isSequential: Bool { TacitConfiguration.sequentialModels.contains(model) }
 
@@ -47,6 +50,7 @@ struct FineTuneSettings: Sendable {
                                 "arch.decay_window": "\(HawkesEncoder.Settings().window)"]) { $1 }
         }
         sequencesPerStep = t.sequencesPerStep
+        windowStride = t.windowStride > 0 ? t.windowStride : nil
     }
 }
 
@@ -122,7 +126,7 @@ enum FineTuner {
         let seed = settings.embedding.seed &+ round
         guard let model = SequenceScorer.build(settings.model, itemCount: data.itemCount, architecture: settings.architecture,
                                                seed: seed, train: set, learningRate: settings.embedding.learningRate,
-                                               batchSize: settings.sequencesPerStep)
+                                               batchSize: settings.sequencesPerStep, windowStride: settings.windowStride)
         else { preconditionFailure("sequential architecture validated with the configuration: \(settings.architecture)") }
         if let old = previous?.sequence, previous?.model == settings.model, old.architecture == settings.architecture {
             // EmoRec's served tensors start with its two graph tables, which are not warm-started.
