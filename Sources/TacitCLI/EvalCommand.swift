@@ -93,8 +93,8 @@ struct EvalCommand: ParsableCommand {
                 continue
             }
             let selected = result.metrics
-            say(String(format: "selected model on test: %@ %.4f, %@ %.4f", "HR@10", selected["HR@10"] ?? 0,
-                       "NDCG@10", selected["NDCG@10"] ?? 0))
+            say(String(format: "selected model on test: HR@10 %.4f, NDCG@10 %.4f", selected["HR@10"] ?? 0,
+                       selected["NDCG@10"] ?? 0))
             let refitSplit = split.withValidationInTraining()
             say("refit:   \(result.bestEpoch) epochs on \(refitSplit.train.interactions.count) interactions (training + validation)")
             let refitted = Experiment.refit(result, model: try modelOptions.makeModel(train: refitSplit.train, seed: s),

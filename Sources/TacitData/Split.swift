@@ -46,11 +46,6 @@ public struct Split: Sendable {
     /// configuration on all the data it may see before testing.
     public func withValidationInTraining() -> Split {
         let restored = validationEvents.joined() + validationCompanions
-        guard !restored.isEmpty else {
-            var same = self
-            same.validationNegatives = nil
-            return same
-        }
         // Back into user-then-time order; ties keep training rows first, as they came before.
         let rows = (train.interactions + restored).enumerated().sorted {
             ($0.element.user, $0.element.timestamp, $0.offset) < ($1.element.user, $1.element.timestamp, $1.offset)

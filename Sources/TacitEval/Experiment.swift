@@ -129,21 +129,15 @@ extension Experiment {
                              protocol proto: EvaluationProtocol, ks: [Int] = [5, 10, 20],
                              progress: (EpochReport) -> Void = { _ in }) -> ExperimentResult {
         precondition(split.validationUsers.isEmpty, "refit on a split without validation")
-        var rng = SeededRNG(seed: selected.seed)
-        var seconds = 0.0
-        let clock = ContinuousClock()
+        // Without validation, `run` trains every planned epoch and tests the last one.
         let epochs = model.parameters.isEmpty ? 0 : selected.bestEpoch
-        for epoch in stride(from: 1, through: epochs, by: 1) {
-            let start = clock.now
-            let loss = model.trainEpoch(rng: &rng)
-            let elapsed = (clock.now - start).seconds
-            seconds += elapsed
-            progress(EpochReport(epoch: epoch, loss: loss, seconds: elapsed, validation: nil, isBest: false))
-        }
+        let retrained = run(model: model, split: split, protocol: proto,
+                            plan: TrainingPlan(epochs: epochs, patience: 0, seed: selected.seed),
+                            dataName: selected.data, ks: ks, progress: progress)
         var result = selected
-        result.refit = .init(epochs: epochs, trainSeconds: seconds, trainInteractions: split.train.interactions.count,
-                             selectedMetrics: selected.metrics)
-        result.metrics = Evaluator(split: split, protocol: proto, ks: ks).evaluate(model, on: .test)
+        result.refit = .init(epochs: epochs, trainSeconds: retrained.trainSeconds,
+                             trainInteractions: split.train.interactions.count, selectedMetrics: selected.metrics)
+        result.metrics = retrained.metrics
         return result
     }
 }
