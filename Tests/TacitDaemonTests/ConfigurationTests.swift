@@ -42,12 +42,14 @@ struct ConfigurationTests {
             [trainer]
             model = "sasrec"
             window_stride = 25
+            refit = false
             """, file: "x.toml")
         #expect(c.kafka.brokers == ["a:1", "b:2"] && c.kafka.groupID == "g")
         #expect(c.kafka.properties == ["compression.type": "lz4", "socket.keepalive.enable": "true", "fetch.min.bytes": "10"])
         #expect(c.taxonomy.target == ["purchase"] && c.store.synchronous == .normal && c.publisher.topK == 20)
         #expect(c.kafka.consumer.client.brokers == ["a:1", "b:2"])
-        #expect(c.trainer.model == "sasrec" && c.trainer.windowStride == 25)
+        #expect(c.trainer.model == "sasrec" && c.trainer.windowStride == 25 && !c.trainer.refit)
+        #expect(TacitConfiguration().trainer.refit)
     }
 
     @Test func errorsNameFileAndKey() {
@@ -64,6 +66,7 @@ struct ConfigurationTests {
         #expect(error("[trainer]\nablation = \"no-such\"") == "configs/tacit.toml: trainer.ablation: unknown HNT variant \"no-such\": choose full, base, no-hesitation, no-negative-transfer, hesitation-only")
         #expect(error("[trainer]\nheads = 3") == "configs/tacit.toml: trainer.heads: must divide trainer.dim (64)")
         #expect(error("[trainer]\nwindow_stride = 60") == "configs/tacit.toml: trainer.window_stride: must be at most trainer.max_length (50); 0 means max_length")
+        #expect(error("[trainer]\nrefit = 1") == "configs/tacit.toml: trainer.refit: expected true or false, found integer")
         #expect(error("[trainer]\nwindow_stride = -1") == "configs/tacit.toml: trainer.window_stride: expected an integer in 0...10000, found -1")
         #expect(error("[taxonomy]\ntarget = []") == "configs/tacit.toml: taxonomy.target: expected at least one element")
         #expect(error("[taxonomy]\nauxiliary = [\"buy\"]") == "configs/tacit.toml: taxonomy.auxiliary: \"buy\" is already listed in taxonomy.target")

@@ -150,8 +150,16 @@ struct TrainerTests {
                                              metrics: nil, logger: Logger(label: "test")).fineTune()
         guard case .promoted(let version) = first.outcome else { Issue.record("not promoted: \(first)"); return }
 
-        // New events, and a candidate whose item embeddings are sabotaged (negated: clusters flip).
-        _ = try store.apply([rec(event("a0", "A9", ts: 1_700_000_900_000), offset: 10_000)])
+        // New events (a users buy A items they had not bought: held out, the serving model never saw
+        // them), and a candidate whose item embeddings are sabotaged (negated: clusters flip).
+        var fresh: [IngestRecord] = []
+        for u in 0..<10 {
+            let id = try #require(try store.userID("a\(u)"))
+            let had = Set(try store.itemExternalIDs(for: Array(try store.interactedItems(user: id).consumed)))
+            let item = try #require((0..<10).map { "A\($0)" }.first { !had.contains($0) })
+            fresh.append(rec(event("a\(u)", item, ts: 1_700_000_900_000 + Int64(u)), offset: 10_000 + Int64(u)))
+        }
+        _ = try store.apply(fresh)
         let saboteur = TrainerService(configuration: trainerConfig(model: "bpr"), store: store, recommender: serving, metrics: nil,
                                       logger: Logger(label: "test"), candidateHook: { c in
             ServingEmbeddings(model: c.model, version: c.version, dim: c.dim, userCount: c.userCount, itemCount: c.itemCount,
@@ -162,6 +170,7 @@ struct TrainerTests {
         let second = try await saboteur.fineTune()
         guard case .rejected(let reason) = second.outcome else { Issue.record("promoted a worse model: \(second)"); return }
         #expect(reason.contains("NDCG@10"))
+        #expect(second.candidate["users"] == 10)
         #expect((second.candidate["ndcg@10"] ?? 1) < (second.current["ndcg@10"] ?? 0))
         #expect(serving.currentModel == ModelIdentity(name: "bpr", version: version))
         #expect(try store.latestPromotedSnapshot(model: "bpr")?.version == version)
@@ -195,6 +204,77 @@ struct TrainerTests {
         #expect(rerun?.userBase == warm.userBase && rerun?.itemBase == warm.itemBase)
         // A shutdown abandons training between epochs.
         #expect(FineTuner.train(data, previous: first, settings: settings, round: 1, createdMs: 2, shouldStop: { true }) == nil)
+    }
+
+    /// With a serving model, only items it never saw are held out; everyone else trains on their
+    /// whole history, and `withHeldOutInTraining` gives the held-out items back, sequences included.
+    @Test func onlyItemsTheServingModelNeverSawAreHeldOut() throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        _ = try store.apply(clusterRecords(usersPerCluster: 5))
+        let before = try TrainingData.load(store: store, holdoutFraction: 0.5)
+        // Every user with two or more positives holds out their newest half.
+        #expect(before.heldOut.allSatisfy { $0.count == 3 })
+        let servedThrough = before.throughSeq
+
+        // Afterwards a0 buys two new items (one of them again, later) and a1 re-buys an old one.
+        let a0 = try #require(try store.userID("a0")), a1 = try #require(try store.userID("a1"))
+        let a1Old = try #require(before.train[Int(a1)].first).item
+        let a1OldName = try #require(try store.itemExternalIDs(for: [a1Old]).first)
+        _ = try store.apply([rec(event("a0", "C1", ts: 1_700_000_900_000), offset: 500),
+                             rec(event("a0", "C2", ts: 1_700_000_900_001), offset: 501),
+                             rec(event("a1", a1OldName, ts: 1_700_000_900_002), offset: 502)])
+        let data = try TrainingData.load(store: store, holdoutFraction: 0.5, unseenAfter: servedThrough)
+        let c1 = try #require(try store.itemID("C1")), c2 = try #require(try store.itemID("C2"))
+        #expect(data.heldOut[Int(a0)].map(\.item) == [c1, c2])
+        #expect(data.train[Int(a0)].count == 6)
+        // a1's old item is newest now, but the serving model saw it: nothing held out.
+        #expect(data.heldOut[Int(a1)].isEmpty && data.train[Int(a1)].count == 6)
+        #expect(data.train[Int(a1)].last?.item == a1Old)
+        #expect(data.heldOut.enumerated().allSatisfy { $0.offset == Int(a0) || $0.element.isEmpty })
+        #expect(data.evaluationUsers(limit: 100) == [a0])
+        #expect(!data.sequences[Int(a0)].contains { $0.item == c1 || $0.item == c2 })
+
+        let all = data.withHeldOutInTraining()
+        #expect(all.heldOut.allSatisfy(\.isEmpty) && all.throughSeq == data.throughSeq)
+        #expect(all.train[Int(a0)].map(\.item) == data.train[Int(a0)].map(\.item) + [c1, c2])
+        #expect(all.sequences[Int(a0)].suffix(2).map(\.item) == [c1, c2])
+        #expect(all.trainingSet().target.nonZeros == data.trainingSet().target.nonZeros + 2)
+    }
+
+    /// An item bought only as users' newest positive is held out of the candidate; with `refit` the
+    /// promoted model is retrained with it, so its embedding joins its buyers' cluster at once.
+    @Test(arguments: [true, false])
+    func aPromotedCandidateIsRetrainedWithTheHeldOutItems(refit: Bool) async throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        var records = clusterRecords()
+        for u in 0..<10 { records.append(rec(event("a\(u)", "A-new", ts: 1_700_000_800_000 + Int64(u)), offset: 9_000 + Int64(u))) }
+        _ = try store.apply(records)
+        let serving = try EmbeddingRecommender(model: "lightgcn", store: store, foldInWeight: 0.5, cacheCapacity: 100)
+        var config = trainerConfig()
+        config.refit = refit
+        let report = try await TrainerService(configuration: config, store: store, recommender: serving, metrics: nil,
+                                              logger: Logger(label: "test")).fineTune()
+        guard case .promoted(let version) = report.outcome else { Issue.record("not promoted: \(report)"); return }
+        let model = try #require(serving.model)
+        let snapshot = try #require(try store.snapshot(version: version))
+        #expect(snapshot.metadata["eval"]?.contains("retrained") == refit)
+        let a0 = try #require(try store.userID("a0"))
+        #expect(model.userTrainedItems[Int(a0)] == (refit ? 7 : 6))
+
+        func row(_ name: String) throws -> [Float] {
+            let i = Int(try #require(try store.itemID(name)))
+            return Array(model.items[i * model.dim..<(i + 1) * model.dim])
+        }
+        func cosine(_ x: [Float], _ y: [Float]) -> Float {
+            let dot = zip(x, y).reduce(0) { $0 + $1.0 * $1.1 }
+            return dot / ((x.reduce(0) { $0 + $1 * $1 }).squareRoot() * (y.reduce(0) { $0 + $1 * $1 }).squareRoot())
+        }
+        var clusterA = [Float](repeating: 0, count: model.dim)
+        for i in 0..<10 { for (k, v) in try row("A\(i)").enumerated() { clusterA[k] += v } }
+        let similarity = cosine(try row("A-new"), clusterA)
+        if refit { #expect(similarity > 0.5) } else { #expect(similarity < 0.3) }
     }
 
     @Test func unknownModelIsAConfigurationErrorNamingKeyAndFile() throws {

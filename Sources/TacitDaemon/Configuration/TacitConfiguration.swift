@@ -93,6 +93,9 @@ public struct TacitConfiguration: Sendable, Equatable {
         /// Share of each user's newest positive items held out to evaluate candidates (at least one
         /// per user with two or more positive items).
         public var holdoutFraction = 0.1
+        /// After a promotion, retrain the candidate the same way on every positive (the held-out
+        /// ones too) and serve that; otherwise held-out items are learnt a round later.
+        public var refit = true
         /// Graph propagation layers (lightgcn).
         public var layers = 3
         /// Training pairs per optimizer step.
@@ -280,6 +283,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.trainer.seed = try tr.int("seed", default: d.trainer.seed, range: 0...Int.max)
         c.trainer.threads = try tr.int("threads", default: d.trainer.threads, range: 1...256)
         c.trainer.holdoutFraction = try tr.double("holdout_fraction", default: d.trainer.holdoutFraction, range: 0.01...0.5)
+        c.trainer.refit = try tr.bool("refit", default: d.trainer.refit)
         c.trainer.layers = try tr.int("layers", default: d.trainer.layers, range: 1...8)
         c.trainer.batchSize = try tr.int("batch_size", default: d.trainer.batchSize, range: 1...1_000_000)
         c.trainer.l2 = try tr.double("l2", default: d.trainer.l2, range: 0...10)

@@ -30,10 +30,12 @@ public struct FineTuneReport: Sendable, Equatable {
 /// marked promoted and swapped into the `EmbeddingRecommender` (the publisher then republishes
 /// active users' lists, seeing `currentModel` change).
 ///
-/// Held-out items are never trained on (the candidate is trained without them, so the promoted
-/// model has not seen each user's newest positives); serving folds them back in (`FoldIn`). A
-/// user's newest item was held out in earlier rounds too, so the serving model rarely saw the
-/// items it is evaluated on either, which keeps the comparison fair.
+/// The held-out slice is made of items the serving model never saw (each user's newest, first
+/// positive after the serving model's `eventsThroughSeq`), and the candidate is trained without
+/// them, so the comparison is fair: neither model trained on what it is judged on. Once promoted,
+/// the candidate is retrained the same way (same warm start, seed and epochs) on everything, held-out
+/// items included (`refit`, on by default), and that model is served, so a user's newest positives
+/// shape the embeddings at once rather than a round later.
 ///
 /// The training itself runs on a dedicated thread (not the cooperative pool), one at a time, so
 /// ingest and HTTP stay responsive.
@@ -132,7 +134,8 @@ public final class TrainerService: Service, IngestObserver {
         try running.withLock { lastTrainedSeq in
             let clock = ContinuousClock(), start = clock.now
             let current = recommender.model
-            let data = try TrainingData.load(store: store, holdoutFraction: trainer.holdoutFraction)
+            let data = try TrainingData.load(store: store, holdoutFraction: trainer.holdoutFraction,
+                                             unseenAfter: current?.eventsThroughSeq)
             let seen = max(lastTrainedSeq, current?.eventsThroughSeq ?? 0)
             guard data.throughSeq > seen else { return FineTuneReport(outcome: .skipped(reason: "no new events")) }
             guard data.activeUsers >= trainer.minUsers, data.itemCount >= 2 else {
@@ -150,30 +153,52 @@ public final class TrainerService: Service, IngestObserver {
             let users = data.evaluationUsers(limit: settings.evalUsers)
             let cm = FineTuner.evaluate(candidate, on: data, users: users, foldInWeight: settings.foldInWeight)
             let sm = current.map { FineTuner.evaluate($0, on: data, users: users, foldInWeight: settings.foldInWeight) } ?? [:]
-            let elapsed = clock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-            metrics?.fineTuneDuration.record(elapsed)
             metrics?.fineTuneMetric.set(cm["ndcg@10"] ?? 0)
-            let meta: Logger.Metadata = [
+            /// Records the whole run's duration (training, evaluation and any refit) and returns it.
+            func finished() -> Double {
+                let elapsed = clock.now - start
+                metrics?.fineTuneDuration.record(elapsed)
+                return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            }
+            var meta: Logger.Metadata = [
                 "model": "\(settings.model)", "users": "\(data.userCount)", "items": "\(data.itemCount)",
                 "through_seq": "\(data.throughSeq)", "eval_users": "\(users.count)",
+                "held_out_items": "\(data.heldOut.reduce(0) { $0 + $1.count })",
                 "candidate_ndcg@10": "\(cm["ndcg@10"] ?? 0)", "serving_ndcg@10": "\(sm["ndcg@10"].map { "\($0)" } ?? "none")",
-                "seconds": "\(seconds)",
             ]
             let c = cm["ndcg@10"] ?? 0
             if let s = sm["ndcg@10"], !users.isEmpty, c < s - trainer.promotionMargin {
                 let reason = "candidate NDCG@10 \(c) < serving \(s) - margin \(trainer.promotionMargin)"
+                let seconds = finished()
+                meta["seconds"] = "\(seconds)"
                 logger.warning("fine-tune not promoted: \(reason)", metadata: meta)
                 return FineTuneReport(outcome: .rejected(reason: reason), candidate: cm, current: sm, seconds: seconds)
             }
+            var served = candidate
+            if trainer.refit {
+                // The same training on everything; the held-out metrics stay those of the gated candidate.
+                guard let refit = FineTuner.train(data.withHeldOutInTraining(), previous: current, settings: settings, round: round,
+                                                  createdMs: epochMilliseconds(),
+                                                  shouldStop: { stopping.load(ordering: .relaxed) }) else {
+                    lastTrainedSeq = seen
+                    return FineTuneReport(outcome: .skipped(reason: "shutting down"))
+                }
+                served = refit
+            }
+            let eval = "full ranking on each user's newest positives unseen by the serving model, held out of the candidate"
+                + (trainer.refit ? "; served model retrained with them" : "")
             let metadata = ["dim": "\(settings.embedding.dim)", "epochs": "\(settings.epochs)", "layers": "\(settings.embedding.layers)",
                             "learning_rate": "\(settings.embedding.learningRate)", "seed": "\(settings.embedding.seed &+ round)",
-                            "warm_start_version": "\(current?.version ?? 0)", "eval": "full ranking, newest positives held out"]
-            let withMetrics = candidate.with(version: 0, metrics: cm)
+                            "warm_start_version": "\(current?.version ?? 0)", "eval": eval]
+            let withMetrics = served.with(version: 0, metrics: cm)
             let saved = try store.saveSnapshot(withMetrics.snapshot(metadata: metadata, promoted: false))
             try store.setPromoted(version: saved.version, true)
             recommender.install(withMetrics.with(version: saved.version))
-            logger.info("fine-tune promoted version \(saved.version)", metadata: meta)
+            let seconds = finished()
+            meta["seconds"] = "\(seconds)"
+            meta["refit"] = "\(trainer.refit)"
+            logger.info("fine-tune promoted version \(saved.version)\(current != nil && users.isEmpty ? " (no held-out items to compare on)" : "")",
+                        metadata: meta)
             return FineTuneReport(outcome: .promoted(version: saved.version), candidate: cm, current: sm, seconds: seconds)
         }
     }

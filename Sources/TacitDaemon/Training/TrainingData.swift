@@ -3,12 +3,19 @@ import TacitStore
 
 /// The trainer's view of the store: every user's distinct positive items (events whose feedback is
 /// explicit or implicit positive, any behavior) in time order, split into training items and a
-/// held-out recent slice (each user's newest `holdoutFraction` of positive items, at least one
-/// for users with two or more), as of one event sequence number.
+/// held-out recent slice, as of one event sequence number.
+///
+/// The held-out slice is each user's newest `holdoutFraction` of positive items (at least one for
+/// users with two or more), cut down to the items the serving model has never seen (`unseenAfter`):
+/// candidate and serving model are then compared on items neither trained on, and everything the
+/// serving model already knows is training data. So an item is held out for one round at most,
+/// and after a promotion the trainer retrains on everything (`withHeldOutInTraining`).
 struct TrainingData: Sendable {
     struct Positive: Sendable, Equatable {
         var item: Int32
+        /// The newest positive event on the item, and the first (since the last dislike).
         var seq: Int64
+        var firstSeq: Int64
         var timestampMs: Int64
         /// The behaviors of the user's positive events on the item, first seen first.
         var behaviors: [String] = []
@@ -25,18 +32,23 @@ struct TrainingData: Sendable {
     /// Per user: the time-ordered feedback before their first held-out positive, behavior = feedback
     /// kind (`SequenceScorer.feedbackTaxonomy`), without the held-out items.
     let sequences: [[Interaction]]
+    /// Per user: all of their time-ordered feedback (the sequences once nothing is held out).
+    let fullSequences: [[Interaction]]
 
     /// Users with at least one training positive.
     var activeUsers: Int { train.reduce(0) { $0 + ($1.isEmpty ? 0 : 1) } }
 
     /// Reads the store (one read per user; sequences are bounded by `store.max_sequence_length`).
-    static func load(store: EventStore, holdoutFraction: Double) throws -> TrainingData {
+    /// `unseenAfter`: the serving model's `eventsThroughSeq`; only items whose first positive event
+    /// came later are held out (nil: no serving model, the newest items are held out).
+    static func load(store: EventStore, holdoutFraction: Double, unseenAfter: Int64? = nil) throws -> TrainingData {
         let counts = try store.counts()
         let through = counts.lastSeq
-        var train: [[Positive]] = [], held: [[Positive]] = [], sequences: [[Interaction]] = []
+        var train: [[Positive]] = [], held: [[Positive]] = [], sequences: [[Interaction]] = [], full: [[Interaction]] = []
         train.reserveCapacity(counts.users)
         held.reserveCapacity(counts.users)
         sequences.reserveCapacity(counts.users)
+        full.reserveCapacity(counts.users)
         for u in 0..<counts.users {
             var latest: [Int32: Positive] = [:]
             var disliked = Set<Int32>()
@@ -48,7 +60,8 @@ struct TrainingData: Sendable {
                 if kind.isPositive {
                     var behaviors = latest[e.item]?.behaviors ?? []
                     if !behaviors.contains(e.behavior) { behaviors.append(e.behavior) }
-                    latest[e.item] = Positive(item: e.item, seq: e.seq, timestampMs: e.timestampMs, behaviors: behaviors)
+                    latest[e.item] = Positive(item: e.item, seq: e.seq, firstSeq: latest[e.item]?.firstSeq ?? e.seq,
+                                              timestampMs: e.timestampMs, behaviors: behaviors)
                     disliked.remove(e.item)
                 } else if kind == .explicitNegative {
                     // A later dislike cancels an earlier positive.
@@ -57,7 +70,11 @@ struct TrainingData: Sendable {
                 }
             }
             let ordered = latest.values.sorted { ($0.timestampMs, $0.seq) < ($1.timestampMs, $1.seq) }
-            let holdCount = ordered.count >= 2 ? max(1, Int(Double(ordered.count) * holdoutFraction)) : 0
+            var holdCount = ordered.count >= 2 ? max(1, Int(Double(ordered.count) * holdoutFraction)) : 0
+            if let unseenAfter {
+                // Only the newest run of items the serving model never saw.
+                holdCount = ordered.suffix(holdCount).reversed().prefix { $0.firstSeq > unseenAfter }.count
+            }
             train.append(Array(ordered.dropLast(holdCount)))
             held.append(Array(ordered.suffix(holdCount)))
             // The sequence stops where the held-out slice starts (the first held-out item's own newest
@@ -67,9 +84,19 @@ struct TrainingData: Sendable {
             sequences.append(feedback.filter { f in
                 !heldItems.contains(f.event.item) && cut.map { (f.timestampMs, f.seq) < $0 } ?? true
             }.map(\.event))
+            full.append(feedback.map(\.event))
         }
         return TrainingData(userCount: counts.users, itemCount: counts.items, throughSeq: through, train: train, heldOut: held,
-                            sequences: sequences)
+                            sequences: sequences, fullSequences: full)
+    }
+
+    /// The same data with every held-out item back in training, in time order: what a promoted
+    /// candidate is retrained on.
+    func withHeldOutInTraining() -> TrainingData {
+        // The held-out slice is the newest suffix of the time-ordered positives.
+        let merged = zip(train, heldOut).map { $0 + $1 }
+        return TrainingData(userCount: userCount, itemCount: itemCount, throughSeq: throughSeq, train: merged,
+                            heldOut: Array(repeating: [], count: userCount), sequences: fullSequences, fullSequences: fullSequences)
     }
 
     /// The learning core's training set: each of `auxiliary` is a behavior of its own (HNT) and
