@@ -47,6 +47,10 @@ struct ArgumentValidationTests {
         (["eval", "--model", "emorec", "--decay", "0"], "a learnable --decay starts above 0"),
         (["bench", "--protocol", "nope"], "unknown --protocol 'nope'"),
         (["bench", "--runs=-1"], "--runs and --inference-users must be ≥ 0"),
+        (["backtest", "--warmup", "1"], "--warmup must be in (0, 1)"),
+        (["backtest", "--rounds", "0"], "--rounds must be ≥ 1"),
+        (["backtest", "--refit", "maybe"], "--refit"),
+        (["backtest", "--store", "/"], "--store /: already exists"),
     ])
     func badValueIsRefusedByName(arguments: [String], message: String) {
         let text = refusal(arguments)

@@ -11,7 +11,7 @@ struct SequenceServingTests {
     func config(_ model: String) -> TacitConfiguration.Trainer {
         var t = trainerConfig(model: model)
         t.heads = 2
-        t.maxLength = 10
+        t.maxLength = 6
         t.dropout = 0.1
         t.sequencesPerStep = 16
         t.epochs = 40
@@ -61,6 +61,7 @@ struct SequenceServingTests {
         #expect(try share(before, store, prefix: "A") >= 0.75, "got \(beforeNames)")
 
         // a3 turns to cluster B: the very next list re-encodes the new history, same model version.
+        // (Six B items fill the encoded window, `maxLength`: the history read is all B.)
         let turn = (0..<6).map { rec(event("a3", "B\($0)", ts: 1_700_002_000_000 + Int64($0)), offset: 30_000 + Int64($0)) }
         serving.didApply(try store.apply(turn))
         let after = try #require(try serving.recommend(user: a3, k: 4, excluding: try store.interactedItems(user: a3).consumed))

@@ -102,8 +102,8 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var batchSize = 2048
         /// L2 penalty on the embeddings a batch touches.
         public var l2 = 1e-4
-        /// Weight of the fold-in vector (from a user's newest events) against the trained user
-        /// vector between fine-tunes; users new since the snapshot get the pure fold-in.
+        /// Weight of the fold-in vector (from all of a user's positive items, new ones included)
+        /// against the trained user vector; users new since the snapshot get the pure fold-in.
         public var foldInWeight = 0.5
         /// Users whose serving vector is cached (bounded by this, not by history).
         public var foldInCacheSize = 100_000

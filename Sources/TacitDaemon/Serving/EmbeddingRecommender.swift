@@ -91,13 +91,12 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
 
     /// The user's vector from their stored events (see `FoldIn`).
     func servingVector(_ model: ServingEmbeddings, user: Int32) throws -> [Float]? {
-        var positives: [Int32: Int64] = [:]
+        var positives = Set<Int32>()
         for e in try store.sequence(user: user) {
             guard let raw = e.feedback, let kind = FeedbackKind(rawValue: raw) else { continue }
-            if kind.isPositive { positives[e.item] = e.seq } else if kind == .explicitNegative { positives[e.item] = nil }
+            if kind.isPositive { positives.insert(e.item) } else if kind == .explicitNegative { positives.remove(e.item) }
         }
-        let hasNew = model.hasUnseenPositives(user: user, positives.map { ($0.key, $0.value) })
-        return FoldIn.vector(model, user: user, positives: Array(positives.keys), hasNewEvents: hasNew, weight: foldInWeight)
+        return FoldIn.vector(model, user: user, positives: Array(positives), weight: foldInWeight)
     }
 
     private func remember(_ user: Int32, _ vector: [Float], generation: UInt64, model: ServingEmbeddings) {

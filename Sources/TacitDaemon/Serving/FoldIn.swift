@@ -10,18 +10,19 @@ import TacitTensor
 /// - lightgcn: f_u = Σ_{i∈N_u} e_i / (√|N_u| · √max(1, d_i))           (one step of LightGCN eq. 7,
 ///   the symmetric-normalized neighbour sum, d_i the item's degree in the training graph)
 ///
-/// Serving vector: a user whose positive items are exactly those the model was trained on keeps
-/// the trained final vector t_u. With unseen ones (new events, or the newest items held out from
-/// training for evaluation), v_u = (1 − w)·t_u + w·f_u·(‖t_u‖/‖f_u‖): f_u is rescaled to t_u's
-/// norm so that w = `trainer.fold_in_weight` means the same for every user. A user new since the
-/// snapshot gets v_u = f_u (its scale does not change their ranking). N_u is all of the user's
-/// positive items, trained and unseen alike.
+/// Serving vector, for every user the model knows: v_u = (1 − w)·t_u + w·f_u·(‖t_u‖/‖f_u‖), t_u the
+/// trained final vector; f_u is rescaled to t_u's norm so that w = `trainer.fold_in_weight` means the
+/// same for every user. N_u is all of the user's positive items now, trained and new alike, so a new
+/// event moves the list at once. The blend applies to users without new events too: in
+/// `tacit backtest` on MovieLens-1M, lightgcn, it served better lists than t_u alone (NDCG@10 of
+/// the next events 0.1951 at w = 0.5 vs 0.1707 at w = 0; README). A user new since the snapshot gets v_u = f_u (its
+/// scale does not change their ranking); w = 0 serves t_u.
 enum FoldIn {
     /// The serving vector, or nil when the user is unknown and has no known positive items.
-    static func vector(_ m: ServingEmbeddings, user: Int32, positives: [Int32], hasNewEvents: Bool, weight: Float) -> [Float]? {
+    static func vector(_ m: ServingEmbeddings, user: Int32, positives: [Int32], weight: Float) -> [Float]? {
         let d = m.dim
         let trained: [Float]? = Int(user) < m.userCount ? Array(m.users[Int(user) * d..<(Int(user) + 1) * d]) : nil
-        if let trained, !hasNewEvents { return trained }
+        if let trained, weight == 0 { return trained }
         let known = positives.filter { $0 >= 0 && Int($0) < m.itemCount }
         guard !known.isEmpty else { return trained }
         var f = [Float](repeating: 0, count: d)

@@ -112,7 +112,7 @@ enum FineTuner {
         }
         return ServingEmbeddings(model: settings.model, version: 0, dim: d, userCount: data.userCount, itemCount: data.itemCount,
                                  userBase: userTable.value, itemBase: itemTable.value, users: users, items: items,
-                                 itemDegree: degree, userTrainedItems: data.train.map { Float($0.count) }, eventsThroughSeq: data.throughSeq, metrics: [:], createdMs: createdMs)
+                                 itemDegree: degree, eventsThroughSeq: data.throughSeq, metrics: [:], createdMs: createdMs)
     }
 
     /// `sasrec`, `sine`: trained on every user's sequence of positives and skips, warm-started from the
@@ -181,8 +181,7 @@ enum FineTuner {
                 ndcg += values[1]
                 continue
             }
-            let hasNew = m.hasUnseenPositives(user: u, train.map { ($0.item, $0.seq) })
-            guard let v = FoldIn.vector(m, user: u, positives: train.map(\.item), hasNewEvents: hasNew, weight: foldInWeight)
+            guard let v = FoldIn.vector(m, user: u, positives: train.map(\.item), weight: foldInWeight)
             else { continue }
             let top = FoldIn.topK(m, vector: v, k: 10, excluded: Set(train.map(\.item)))
             let values = Metrics.values(ranked: top.map(\.item)[...], relevant: Set(data.heldOut[Int(u)].map(\.item)), ks: [10])

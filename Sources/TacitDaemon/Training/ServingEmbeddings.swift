@@ -20,10 +20,6 @@ public final class ServingEmbeddings: Sendable {
     public let items: [Float]
     /// Degree of each item in the training graph (lightgcn fold-in normalization); empty for bpr.
     public let itemDegree: [Float]
-    /// Number of distinct positive items each user was trained on (held-out items excluded):
-    /// a user with a different number now has events the model has not seen. Empty in snapshots
-    /// without it (then only events after `eventsThroughSeq` count as unseen).
-    public let userTrainedItems: [Float]
     /// The newest event sequence number trained on.
     public let eventsThroughSeq: Int64
     public let metrics: [String: Double]
@@ -32,10 +28,10 @@ public final class ServingEmbeddings: Sendable {
     let sequence: SequenceScorer?
 
     public convenience init(model: String, version: Int64, dim: Int, userCount: Int, itemCount: Int, userBase: [Float], itemBase: [Float],
-                users: [Float], items: [Float], itemDegree: [Float], userTrainedItems: [Float] = [], eventsThroughSeq: Int64,
+                users: [Float], items: [Float], itemDegree: [Float], eventsThroughSeq: Int64,
                 metrics: [String: Double], createdMs: Int64) {
         self.init(model: model, version: version, dim: dim, userCount: userCount, itemCount: itemCount, userBase: userBase,
-                  itemBase: itemBase, users: users, items: items, itemDegree: itemDegree, userTrainedItems: userTrainedItems,
+                  itemBase: itemBase, users: users, items: items, itemDegree: itemDegree,
                   eventsThroughSeq: eventsThroughSeq, metrics: metrics, createdMs: createdMs, sequence: nil)
     }
 
@@ -43,12 +39,12 @@ public final class ServingEmbeddings: Sendable {
     convenience init(sequence: SequenceScorer, model: String, version: Int64, dim: Int, userCount: Int, items: [Float],
                      eventsThroughSeq: Int64, metrics: [String: Double], createdMs: Int64) {
         self.init(model: model, version: version, dim: dim, userCount: userCount, itemCount: sequence.itemCount, userBase: [],
-                  itemBase: items, users: [], items: items, itemDegree: [], userTrainedItems: [], eventsThroughSeq: eventsThroughSeq, metrics: metrics,
+                  itemBase: items, users: [], items: items, itemDegree: [], eventsThroughSeq: eventsThroughSeq, metrics: metrics,
                   createdMs: createdMs, sequence: sequence)
     }
 
     private init(model: String, version: Int64, dim: Int, userCount: Int, itemCount: Int, userBase: [Float], itemBase: [Float],
-                 users: [Float], items: [Float], itemDegree: [Float], userTrainedItems: [Float], eventsThroughSeq: Int64,
+                 users: [Float], items: [Float], itemDegree: [Float], eventsThroughSeq: Int64,
                  metrics: [String: Double], createdMs: Int64, sequence: SequenceScorer?) {
         precondition(sequence != nil || (userBase.count == userCount * dim && users.count == userCount * dim), "user table shape")
         precondition(itemBase.count == itemCount * dim && items.count == itemCount * dim, "item table shape")
@@ -62,7 +58,6 @@ public final class ServingEmbeddings: Sendable {
         self.users = users
         self.items = items
         self.itemDegree = itemDegree
-        self.userTrainedItems = userTrainedItems.count == userCount ? userTrainedItems : []
         self.eventsThroughSeq = eventsThroughSeq
         self.metrics = metrics
         self.createdMs = createdMs
@@ -71,18 +66,11 @@ public final class ServingEmbeddings: Sendable {
 
     public var identity: ModelIdentity { ModelIdentity(name: model, version: version) }
 
-    /// Whether `user`'s positive items (item, event seq) include some the model was not trained on.
-    func hasUnseenPositives(user: Int32, _ positives: [(item: Int32, seq: Int64)]) -> Bool {
-        if Int(user) >= userCount { return true }
-        if !userTrainedItems.isEmpty { return positives.count != Int(userTrainedItems[Int(user)]) }
-        return positives.contains { $0.seq > eventsThroughSeq }
-    }
-
     /// The same tables under another version and metrics.
     func with(version: Int64, metrics: [String: Double]? = nil) -> ServingEmbeddings {
         ServingEmbeddings(model: model, version: version, dim: dim, userCount: userCount, itemCount: itemCount,
                           userBase: userBase, itemBase: itemBase, users: users, items: items, itemDegree: itemDegree,
-                          userTrainedItems: userTrainedItems, eventsThroughSeq: eventsThroughSeq, metrics: metrics ?? self.metrics,
+                          eventsThroughSeq: eventsThroughSeq, metrics: metrics ?? self.metrics,
                           createdMs: createdMs, sequence: sequence)
     }
 
@@ -93,7 +81,6 @@ public final class ServingEmbeddings: Sendable {
     enum TensorName {
         static let userBase = "user_embedding", itemBase = "item_embedding"
         static let users = "user_final", items = "item_final", itemDegree = "item_degree"
-        static let userTrainedItems = "user_trained_items"
     }
 
     /// The snapshot to persist (version assigned by the store).
@@ -105,9 +92,6 @@ public final class ServingEmbeddings: Sendable {
         }
         var tensors = [SnapshotTensor(name: TensorName.userBase, shape: [userCount, dim], values: userBase),
                        SnapshotTensor(name: TensorName.itemBase, shape: [itemCount, dim], values: itemBase)]
-        if !userTrainedItems.isEmpty {
-            tensors.append(SnapshotTensor(name: TensorName.userTrainedItems, shape: [userCount], values: userTrainedItems))
-        }
         if model != "bpr" {
             tensors += [SnapshotTensor(name: TensorName.users, shape: [userCount, dim], values: users),
                         SnapshotTensor(name: TensorName.items, shape: [itemCount, dim], values: items),
@@ -139,6 +123,6 @@ public final class ServingEmbeddings: Sendable {
         guard uf.count == ub.values.count, itf.count == ib.values.count, deg.isEmpty || deg.count == s.itemCount else { return nil }
         self.init(model: s.model, version: s.version, dim: dim, userCount: s.userCount, itemCount: s.itemCount,
                   userBase: ub.values, itemBase: ib.values, users: uf, items: itf, itemDegree: deg,
-                  userTrainedItems: tensor(TensorName.userTrainedItems)?.values ?? [], eventsThroughSeq: s.eventsThroughSeq, metrics: s.metrics, createdMs: s.createdMs)
+                  eventsThroughSeq: s.eventsThroughSeq, metrics: s.metrics, createdMs: s.createdMs)
     }
 }
