@@ -275,6 +275,27 @@ struct TrainerTests {
         if refit { #expect(similarity > 0.5) } else { #expect(similarity < 0.3) }
     }
 
+    /// A cancelled trainer (its service group failed, or a graceful shutdown ran out of time) stops a
+    /// fine-tune between epochs instead of training to the end: ServiceLifecycle aborts the process
+    /// when cancellation takes over 2 s. Without that, this run would train for hours.
+    @Test(.timeLimit(.minutes(1)))
+    func cancellationStopsARunningFineTune() async throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        _ = try store.apply(clusterRecords())
+        let serving = try EmbeddingRecommender(model: "lightgcn", store: store, foldInWeight: 0.5, cacheCapacity: 100)
+        var config = trainerConfig()
+        config.epochs = 10_000_000
+        config.intervalSeconds = 1
+        let trainer = TrainerService(configuration: config, store: store, recommender: serving, metrics: nil,
+                                     logger: Logger(label: "test"))
+        let running = Task { try await trainer.run() }
+        try await Task.sleep(for: .seconds(2))   // the first fine-tune starts after 1 s
+        running.cancel()
+        try await running.value
+        #expect(try store.latestPromotedSnapshot(model: "lightgcn") == nil)
+    }
+
     @Test func unknownModelIsAConfigurationErrorNamingKeyAndFile() throws {
         var c = TacitConfiguration()
         c.trainer.model = "transformer"

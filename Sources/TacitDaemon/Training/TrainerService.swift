@@ -89,6 +89,18 @@ public final class TrainerService: Service, IngestObserver {
         Compute.configure(threads: trainer.threads)
         let interval = Duration.seconds(trainer.intervalSeconds)
         let wake = self.wake
+        // A cancelled group (a service failed, or graceful shutdown ran out of time) must not wait for
+        // a whole fine-tune: the training thread cannot be cancelled, but it checks `stopping` between
+        // epochs, and ServiceLifecycle aborts the process when cancellation takes over 2 s.
+        await withTaskCancellationHandler {
+            await runLoop(interval: interval, wake: wake)
+        } onCancel: {
+            self.stopping.store(true, ordering: .relaxed)
+            self.wake.finish()
+        }
+    }
+
+    private func runLoop(interval: Duration, wake: AsyncStream<Void>.Continuation) async {
         await withDiscardingTaskGroup { group in
             group.addTask {
                 while !Task.isCancelled {
