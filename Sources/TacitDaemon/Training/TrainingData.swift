@@ -8,8 +8,8 @@ import TacitStore
 /// The held-out slice is each user's newest `holdoutFraction` of positive items (at least one for
 /// users with two or more), cut down to the items the serving model has never seen (`unseenAfter`):
 /// candidate and serving model are then compared on items neither trained on, and everything the
-/// serving model already knows is training data. So an item is held out for one round at most,
-/// and after a promotion the trainer retrains on everything (`withHeldOutInTraining`).
+/// serving model already knows is training data. An item stays held out only until a candidate is
+/// promoted, and after a promotion the trainer retrains on everything (`withHeldOutInTraining`).
 struct TrainingData: Sendable {
     struct Positive: Sendable, Equatable {
         var item: Int32
