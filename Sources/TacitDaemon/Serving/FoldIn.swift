@@ -15,8 +15,8 @@ import TacitTensor
 /// same for every user. N_u is all of the user's positive items now, trained and new alike, so a new
 /// event moves the list at once. The blend applies to users without new events too: in
 /// `tacit backtest` on MovieLens-1M, lightgcn, it served better lists than t_u alone (NDCG@10 of
-/// the next events 0.1951 at w = 0.5 vs 0.1707 at w = 0; README). A user new since the snapshot gets v_u = f_u (its
-/// scale does not change their ranking); w = 0 serves t_u.
+/// the next events 0.1951 at w = 0.5 vs 0.1707 at w = 0; README). A user new since the snapshot
+/// gets v_u = f_u (its scale does not change their ranking); w = 0 serves t_u.
 enum FoldIn {
     /// The serving vector, or nil when the user is unknown and has no known positive items.
     static func vector(_ m: ServingEmbeddings, user: Int32, positives: [Int32], weight: Float) -> [Float]? {

@@ -155,11 +155,15 @@ public final class TrainerService: Service, IngestObserver {
             }
             lastTrainedSeq = data.throughSeq
             let round = UInt64(bitPattern: current?.version ?? 0)
-            guard var candidate = FineTuner.train(data, previous: current, settings: settings, round: round,
-                                                  createdMs: epochMilliseconds(),
-                                                  shouldStop: { stopping.load(ordering: .relaxed) }) else {
+            /// The round's training (warm start, seed, epochs) on `data`; nil when shutdown stopped it.
+            func train(_ data: TrainingData) -> ServingEmbeddings? {
+                FineTuner.train(data, previous: current, settings: settings, round: round, createdMs: epochMilliseconds(),
+                                shouldStop: { stopping.load(ordering: .relaxed) })
+            }
+            let shuttingDown = FineTuneReport(outcome: .skipped(reason: "shutting down"))
+            guard var candidate = train(data) else {
                 lastTrainedSeq = seen
-                return FineTuneReport(outcome: .skipped(reason: "shutting down"))
+                return shuttingDown
             }
             if let candidateHook { candidate = candidateHook(candidate) }
             let users = data.evaluationUsers(limit: settings.evalUsers)
@@ -189,11 +193,9 @@ public final class TrainerService: Service, IngestObserver {
             var served = candidate
             if trainer.refit {
                 // The same training on everything; the held-out metrics stay those of the gated candidate.
-                guard let refit = FineTuner.train(data.withHeldOutInTraining(), previous: current, settings: settings, round: round,
-                                                  createdMs: epochMilliseconds(),
-                                                  shouldStop: { stopping.load(ordering: .relaxed) }) else {
+                guard let refit = train(data.withHeldOutInTraining()) else {
                     lastTrainedSeq = seen
-                    return FineTuneReport(outcome: .skipped(reason: "shutting down"))
+                    return shuttingDown
                 }
                 served = refit
             }
