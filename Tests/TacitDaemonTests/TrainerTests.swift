@@ -234,6 +234,11 @@ struct TrainerTests {
         #expect(data.heldOut.enumerated().allSatisfy { $0.offset == Int(a0) || $0.element.isEmpty })
         #expect(data.evaluationUsers(limit: 100) == [a0])
         #expect(!data.sequences[Int(a0)].contains { $0.item == c1 || $0.item == c2 })
+        // Users with nothing held out keep one copy of their sequence, not two.
+        let a1Buffers = data.sequences[Int(a1)].withUnsafeBufferPointer { s in
+            data.fullSequences[Int(a1)].withUnsafeBufferPointer { f in (s.baseAddress, f.baseAddress) }
+        }
+        #expect(!data.sequences[Int(a1)].isEmpty && a1Buffers.0 == a1Buffers.1)
 
         let all = data.withHeldOutInTraining()
         #expect(all.heldOut.allSatisfy(\.isEmpty) && all.throughSeq == data.throughSeq)

@@ -77,14 +77,21 @@ struct TrainingData: Sendable {
             }
             train.append(Array(ordered.dropLast(holdCount)))
             held.append(Array(ordered.suffix(holdCount)))
-            // The sequence stops where the held-out slice starts (the first held-out item's own newest
-            // positive event) and never shows a held-out item.
-            let heldItems = Set(held[u].map(\.item))
-            let cut = held[u].map { ($0.timestampMs, $0.seq) }.min { $0 < $1 }
-            sequences.append(feedback.filter { f in
-                !heldItems.contains(f.event.item) && cut.map { (f.timestampMs, f.seq) < $0 } ?? true
-            }.map(\.event))
-            full.append(feedback.map(\.event))
+            let all = feedback.map(\.event)
+            full.append(all)
+            if held[u].isEmpty {
+                // The same array, so the two share one buffer: most users have nothing held out once a
+                // model is serving, and copying their sequences would double the round's memory.
+                sequences.append(all)
+            } else {
+                // The sequence stops where the held-out slice starts (the first held-out item's own newest
+                // positive event) and never shows a held-out item.
+                let heldItems = Set(held[u].map(\.item))
+                let cut = held[u].map { ($0.timestampMs, $0.seq) }.min { $0 < $1 }
+                sequences.append(feedback.filter { f in
+                    !heldItems.contains(f.event.item) && cut.map { (f.timestampMs, f.seq) < $0 } ?? true
+                }.map(\.event))
+            }
         }
         return TrainingData(userCount: counts.users, itemCount: counts.items, throughSeq: through, train: train, heldOut: held,
                             sequences: sequences, fullSequences: full)
