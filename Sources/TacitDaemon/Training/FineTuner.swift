@@ -164,8 +164,8 @@ enum FineTuner {
 
     /// HR@10 and NDCG@10 on the held-out slice, full ranking over all items with the user's
     /// training items excluded, using the vector the model would serve (`FoldIn.vector`: the
-    /// trained row, or a fold-in for users with positives newer than the model). Users the model
-    /// cannot place score 0.
+    /// trained row blended with a fold-in of the user's training items). Users the model cannot
+    /// place score 0.
     static func evaluate(_ m: ServingEmbeddings, on data: TrainingData, users: [Int32], foldInWeight: Float) -> [String: Double] {
         guard !users.isEmpty else { return ["hr@10": 0, "ndcg@10": 0, "users": 0] }
         var hr = 0.0, ndcg = 0.0
