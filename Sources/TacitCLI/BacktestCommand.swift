@@ -90,7 +90,7 @@ struct BacktestCommand: AsyncParsableCommand {
         let warm = Int(Double(events.count) * warmup)
         print("events:  \(events.count) parsed\(rejected.isEmpty ? "" : ", dead letters \(rejected)"); warm-up \(warm), then \(rounds) rounds")
         print("trainer: model \(c.trainer.model), refit \(c.trainer.refit), epochs \(c.trainer.epochs), dim \(c.trainer.dim), "
-            + "learning rate \(c.trainer.learningRate), holdout \(c.trainer.holdoutFraction), seed \(c.trainer.seed)")
+            + "learning rate \(c.trainer.effectiveLearningRate), holdout \(c.trainer.holdoutFraction), seed \(c.trainer.seed)")
         print("round  events             users  new users  HR@10   NDCG@10  served by       model share  then fine-tune (seconds)")
         var round = 0
         let results = try await backtest.run(events: events, warmupEvents: warm, rounds: rounds) { r in

@@ -52,6 +52,23 @@ struct ConfigurationTests {
         #expect(TacitConfiguration().trainer.refit)
     }
 
+    @Test func learningRateDefaultsPerModelUnlessSet() throws {
+        func rate(_ trainer: String) throws -> Double {
+            try TacitConfiguration.parse("[trainer]\n" + trainer, file: "x.toml").trainer.effectiveLearningRate
+        }
+        #expect(try rate("model = \"lightgcn\"") == 0.01)
+        #expect(try rate("model = \"bpr\"") == 0.001)
+        #expect(try rate("model = \"sasrec\"") == 0.01)
+        #expect(try rate("model = \"bpr\"\nlearning_rate = 0.02") == 0.02)
+        #expect(try rate("model = \"lightgcn\"\nlearning_rate = 1") == 1)
+        // The default follows the model when it is changed after loading (tacit backtest --model).
+        var t = TacitConfiguration().trainer
+        t.model = "bpr"
+        #expect(t.effectiveLearningRate == 0.001)
+        #expect(error("[trainer]\nlearning_rate = 0") == "configs/tacit.toml: trainer.learning_rate: expected a number in 1e-07...10.0, found 0.0")
+        #expect(error("[trainer]\nlearning_rate = \"fast\"") == "configs/tacit.toml: trainer.learning_rate: expected a number, found string")
+    }
+
     @Test func errorsNameFileAndKey() {
         #expect(error("[kafka]\nbrokers = \"\"") == "configs/tacit.toml: kafka.brokers: expected a non-empty string")
         #expect(error("[kafka]\nbrokers = 5") == "configs/tacit.toml: kafka.brokers: expected a string, found integer")

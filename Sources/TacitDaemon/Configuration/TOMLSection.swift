@@ -40,7 +40,12 @@ struct TOMLSection {
     }
 
     mutating func double(_ name: String, default d: Double, range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
-        guard let v = value(name) else { return d }
+        try double(name, range: range) ?? d
+    }
+
+    /// The number under `name`, or nil when the key is absent.
+    mutating func double(_ name: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Double? {
+        guard let v = value(name) else { return nil }
         let x: Double
         if let f = v.double { x = f } else if let i = v.int { x = Double(i) } else {
             throw error(name, "expected a number, found \(v.type)")

@@ -86,8 +86,9 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var promotionMargin = 0.0
         public var epochs = 5
         public var dim = 64
-        /// Adam learning rate of a fine-tune (few epochs per round: 0.01 beat 0.001 on ML-100k).
-        public var learningRate = 0.01
+        /// Adam learning rate of a fine-tune; nil (the key left out) takes the model's own,
+        /// `defaultLearningRate(for:)`.
+        public var learningRate: Double?
         public var seed = 2024
         public var threads = 1
         /// Share of each user's newest positive items held out to evaluate candidates (at least one
@@ -135,6 +136,14 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var prototypes = SINE.Settings().prototypes
         /// EmoRec: the paper's variant (Table 1), by its name.
         public var variant = EmoRec.Variant.diffGATTHPExtraTask.paperName
+
+        /// The learning rate a fine-tune of `model` uses.
+        public var effectiveLearningRate: Double { learningRate ?? Self.defaultLearningRate(for: model) }
+
+        /// Few epochs per round want a high rate: 0.01 beat 0.001 for LightGCN on ML-100k. BPR-MF is the
+        /// exception: at 0.01 its lists fell below popularity in the ML-1M backtest, at 0.001 they beat it
+        /// (README, "Backtesting").
+        public static func defaultLearningRate(for model: String) -> Double { model == "bpr" ? 1e-3 : 1e-2 }
     }
 
     /// `[publisher]`: top-K lists to the output topic.
@@ -279,7 +288,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.trainer.promotionMargin = try tr.double("promotion_margin", default: d.trainer.promotionMargin, range: 0...1)
         c.trainer.epochs = try tr.int("epochs", default: d.trainer.epochs, range: 1...10_000)
         c.trainer.dim = try tr.int("dim", default: d.trainer.dim, range: 1...4_096)
-        c.trainer.learningRate = try tr.double("learning_rate", default: d.trainer.learningRate, range: 1e-7...10)
+        c.trainer.learningRate = try tr.double("learning_rate", range: 1e-7...10)
         c.trainer.seed = try tr.int("seed", default: d.trainer.seed, range: 0...Int.max)
         c.trainer.threads = try tr.int("threads", default: d.trainer.threads, range: 1...256)
         c.trainer.holdoutFraction = try tr.double("holdout_fraction", default: d.trainer.holdoutFraction, range: 0.01...0.5)

@@ -26,7 +26,7 @@ struct FineTuneSettings: Sendable {
     init(_ t: TacitConfiguration.Trainer, auxiliary: [String] = []) {
         model = t.model
         epochs = t.epochs
-        embedding = EmbeddingSettings(dim: t.dim, learningRate: Float(t.learningRate), batchSize: t.batchSize, l2: Float(t.l2),
+        embedding = EmbeddingSettings(dim: t.dim, learningRate: Float(t.effectiveLearningRate), batchSize: t.batchSize, l2: Float(t.l2),
                                       layers: t.layers, seed: UInt64(t.seed))
         foldInWeight = Float(t.foldInWeight)
         evalUsers = t.evalUsers
