@@ -35,11 +35,16 @@ public final class EventStore: Sendable {
     }
 
     /// Runs `body` on the read connection and leaves no statement mid-step.
-    private func read<R>(_ body: (SQLiteConnection) throws -> R) throws -> R {
+    func read<R>(_ body: (SQLiteConnection) throws -> R) throws -> R {
         try reader.withLock { r in
             defer { r.db.resetAll() }
             return try body(r.db)
         }
+    }
+
+    /// Runs `body` in one transaction on the write connection.
+    func write<R: Sendable>(_ body: (SQLiteConnection) throws(StoreError) -> R) throws -> R {
+        try writer.withLock { w in try w.db.transaction { () throws(StoreError) -> R in try body(w.db) } }
     }
 
     // MARK: - Applying batches
@@ -227,6 +232,19 @@ public final class EventStore: Sendable {
                 if s.int64(1) == 1 { disliked.insert(item) }
             }
             return (consumed, disliked)
+        }
+    }
+
+    /// The user's interactions, one per (item, behavior), with the feedback of the newest event of each.
+    public func interactions(user: Int32) throws -> [(item: Int32, behavior: String, lastFeedback: Int?)] {
+        try read { r in
+            var out: [(Int32, String, Int?)] = []
+            let s = try r.statement("""
+                SELECT i.item, b.name, i.last_feedback FROM interactions i JOIN behaviors b ON b.id = i.behavior WHERE i.user = ?1
+                """)
+            s.bind(1, Int64(user) + 1)
+            while try s.step() { out.append((Int32(s.int64(0) - 1), s.string(1), s.optionalInt64(2).map(Int.init))) }
+            return out
         }
     }
 

@@ -152,9 +152,18 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var debounceMs = 500
         public var excludeConsumed = true
         public var excludeDisliked = true
+        /// Items a user took only with `taxonomy.auxiliary` behaviors (viewed, carted) stay eligible.
+        public var reshowAuxiliary = false
         public var retryBackoffMs = 1_000
         /// Model name reported until a learned model serves (`popularity`).
         public var fallbackModel = "popularity"
+
+        /// The behaviors whose items stay eligible for a list (`ListBuilder.Rules.reshown`).
+        public func reshown(_ taxonomy: EventTaxonomy) -> Set<String> { reshowAuxiliary ? Set(taxonomy.auxiliary) : [] }
+
+        public func rules(_ taxonomy: EventTaxonomy) -> ListBuilder.Rules {
+            ListBuilder.Rules(topK: topK, excludeConsumed: excludeConsumed, excludeDisliked: excludeDisliked, reshown: reshown(taxonomy))
+        }
     }
 
     /// `[http]`: health, metrics, ad-hoc reads.
@@ -338,6 +347,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.publisher.debounceMs = try p.int("debounce_ms", default: d.publisher.debounceMs, range: 0...3_600_000)
         c.publisher.excludeConsumed = try p.bool("exclude_consumed", default: d.publisher.excludeConsumed)
         c.publisher.excludeDisliked = try p.bool("exclude_disliked", default: d.publisher.excludeDisliked)
+        c.publisher.reshowAuxiliary = try p.bool("reshow_auxiliary", default: d.publisher.reshowAuxiliary)
         c.publisher.retryBackoffMs = try p.int("retry_backoff_ms", default: d.publisher.retryBackoffMs, range: 1...3_600_000)
         try p.finish()
 

@@ -42,12 +42,8 @@ public enum HTTPServer {
                 guard let user = try store.userID(external) else {
                     return json(.notFound, "{\"error\":\"unknown user\",\"user\":\(JSON.quoted(external))}")
                 }
-                let (consumed, disliked) = try store.interactedItems(user: user)
-                let s = publisher?.settings
-                var excluded = Set<Int32>()
-                if s?.excludeConsumed ?? true { excluded.formUnion(consumed) }
-                if s?.excludeDisliked ?? true { excluded.formUnion(disliked) }
-                guard let recs = try recommender.recommend(user: user, k: s?.topK ?? 10, excluding: excluded) else {
+                let rules = publisher?.settings.rules ?? ListBuilder.Rules()
+                guard let recs = try ListBuilder(store: store, source: recommender, rules: rules).list(user: user) else {
                     return json(.serviceUnavailable, #"{"error":"no model is serving yet"}"#)
                 }
                 let names = try store.itemExternalIDs(for: recs.items.map(\.item))

@@ -16,18 +16,25 @@ public final class PublisherService: Service, Sendable {
         public var retryBackoffMs: Int
         public var excludeConsumed: Bool
         public var excludeDisliked: Bool
+        /// Behaviors whose items stay eligible (`ListBuilder.Rules.reshown`).
+        public var reshown: Set<String>
         /// Lists recomputed when the serving model changes (most recently active users).
         public var republishOnPromotion: Int
 
         public init(topic: String, topK: Int, debounceMs: Int, retryBackoffMs: Int, excludeConsumed: Bool,
-                    excludeDisliked: Bool, republishOnPromotion: Int = 10_000) {
+                    excludeDisliked: Bool, reshown: Set<String> = [], republishOnPromotion: Int = 10_000) {
             self.topic = topic
             self.topK = topK
             self.debounceMs = debounceMs
             self.retryBackoffMs = retryBackoffMs
             self.excludeConsumed = excludeConsumed
             self.excludeDisliked = excludeDisliked
+            self.reshown = reshown
             self.republishOnPromotion = republishOnPromotion
+        }
+
+        public var rules: ListBuilder.Rules {
+            ListBuilder.Rules(topK: topK, excludeConsumed: excludeConsumed, excludeDisliked: excludeDisliked, reshown: reshown)
         }
     }
 
@@ -158,13 +165,7 @@ public final class PublisherService: Service, Sendable {
 
     /// The JSON message for one user, or nil when no model can serve.
     func compute(_ d: PublisherStateMachine.Due, through: [StreamPartition: Int64]) throws -> PublisherStateMachine.Outgoing? {
-        var excluded = Set<Int32>()
-        if settings.excludeConsumed || settings.excludeDisliked {
-            let (consumed, disliked) = try store.interactedItems(user: d.user)
-            if settings.excludeConsumed { excluded.formUnion(consumed) }
-            if settings.excludeDisliked { excluded.formUnion(disliked) }
-        }
-        guard let recs = try recommender.recommend(user: d.user, k: settings.topK, excluding: excluded) else { return nil }
+        guard let recs = try ListBuilder(store: store, source: recommender, rules: settings.rules).list(user: d.user) else { return nil }
         let names = try store.itemExternalIDs(for: recs.items.map(\.item))
         let value = Self.message(user: d.external, items: zip(names, recs.items.map(\.score)).map { ($0, $1) },
                                  model: recs.model, generatedAtMs: epochMilliseconds(), through: through)

@@ -81,7 +81,7 @@ public final class Daemon: Sendable {
         let publisher = PublisherService(
             settings: .init(topic: c.kafka.outputTopic, topK: c.publisher.topK, debounceMs: c.publisher.debounceMs,
                             retryBackoffMs: c.publisher.retryBackoffMs, excludeConsumed: c.publisher.excludeConsumed,
-                            excludeDisliked: c.publisher.excludeDisliked),
+                            excludeDisliked: c.publisher.excludeDisliked, reshown: c.publisher.reshown(c.taxonomy)),
             store: store, recommender: recommender, producer: producer, metrics: metrics, health: health, logger: logger)
         let notifier = self.notifier, health = self.health, log = logger
         let ingest = IngestService(
