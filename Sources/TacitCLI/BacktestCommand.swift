@@ -47,31 +47,77 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Write the rounds as JSON to this file.")
     var json: String?
 
+    @Option(help: "What lists are judged on: any (new items taken positively) or a behavior (e.g. buy: items taken with it, viewed before or not).")
+    var target: String = "any"
+
+    @Option(help: "Override [trainer] seed; comma-separated seeds run the backtest once each and report mean ± std.")
+    var seed: String?
+
     func validate() throws {
         guard warmup > 0, warmup < 1 else { throw ValidationError("--warmup must be in (0, 1)") }
         guard rounds >= 1 else { throw ValidationError("--rounds must be ≥ 1") }
+        guard !target.isEmpty else { throw ValidationError("--target needs a value: any or a behavior") }
+        if let seed { _ = try ArgumentValues.seeds(seed) }
         if let store, FileManager.default.fileExists(atPath: store) { throw ValidationError("--store \(store): already exists") }
+    }
+
+    /// One seed's rounds and their list-weighted means.
+    struct Run: Encodable {
+        var seed: Int
+        var rounds: [Backtest.Round]
+        var users: Int, hr10: Double, ndcg10: Double, negLists: Int, negShare10: Double
+        var auxOnlyUsers: Int, auxOnlyHR10: Double, auxOnlyNDCG10: Double
+        var fineTuneSecondsMedian: Double, peakMemoryMB: Double
+
+        init(seed: Int, rounds: [Backtest.Round]) {
+            self.seed = seed
+            self.rounds = rounds
+            let scored = rounds.dropFirst()
+            func weighted(_ value: (Backtest.Round) -> Double, by weight: (Backtest.Round) -> Int) -> Double {
+                let w = scored.reduce(0) { $0 + weight($1) }
+                return scored.reduce(0.0) { $0 + value($1) * Double(weight($1)) } / Double(max(w, 1))
+            }
+            users = scored.reduce(0) { $0 + $1.users }
+            hr10 = weighted(\.hr10, by: \.users)
+            ndcg10 = weighted(\.ndcg10, by: \.users)
+            negLists = scored.reduce(0) { $0 + $1.negLists }
+            negShare10 = weighted(\.negShare10, by: \.negLists)
+            auxOnlyUsers = scored.reduce(0) { $0 + $1.auxOnlyUsers }
+            auxOnlyHR10 = weighted(\.auxOnlyHR10, by: \.auxOnlyUsers)
+            auxOnlyNDCG10 = weighted(\.auxOnlyNDCG10, by: \.auxOnlyUsers)
+            let times = rounds.map(\.fineTuneSeconds).sorted()
+            fineTuneSecondsMedian = times.isEmpty ? 0 : times[times.count / 2]
+            peakMemoryMB = rounds.map(\.peakMemoryMB).max() ?? 0
+        }
     }
 
     func run() async throws {
         var c = try config.map { try TacitConfiguration.load(path: $0) } ?? TacitConfiguration()
         if let model { c.trainer.model = model }
         if let refit { c.trainer.refit = refit }
+        let seeds = try seed.map { try ArgumentValues.seeds($0).map { Int($0) } } ?? [c.trainer.seed]
+        let target = Backtest.Target(self.target)
+        if case .behavior(let b) = target, !c.taxonomy.allTypes.contains(b) {
+            throw ValidationError("--target \(b): not a type of [taxonomy] (\(c.taxonomy.allTypes.joined(separator: ", ")), or any)")
+        }
         let temporary = store == nil
-            ? FileManager.default.temporaryDirectory.appendingPathComponent("tacit-backtest-\(ProcessInfo.processInfo.processIdentifier)")
+            ? FileManager.default.temporaryDirectory.appendingPathComponent("tacit-backtest-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
             : nil
         if let temporary { try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true) }
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
-        c.store.path = store ?? temporary!.appendingPathComponent("backtest.sqlite").path
         c.store.synchronous = .normal
 
         var logger = Logger(label: "tacit-backtest")
         logger.logLevel = .error   // the table says what each fine-tune did
-        let backtest = try Backtest(configuration: c, logger: logger)
         Compute.configure(threads: c.trainer.threads)
         print("command: \(CommandLine.arguments.joined(separator: " "))")
         print("machine: \(Machine.summary); threads \(Compute.threads)")
-        let source = ReplaySource.dataset(try DatasetLoader.load(data))
+        let dataset = try DatasetLoader.load(data)
+        if dataset.taxonomy.behaviors == ["event"] {
+            throw ValidationError("--data \(data): no `type` (or `behavior`) column and no `rating` (or `value`) column, so no event "
+                + "has a type the daemon knows; add one of them (types: \(c.taxonomy.allTypes.joined(separator: ", ")))")
+        }
+        let source = ReplaySource.dataset(dataset)
         print("loaded:  \(source.description)")
 
         // The daemon's parser, with the original spacing ending now (so no timestamp is out of range).
@@ -87,37 +133,64 @@ struct BacktestCommand: AsyncParsableCommand {
             case .failure(let reason): rejected[reason.code, default: 0] += 1
             }
         }
+        guard !events.isEmpty else {
+            throw ValidationError("--data \(data): none of its \(source.count) records parsed as events (dead letters \(rejected)); "
+                + "check the type column against [taxonomy]")
+        }
         let warm = Int(Double(events.count) * warmup)
         print("events:  \(events.count) parsed\(rejected.isEmpty ? "" : ", dead letters \(rejected)"); warm-up \(warm), then \(rounds) rounds")
         print("trainer: model \(c.trainer.model), refit \(c.trainer.refit), epochs \(c.trainer.epochs), dim \(c.trainer.dim), "
-            + "learning rate \(c.trainer.effectiveLearningRate), holdout \(c.trainer.holdoutFraction), seed \(c.trainer.seed)")
-        print("round  events             users  new users  HR@10   NDCG@10  served by       model share  then fine-tune (seconds)")
-        var round = 0
-        let results = try await backtest.run(events: events, warmupEvents: warm, rounds: rounds) { r in
-            let name = round == 0 ? "warm" : "\(round)"
-            round += 1
-            print(name.padding(toLength: 6, withPad: " ", startingAt: 0) + " "
-                + "\(r.firstEvent)..<\(r.endEvent)".padding(toLength: 18, withPad: " ", startingAt: 0)
-                + String(format: " %5d  %9d  %.4f  %.4f   ", r.users, r.newUsers, r.hr10, r.ndcg10)
-                + r.servedBy.padding(toLength: 15, withPad: " ", startingAt: 0)
-                + String(format: " %11.2f  ", r.modelShare) + r.fineTune + String(format: " (%.1f)", r.fineTuneSeconds))
+            + "learning rate \(c.trainer.effectiveLearningRate), holdout \(c.trainer.holdoutFraction), seeds \(seeds.map(String.init).joined(separator: ","))")
+        print("lists:   target \(target), exclude consumed \(c.publisher.excludeConsumed), reshow auxiliary \(c.publisher.reshowAuxiliary)")
+        var runs: [Run] = []
+        for (n, s) in seeds.enumerated() {
+            c.trainer.seed = s
+            c.store.path = store.map { seeds.count == 1 ? $0 : "\($0).seed\(s)" }
+                ?? temporary!.appendingPathComponent("backtest-\(n).sqlite").path
+            let backtest = try Backtest(configuration: c, logger: logger)
+            print("seed \(s)")
+            print("round  events             users  new users  HR@10   NDCG@10  NegShare@10  aux-only HR@10 (users)  served by       model share  then fine-tune (seconds, peak MiB)")
+            var round = 0
+            let results = try await backtest.run(events: events, warmupEvents: warm, rounds: rounds, target: target) { r in
+                let name = round == 0 ? "warm" : "\(round)"
+                round += 1
+                print(name.padding(toLength: 6, withPad: " ", startingAt: 0) + " "
+                    + "\(r.firstEvent)..<\(r.endEvent)".padding(toLength: 18, withPad: " ", startingAt: 0)
+                    + String(format: " %5d  %9d  %.4f  %.4f   %.4f     %.4f (%5d)         ", r.users, r.newUsers, r.hr10, r.ndcg10,
+                             r.negShare10, r.auxOnlyHR10, r.auxOnlyUsers)
+                    + r.servedBy.padding(toLength: 15, withPad: " ", startingAt: 0)
+                    + String(format: " %11.2f  ", r.modelShare) + r.fineTune + String(format: " (%.1f s, %.0f MiB)", r.fineTuneSeconds, r.peakMemoryMB))
+            }
+            let run = Run(seed: s, rounds: results)
+            print(String(format: "seed %d, all rounds: %d lists scored, HR@10 %.4f, NDCG@10 %.4f, NegShare@10 %.4f (%d lists), "
+                + "aux-only HR@10 %.4f NDCG@10 %.4f (%d), fine-tune median %.1f s, peak %.0f MiB",
+                s, run.users, run.hr10, run.ndcg10, run.negShare10, run.negLists, run.auxOnlyHR10, run.auxOnlyNDCG10, run.auxOnlyUsers,
+                run.fineTuneSecondsMedian, run.peakMemoryMB))
+            runs.append(run)
         }
-        let scored = results.dropFirst()
-        let users = scored.reduce(0) { $0 + $1.users }
-        let hr = scored.reduce(0.0) { $0 + $1.hr10 * Double($1.users) } / Double(max(users, 1))
-        let ndcg = scored.reduce(0.0) { $0 + $1.ndcg10 * Double($1.users) } / Double(max(users, 1))
-        print(String(format: "all rounds: %d lists scored, HR@10 %.4f, NDCG@10 %.4f", users, hr, ndcg))
+        func ms(_ f: (Run) -> Double) -> (Double, Double) {
+            let xs = runs.map(f), m = xs.reduce(0, +) / Double(xs.count)
+            return (m, xs.count > 1 ? (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1)).squareRoot() : 0)
+        }
+        let hr = ms(\.hr10), ndcg = ms(\.ndcg10), neg = ms(\.negShare10), auxHR = ms(\.auxOnlyHR10), auxNDCG = ms(\.auxOnlyNDCG10)
+        print("\(c.trainer.model) over seeds \(seeds.map(String.init).joined(separator: ",")) (target \(target)): "
+            + String(format: "HR@10 %.4f ± %.4f, NDCG@10 %.4f ± %.4f, NegShare@10 %.4f ± %.4f, aux-only HR@10 %.4f ± %.4f NDCG@10 %.4f ± %.4f",
+                     hr.0, hr.1, ndcg.0, ndcg.1, neg.0, neg.1, auxHR.0, auxHR.1, auxNDCG.0, auxNDCG.1))
         if let json {
+            struct Summary: Encodable { var mean: Double, std: Double }
             struct Output: Encodable {
-                var command: String, machine: String, data: String, model: String, refit: Bool, seed: Int
-                var warmupEvents: Int, rounds: [Backtest.Round], users: Int, hr10: Double, ndcg10: Double
+                var command: String, machine: String, data: String, model: String, refit: Bool, target: String
+                var warmupEvents: Int, seeds: [Int], runs: [Run]
+                var hr10: Summary, ndcg10: Summary, negShare10: Summary, auxOnlyHR10: Summary, auxOnlyNDCG10: Summary
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase
+            func summary(_ p: (Double, Double)) -> Summary { Summary(mean: p.0, std: p.1) }
             let out = Output(command: CommandLine.arguments.joined(separator: " "), machine: Machine.summary, data: data,
-                             model: c.trainer.model, refit: c.trainer.refit, seed: c.trainer.seed, warmupEvents: warm,
-                             rounds: results, users: users, hr10: hr, ndcg10: ndcg)
+                             model: c.trainer.model, refit: c.trainer.refit, target: target.description, warmupEvents: warm,
+                             seeds: seeds, runs: runs, hr10: summary(hr), ndcg10: summary(ndcg), negShare10: summary(neg),
+                             auxOnlyHR10: summary(auxHR), auxOnlyNDCG10: summary(auxNDCG))
             try encoder.encode(out).write(to: URL(fileURLWithPath: json))
             print("wrote \(json)")
         }

@@ -51,6 +51,7 @@ struct ArgumentValidationTests {
         (["backtest", "--rounds", "0"], "--rounds must be ≥ 1"),
         (["backtest", "--refit", "maybe"], "--refit"),
         (["backtest", "--store", "/"], "--store /: already exists"),
+        (["backtest", "--seed", "1,x"], "--seed: 'x' is not a number"),
     ])
     func badValueIsRefusedByName(arguments: [String], message: String) {
         let text = refusal(arguments)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import TacitData
 import TacitStore
 @testable import TacitDaemon
 
@@ -56,6 +57,60 @@ struct BacktestTests {
         for r in 1...2 {
             #expect(graph[r].ndcg10 > popularity[r].ndcg10 + 0.1, "round \(r): \(graph[r].ndcg10) vs \(popularity[r].ndcg10)")
         }
+    }
+
+    /// Popularity lists over a hand-made log: five buyers make A, B, C, D the popular items (5, 4, 3, 2
+    /// positives); `x` bought Z, `y` only viewed D. In the scored chunk `x` skips A, dislikes B and buys C;
+    /// `y` buys D, the item they had viewed.
+    static func handMadeLog() -> (events: [UserEvent], warmup: Int) {
+        var events: [UserEvent] = []
+        var ts: Int64 = 1_700_000_000_000
+        func add(_ user: String, _ item: String, _ type: String = "buy", _ feedback: FeedbackKind? = .explicitPositive) {
+            ts += 1
+            events.append(event(user, item, type, ts: ts, feedback: feedback))
+        }
+        for (item, buyers) in [("A", 5), ("B", 4), ("C", 3)] { for b in 0..<buyers { add("b\(b)", item) } }
+        add("x", "Z")
+        add("y", "D", "view", .implicitPositive)
+        let warmup = events.count
+        add("x", "A", "skip", .implicitNegative)
+        add("x", "B", "dislike", .explicitNegative)
+        add("x", "C")
+        add("y", "D")
+        return (events, warmup)
+    }
+
+    func handMadeRounds(target: Backtest.Target, reshowAuxiliary: Bool) async throws -> Backtest.Round {
+        let temp = TemporaryDirectory()
+        var c = TacitConfiguration()
+        c.trainer = trainerConfig(model: "popularity")
+        c.publisher.reshowAuxiliary = reshowAuxiliary
+        c.store.path = temp.url.appendingPathComponent("backtest.sqlite").path
+        let (events, warmup) = Self.handMadeLog()
+        let rounds = try await Backtest(configuration: c, logger: Logger(label: "test"))
+            .run(events: events, warmupEvents: warmup, rounds: 1, target: target)
+        return rounds[1]
+    }
+
+    @Test func negShareIsTheShareOfAListTheUserThenSkipsOrDislikes() async throws {
+        let r = try await handMadeRounds(target: .any, reshowAuxiliary: false)
+        // x's list is A B C D (Z consumed): A skipped, B disliked → 2 of 4. y's list is A B C Z (D viewed,
+        // so consumed), none of them negative. Mean over the two lists: 0.25.
+        #expect(r.negLists == 2)
+        #expect(abs(r.negShare10 - 0.25) < 1e-9, "\(r.negShare10)")
+        // Discovery: only x's C is new to its user (y had viewed D); C is third in x's list.
+        #expect(r.users == 1)
+        #expect(r.hr10 == 1 && abs(r.ndcg10 - 1 / log2(4.0)) < 1e-9)
+    }
+
+    @Test func aBehaviorTargetCountsPurchasesOfViewedItemsAndReshowingThemReachesThem() async throws {
+        // Target buy: x's C and y's D (bought after a view) are both relevant; y is auxiliary-only.
+        let excluded = try await handMadeRounds(target: .behavior("buy"), reshowAuxiliary: false)
+        #expect(excluded.users == 2 && excluded.auxOnlyUsers == 1)
+        #expect(excluded.hr10 == 0.5 && excluded.auxOnlyHR10 == 0, "D is left out of y's list as consumed")
+        let reshown = try await handMadeRounds(target: .behavior("buy"), reshowAuxiliary: true)
+        #expect(reshown.users == 2 && reshown.auxOnlyUsers == 1)
+        #expect(reshown.hr10 == 1 && reshown.auxOnlyHR10 == 1, "D, only viewed, stays in y's list")
     }
 
     @Test func anUnknownModelFailsNamingTheKey() throws {
