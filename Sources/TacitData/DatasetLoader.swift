@@ -151,7 +151,8 @@ public enum DatasetLoader {
                     throw LoadError(path: path, line: number, reason: "needs \"user\" and \"item\"")
                 }
                 user = u; item = i
-                behavior = str("type") ?? str("behavior") ?? behavior
+                // A row with a value and no type is a rating (MovieLens-style exports).
+                behavior = str("type") ?? str("behavior") ?? (obj["value"] ?? obj["rating"] != nil ? "rating" : behavior)
                 if let t = obj["ts"] as? NSNumber { ts = t.doubleValue }
                 else if let t = obj["ts"] as? String {
                     guard let d = ISO8601DateFormatter().date(from: t) else {
@@ -159,7 +160,7 @@ public enum DatasetLoader {
                     }
                     ts = d.timeIntervalSince1970
                 }
-                if let v = obj["value"] as? NSNumber { value = v.floatValue }
+                if let v = (obj["value"] ?? obj["rating"]) as? NSNumber { value = v.floatValue }
                 watchMs = (obj["watch_ms"] as? NSNumber)?.doubleValue
                 durationMs = (obj["duration_ms"] as? NSNumber)?.doubleValue
             } else {
@@ -178,9 +179,10 @@ public enum DatasetLoader {
                 }
                 user = field("user", "user_id") ?? ""
                 item = field("item", "item_id") ?? ""
-                behavior = field("behavior", "type") ?? behavior
-                if let t = field("timestamp", "ts").flatMap(Double.init) { ts = t }
                 if let v = field("value", "rating").flatMap(Float.init) { value = v }
+                // A `user item rating timestamp` file has no type column: its rows are ratings.
+                behavior = field("behavior", "type") ?? (field("value", "rating") != nil ? "rating" : behavior)
+                if let t = field("timestamp", "ts").flatMap(Double.init) { ts = t }
                 watchMs = field("watch_ms").flatMap(Double.init)
                 durationMs = field("duration_ms").flatMap(Double.init)
             }
