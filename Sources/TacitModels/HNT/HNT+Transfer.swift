@@ -7,7 +7,10 @@ extension HNT {
     /// Per auxiliary behavior k, LightGCN embeddings `e^k` of every node (mean over layers 0…L):
     /// [(U + I, d)], in `graphs.auxiliary` order.
     func auxiliaryEmbeddings(_ x0: Tensor) -> [Tensor] {
-        graphs.auxiliaryGraphs.map { LightGCN.layerMean($0, from: x0, layers: settings.embedding.layers) }
+        // Only the transfer, δ and the contrastive loss read them: `hesitation-only` skips 2 × L
+        // propagations a step, with the same results.
+        guard settings.transfer || settings.negativeTransfer || settings.contrastive else { return [] }
+        return graphs.auxiliaryGraphs.map { LightGCN.layerMean($0, from: x0, layers: settings.embedding.layers) }
     }
 
     /// Target-behavior embeddings (eqs. 16–17): each layer is the LightGCN step over the buy graph
