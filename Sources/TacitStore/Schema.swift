@@ -47,6 +47,17 @@ enum Schema {
         CREATE TABLE IF NOT EXISTS snapshot_tensors(version INTEGER NOT NULL REFERENCES snapshots(version),
             name TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY(version, name))
         """,
+        // Online quality (`EventStore.recordDelivered`): each user's newest delivered list, until their
+        // next one scores it, and the totals per model version.
+        """
+        CREATE TABLE IF NOT EXISTS served_lists(user INTEGER PRIMARY KEY, model TEXT NOT NULL, version INTEGER NOT NULL,
+            items TEXT NOT NULL, through_seq INTEGER NOT NULL, published_ms INTEGER NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS list_quality(model TEXT NOT NULL, version INTEGER NOT NULL, lists INTEGER NOT NULL,
+            hit_lists INTEGER NOT NULL, hr_sum REAL NOT NULL, ndcg_sum REAL NOT NULL, neg_share_sum REAL NOT NULL,
+            PRIMARY KEY(model, version)) WITHOUT ROWID
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws(StoreError) {

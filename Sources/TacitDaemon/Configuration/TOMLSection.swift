@@ -26,7 +26,12 @@ struct TOMLSection {
     }
 
     mutating func string(_ name: String, default d: String, allowEmpty: Bool = false) throws(ConfigurationError) -> String {
-        guard let v = value(name) else { return d }
+        try string(name, allowEmpty: allowEmpty) ?? d
+    }
+
+    /// The string under `name`, or nil when the key is absent.
+    mutating func string(_ name: String, allowEmpty: Bool = false) throws(ConfigurationError) -> String? {
+        guard let v = value(name) else { return nil }
         guard let s = v.string else { throw error(name, "expected a string, found \(v.type)") }
         if !allowEmpty && s.isEmpty { throw error(name, "expected a non-empty string") }
         return s

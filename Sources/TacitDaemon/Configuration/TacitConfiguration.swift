@@ -117,9 +117,9 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var mu = Double(HNT.Settings().mu)
         public var beta = Double(HNT.Settings().beta)
         public var heads = HNT.Settings().heads
-        /// HNT variant: `full`, or one of its ablations (`hesitation-only` was better on both
-        /// Retail Rocket and Tmall, docs/hnt.md); SINE: `full`, `no-af` or `no-nf`.
-        public var ablation = "full"
+        /// HNT variant: `full`, or one of its ablations; SINE: `full`, `no-af` or `no-nf`. Left out
+        /// (nil), each model takes its own (`defaultAblation`).
+        public var ablation: String?
         /// Sequential models (sasrec, sine, emorec): history length encoded, Transformer blocks, dropout,
         /// sequences per optimizer step; SASRec's loss (`ce` over all items, memory ∝ items, or
         /// `bpr`); SINE's number of sub-interest prototypes.
@@ -136,6 +136,21 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var prototypes = SINE.Settings().prototypes
         /// EmoRec: the paper's variant (Table 1), by its name.
         public var variant = EmoRec.Variant.diffGATTHPExtraTask.paperName
+
+        /// The variant a fine-tune of `model` trains.
+        public var effectiveAblation: String { ablation ?? Self.defaultAblation(for: model) }
+
+        /// HNT's hesitation module alone: better than the full model offline on Retail Rocket and Tmall
+        /// (docs/hnt.md) and in the Retail Rocket backtest, at a fraction of its fine-tune time
+        /// (README, "Backtesting"). Every other model: `full`.
+        public static func defaultAblation(for model: String) -> String { model == "hnt" ? "hesitation-only" : "full" }
+
+        /// Why `ablation` does not name a variant of `model`, or nil when it does.
+        public var ablationProblem: String? {
+            let variants = model == "sine" ? SINE.Ablation.allCases.map(\.rawValue) : HNT.Settings.ablations
+            guard !variants.contains(effectiveAblation) else { return nil }
+            return "unknown \(model == "sine" ? "SINE" : "HNT") variant \"\(effectiveAblation)\": choose \(variants.joined(separator: ", "))"
+        }
 
         /// The learning rate a fine-tune of `model` uses.
         public var effectiveLearningRate: Double { learningRate ?? Self.defaultLearningRate(for: model) }
@@ -312,7 +327,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.trainer.mu = try tr.double("mu", default: d.trainer.mu, range: 0...1)
         c.trainer.beta = try tr.double("beta", default: d.trainer.beta, range: 0...10)
         c.trainer.heads = try tr.int("heads", default: d.trainer.heads, range: 1...64)
-        c.trainer.ablation = try tr.string("ablation", default: d.trainer.ablation)
+        c.trainer.ablation = try tr.string("ablation")
         c.trainer.maxLength = try tr.int("max_length", default: d.trainer.maxLength, range: 1...10_000)
         c.trainer.blocks = try tr.int("blocks", default: d.trainer.blocks, range: 1...16)
         c.trainer.dropout = try tr.double("dropout", default: d.trainer.dropout, range: 0...0.95)
@@ -327,10 +342,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         if EmoRec.Variant(name: c.trainer.variant) == nil {
             throw tr.error("variant", "unknown EmoRec variant \"\(c.trainer.variant)\": choose \(EmoRec.Variant.allCases.map(\.paperName).joined(separator: ", "))")
         }
-        let variants = c.trainer.model == "sine" ? SINE.Ablation.allCases.map(\.rawValue) : HNT.Settings.ablations
-        if !variants.contains(c.trainer.ablation) {
-            throw tr.error("ablation", "unknown \(c.trainer.model == "sine" ? "SINE" : "HNT") variant \"\(c.trainer.ablation)\": choose \(variants.joined(separator: ", "))")
-        }
+        if let problem = c.trainer.ablationProblem { throw tr.error("ablation", problem) }
         if SASRec.Loss(rawValue: c.trainer.loss) == nil {
             throw tr.error("loss", "unknown loss \"\(c.trainer.loss)\": choose ce or bpr")
         }

@@ -34,12 +34,15 @@ struct FineTuneSettings: Sendable {
         hnt.mu = Float(t.mu)
         hnt.beta = Float(t.beta)
         hnt.heads = t.heads
-        if HNT.Settings.ablations.contains(t.ablation) { try? hnt.apply(ablation: t.ablation) }
+        if t.model == "hnt" {
+            // Validated with the configuration (`trainer.ablation` names the model's variants).
+            do { try hnt.apply(ablation: t.effectiveAblation) } catch { preconditionFailure("\(error)") }
+        }
         self.auxiliary = auxiliary
         architecture = ["arch.dim": "\(t.dim)", "arch.heads": "\(t.heads)", "arch.blocks": "\(t.blocks)",
                         "arch.inner": "\(t.model == "sine" ? t.dim : 4 * t.dim)", "arch.max_length": "\(t.maxLength)",
                         "arch.dropout": "\(t.dropout)", "arch.loss": t.loss, "arch.skip_negatives": "false",
-                        "arch.prototypes": "\(t.prototypes)", "arch.ablation": t.model == "sine" ? t.ablation : "full",
+                        "arch.prototypes": "\(t.prototypes)", "arch.ablation": t.model == "sine" ? t.effectiveAblation : "full",
                         "arch.beta_attention": "true", "arch.beta1": "\(SINE.Settings().beta1)"]
         if t.model == "emorec" {
             architecture.merge(["arch.variant": EmoRec.Variant(name: t.variant)?.rawValue ?? t.variant, "arch.graph_layers": "2",

@@ -182,6 +182,13 @@ public final class TrainerService: Service, IngestObserver {
                 "held_out_items": "\(data.heldOut.reduce(0) { $0 + $1.count })",
                 "candidate_ndcg@10": "\(cm["ndcg@10"] ?? 0)", "serving_ndcg@10": "\(sm["ndcg@10"].map { "\($0)" } ?? "none")",
             ]
+            if let current, let online = (try? store.listQuality())?.first(where: { $0.model == current.model && $0.version == current.version }) {
+                // How the serving version's published lists fared with their users (OnlineQuality).
+                meta["serving_online_lists"] = "\(online.lists)"
+                meta["serving_online_hr@10"] = "\(online.hr10)"
+                meta["serving_online_ndcg@10"] = "\(online.ndcg10)"
+                meta["serving_online_negshare@10"] = "\(online.negShare10)"
+            }
             let c = cm["ndcg@10"] ?? 0
             if let s = sm["ndcg@10"], !users.isEmpty, c < s - trainer.promotionMargin {
                 let reason = "candidate NDCG@10 \(c) < serving \(s) - margin \(trainer.promotionMargin)"
