@@ -8,6 +8,12 @@ import TacitStore
 /// user) and for all recently active users after the serving model changes. Failed deliveries
 /// are retried with backoff; the newest list per user is never dropped. On graceful shutdown it
 /// publishes everything pending at once and waits for the acknowledgements.
+///
+/// **At least once per state.** The pending lists live in memory, but the debt does not: every
+/// applied batch records its users in `owed_lists` in the same transaction, an acknowledged (or
+/// pointless) list clears the row up to the events it reflects, and on start every owed user is
+/// scheduled at once. So a `kill -9`, a shutdown that timed out or a delivery that never
+/// succeeded costs a late list, never a missing one.
 public final class PublisherService: Service, Sendable {
     public struct Settings: Sendable {
         public var topic: String
@@ -69,6 +75,7 @@ public final class PublisherService: Service, Sendable {
     }
 
     public func run() async throws {
+        resumeFromStore()
         var model = recommender.currentModel
         let tick = Duration.milliseconds(max(5, min(100, settings.debounceMs / 4)))
         while true {
@@ -102,6 +109,22 @@ public final class PublisherService: Service, Sendable {
         }
     }
 
+    /// Schedules at once the lists owed since before this start.
+    func resumeFromStore() {
+        do {
+            let owed = try store.owedLists()
+            guard !owed.isEmpty else { return }
+            logger.info("publishing lists owed since before this start", metadata: ["users": "\(owed.count)"])
+            let now = monotonicMs()
+            machine.withLock { m in
+                for o in owed { m.touched(user: o.user, external: o.external, lastEventMs: o.lastTimestampMs, now: now, immediately: true) }
+            }
+        } catch {
+            logger.error("cannot read owed lists; they are published when their users next have events",
+                         metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Schedules lists for the most recently active users (after a promotion).
     public func scheduleAll() {
         do {
@@ -118,14 +141,25 @@ public final class PublisherService: Service, Sendable {
     private func publish(due: [PublisherStateMachine.Due], retries: [PublisherStateMachine.Outgoing]) async {
         var lists: [PublisherStateMachine.Outgoing] = []
         let through = offsets.withLock { $0 }
+        // Read before computing, so each list reflects at least the events it is owed for.
+        var owed: [Int32: Int64] = [:]
+        do { owed = try store.owedThroughSeq(users: due.map(\.user)) } catch {
+            logger.error("cannot read owed lists; these stay owed until the next start", metadata: ["error": "\(error)"])
+        }
+        var paid: [Int32: Int64] = [:]
+        defer { clearOwed(paid) }
         for d in due {
             do {
-                if let list = try compute(d, through: through) {
+                if var list = try compute(d, through: through) {
+                    list.owedThroughSeq = owed[d.user]
                     lists.append(list)
                 } else {
                     machine.withLock { $0.skipped(d) }
+                    // Nothing to send: keeping the row would only reschedule the same nothing.
+                    paid[d.user] = owed[d.user]
                 }
             } catch {
+                // Left owed: the next start (or the user's next event) tries again.
                 logger.error("cannot compute list", metadata: ["user": "\(d.external)", "error": "\(error)"])
                 machine.withLock { $0.skipped(d) }
             }
@@ -144,6 +178,7 @@ public final class PublisherService: Service, Sendable {
                 case .success:
                     m.delivered(list)
                     delivered += 1
+                    if let seq = list.owedThroughSeq { paid[list.due.user] = max(paid[list.due.user] ?? seq, seq) }
                     metrics.freshness.record(.milliseconds(max(0, nowWall - list.due.lastEventMs)))
                 case .failure(let e):
                     metrics.publishFailures.increment()
@@ -154,6 +189,14 @@ public final class PublisherService: Service, Sendable {
         }
         metrics.listsPublished.increment(by: Int64(delivered))
         health.update { $0.listsPublished += Int64(delivered) }
+    }
+
+    /// Clears the owed rows of delivered lists, one transaction per delivery batch. A failure
+    /// only means those users get their list again on the next start.
+    private func clearOwed(_ paid: [Int32: Int64]) {
+        do { try store.clearOwedLists(paid) } catch {
+            logger.error("cannot clear owed lists", metadata: ["users": "\(paid.count)", "error": "\(error)"])
+        }
     }
 
     /// The JSON message for one user, or nil when no model can serve.

@@ -15,6 +15,9 @@ struct PublisherStateMachine: Sendable {
         var due: Due
         var key: [UInt8]
         var value: [UInt8]
+        /// The user's owed `through_seq`, read before the list was computed: its delivery pays
+        /// the debt up to there (`EventStore.clearOwedLists`). Nil when nothing was owed.
+        var owedThroughSeq: Int64? = nil
     }
 
     private struct Pending: Sendable {
