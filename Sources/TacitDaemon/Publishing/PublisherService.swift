@@ -45,7 +45,8 @@ public final class PublisherService: Service, Sendable {
     let health: HealthState
     let logger: Logger
     private let machine: Mutex<PublisherStateMachine>
-    /// Next offset per input partition after the newest applied batch (for `events_through`).
+    /// Next offset per input partition the store has applied (for `events_through`): seeded from
+    /// the store on start, then advanced by each applied batch.
     private let offsets = Mutex<[StreamPartition: Int64]>([:])
 
     public init(settings: Settings, store: EventStore, recommender: any RecommendationSource, producer: KafkaProducer,
@@ -109,8 +110,18 @@ public final class PublisherService: Service, Sendable {
         }
     }
 
-    /// Schedules at once the lists owed since before this start.
+    /// Seeds `events_through` with every partition the store has offsets for, and schedules at
+    /// once the lists owed since before this start.
     func resumeFromStore() {
+        do {
+            let stored = try store.allOffsets()
+            offsets.withLock { o in
+                for (p, n) in stored { o[p] = max(o[p] ?? 0, n) }
+            }
+        } catch {
+            logger.error("cannot read stored offsets; events_through lists only partitions applied from now on",
+                         metadata: ["error": "\(error)"])
+        }
         do {
             let owed = try store.owedLists()
             guard !owed.isEmpty else { return }
@@ -215,7 +226,8 @@ public final class PublisherService: Service, Sendable {
     }
 
     /// `{"user","items":[{"item","score"}],"model","model_version","generated_at","events_through":{"topic/partition":offset}}`;
-    /// `events_through` holds the offset of the last applied record per input partition.
+    /// `events_through` holds, for every input partition the store has offsets for, the offset of
+    /// the last record applied before the list was computed.
     static func message(user: String, items: [(String, Float)], model: ModelIdentity, generatedAtMs: Int64,
                         through: [StreamPartition: Int64]) -> String {
         var s = "{\"user\":" + JSON.quoted(user) + ",\"items\":["
