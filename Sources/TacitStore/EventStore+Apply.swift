@@ -21,6 +21,8 @@ extension EventStore {
             var external: String
             var events = 0
             var lastTs = Int64.min
+            /// `events.seq` of the user's newest event in the batch.
+            var lastSeq: Int64 = 0
         }
 
         mutating func apply(_ records: [IngestRecord]) throws(StoreError) -> ApplyOutcome {
@@ -113,6 +115,7 @@ extension EventStore {
                     insertEvent.bind(1, user).bind(2, item).bind(3, behavior).bind(4, feedback).bind(5, e.timestampMs)
                         .bind(6, e.value).bind(7, e.weight)
                     try insertEvent.run()
+                    let seq = db.lastInsertRowID
                     upsertInteraction.reset()
                     upsertInteraction.bind(1, user).bind(2, item).bind(3, behavior).bind(4, e.weight).bind(5, e.timestampMs)
                         .bind(6, feedback)
@@ -125,11 +128,14 @@ extension EventStore {
                     try bumpItem.run()
                     deltas[user, default: UserDelta(external: e.user)].events += 1
                     deltas[user]!.lastTs = max(deltas[user]!.lastTs, e.timestampMs)
+                    deltas[user]!.lastSeq = seq
                     outcome.applied += 1
                 }
             }
 
             // Per-user totals, then trim sequences that grew past the bound (oldest by event time).
+            // Each touched user now owes a list reflecting events through `lastSeq`; the publisher
+            // clears the row once such a list is acknowledged, so a crash before that loses nothing.
             let bumpUser = try db.statement("""
                 UPDATE users SET event_count = event_count + ?2, seq_len = seq_len + ?2,
                     last_ts = max(coalesce(last_ts, ?3), ?3) WHERE id = ?1 RETURNING seq_len
@@ -138,6 +144,11 @@ extension EventStore {
                 DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE user = ?1 ORDER BY ts, seq LIMIT ?2)
                 """)
             let setLen = try db.statement("UPDATE users SET seq_len = ?2 WHERE id = ?1")
+            let owe = try db.statement("""
+                INSERT INTO owed_lists(user, through_seq, last_ts) VALUES (?1, ?2, ?3)
+                ON CONFLICT(user) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq),
+                    last_ts = max(coalesce(last_ts, excluded.last_ts), excluded.last_ts)
+                """)
             let maxLen = Int64(configuration.maxSequenceLength)
             for (user, d) in deltas {
                 bumpUser.reset()
@@ -152,6 +163,9 @@ extension EventStore {
                     setLen.bind(1, user).bind(2, maxLen)
                     try setLen.run()
                 }
+                owe.reset()
+                owe.bind(1, user).bind(2, d.lastSeq).bind(3, d.lastTs)
+                try owe.run()
                 outcome.touchedUsers.append(TouchedUser(id: Int32(user - 1), external: d.external, newEvents: d.events,
                                                         lastTimestampMs: d.lastTs))
             }

@@ -19,7 +19,7 @@ public final class EventStore: Sendable {
     private let writer: Mutex<Writer>
     private let reader: Mutex<ReadConnection>
 
-    static let schemaVersion = 1
+    static let schemaVersion = 3
 
     public init(configuration: StoreConfiguration) throws {
         self.configuration = configuration
@@ -307,6 +307,57 @@ public final class EventStore: Sendable {
                 for id in ids {
                     s.reset()
                     s.bind(1, id)
+                    try s.run()
+                }
+            }
+        }
+    }
+
+    // MARK: - Owed lists
+
+    /// Every user still owed a list: `apply(_:)` records each touched user in the batch's
+    /// transaction, `clearOwedLists(_:)` forgets them once a list is delivered. Oldest debt first.
+    public func owedLists() throws -> [OwedList] {
+        try read { r in
+            var out: [OwedList] = []
+            let s = try r.statement("""
+                SELECT o.user, u.ext, o.through_seq, coalesce(o.last_ts, u.last_ts, 0)
+                FROM owed_lists o JOIN users u ON u.id = o.user ORDER BY o.through_seq
+                """)
+            while try s.step() {
+                out.append(OwedList(user: Int32(s.int64(0) - 1), external: s.string(1), throughSeq: s.int64(2),
+                                    lastTimestampMs: s.int64(3)))
+            }
+            return out
+        }
+    }
+
+    /// The owed `through_seq` of each given user that is owed a list (dense id → seq). Read it
+    /// before computing a list: the list then reflects at least those events.
+    public func owedThroughSeq(users: [Int32]) throws -> [Int32: Int64] {
+        try read { r in
+            var out: [Int32: Int64] = [:]
+            let s = try r.statement("SELECT through_seq FROM owed_lists WHERE user = ?1")
+            for user in users {
+                s.reset()
+                s.bind(1, Int64(user) + 1)
+                if try s.step() { out[user] = s.int64(0) }
+            }
+            return out
+        }
+    }
+
+    /// Forgets the debts that delivered (or pointless) lists paid: each user's row goes only if
+    /// it is owed through at most the given seq, since events applied after the list was computed
+    /// still need one. One transaction for the whole delivery batch.
+    public func clearOwedLists(_ paidThrough: [Int32: Int64]) throws {
+        guard !paidThrough.isEmpty else { return }
+        try writer.withLock { w in
+            try w.db.transaction { () throws(StoreError) in
+                let s = try w.db.statement("DELETE FROM owed_lists WHERE user = ?1 AND through_seq <= ?2")
+                for (user, seq) in paidThrough {
+                    s.reset()
+                    s.bind(1, Int64(user) + 1).bind(2, seq)
                     try s.run()
                 }
             }

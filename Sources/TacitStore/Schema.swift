@@ -1,5 +1,10 @@
 /// The SQLite schema. Dense ids are `rowid − 1` (users and items are never deleted, so they are
 /// contiguous from 0). `events.seq` is AUTOINCREMENT so it only grows, even after trimming.
+///
+/// Versions: 1 the original; 2 adds `owed_lists`; 3 `served_lists` and `list_quality`. Every change so
+/// far only added tables, so a file of an older version is upgraded in place by the `CREATE TABLE IF
+/// NOT EXISTS` statements below and its recorded version bumped; a newer version than this build
+/// knows is refused.
 enum Schema {
     static let statements = [
         "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -47,7 +52,11 @@ enum Schema {
         CREATE TABLE IF NOT EXISTS snapshot_tensors(version INTEGER NOT NULL REFERENCES snapshots(version),
             name TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY(version, name))
         """,
-        // Online quality (`EventStore.recordDelivered`): each user's newest delivered list, until their
+        // Version 2. Users whose newest applied events no list has been delivered for yet, written in
+        // the batch's transaction: what makes publishing survive `kill -9` (at least once per state).
+        // `through_seq` is the user's newest applied `events.seq`; `last_ts` their newest event time.
+        "CREATE TABLE IF NOT EXISTS owed_lists(user INTEGER PRIMARY KEY, through_seq INTEGER NOT NULL, last_ts INTEGER)",
+        // Version 3. Online quality (`EventStore.recordDelivered`): each user's newest delivered list, until their
         // next one scores it, and the totals per model version.
         """
         CREATE TABLE IF NOT EXISTS served_lists(user INTEGER PRIMARY KEY, model TEXT NOT NULL, version INTEGER NOT NULL,
@@ -60,6 +69,9 @@ enum Schema {
         """,
     ]
 
+    /// The oldest version `migrate` upgrades in place.
+    static let oldestUpgradableVersion = 1
+
     static func migrate(_ db: SQLiteConnection) throws(StoreError) {
         try db.transaction { () throws(StoreError) in
             for s in statements { try db.exec(s) }
@@ -67,8 +79,12 @@ enum Schema {
             if try get.step() {
                 let v = get.string(0)
                 get.reset()
-                guard v == "\(EventStore.schemaVersion)" else {
+                guard let found = Int(v), (oldestUpgradableVersion...EventStore.schemaVersion).contains(found) else {
                     throw StoreError(.schema, "\(db.path): schema version \(v), this build knows \(EventStore.schemaVersion)")
+                }
+                if found < EventStore.schemaVersion {
+                    // The tables added since were created above, in this transaction.
+                    try db.exec("UPDATE meta SET value = '\(EventStore.schemaVersion)' WHERE key = 'schema_version'")
                 }
             } else {
                 get.reset()

@@ -72,6 +72,17 @@ public struct TouchedUser: Sendable, Hashable {
     public var lastTimestampMs: Int64
 }
 
+/// A user whose newest applied events no delivered list reflects yet (`EventStore.owedLists()`).
+public struct OwedList: Sendable, Equatable {
+    /// Dense id.
+    public var user: Int32
+    public var external: String
+    /// `events.seq` of the user's newest applied event: a list computed after reading it pays the debt.
+    public var throughSeq: Int64
+    /// Newest event time among the owed events.
+    public var lastTimestampMs: Int64
+}
+
 /// What `apply` did with a batch.
 public struct ApplyOutcome: Sendable {
     public var applied = 0

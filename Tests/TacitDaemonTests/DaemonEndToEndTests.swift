@@ -101,5 +101,6 @@ struct DaemonEndToEndTests {
         #expect(counts.deadLettered.values.reduce(0, +) == 4)
         let offsets = try store.allOffsets()
         #expect(offsets.values.reduce(0, +) == 104)   // every record, good or bad, consumed exactly once
+        #expect(try store.owedLists().isEmpty)         // every user's list was acknowledged
     }
 }

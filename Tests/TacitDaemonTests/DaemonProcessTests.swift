@@ -6,7 +6,7 @@ import TacitStore
 @testable import TacitDaemon
 
 /// Starts the test binary as a separate daemon process (see `daemonChild`).
-func startDaemonProcess(broker: String, dir: URL, notifySocket: String? = nil) throws -> Process {
+func startDaemonProcess(broker: String, dir: URL, notifySocket: String? = nil, debounceMs: Int? = nil) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: testBinaryPath())
     p.arguments = ["--testing-library", "swift-testing", "--filter", "daemonChild"]
@@ -14,6 +14,7 @@ func startDaemonProcess(broker: String, dir: URL, notifySocket: String? = nil) t
     env["TACIT_DAEMON_CHILD_BROKER"] = broker
     env["TACIT_DAEMON_CHILD_DIR"] = dir.path
     if let notifySocket { env["NOTIFY_SOCKET"] = notifySocket }
+    env["TACIT_DAEMON_CHILD_DEBOUNCE_MS"] = debounceMs.map(String.init)
     p.environment = env
     let log = FileHandle(forWritingAtPath: "/dev/null")
     p.standardOutput = log
@@ -39,6 +40,7 @@ struct DaemonProcessTests {
         var config = testConfiguration(broker: broker, dir: URL(fileURLWithPath: dir), httpPort: 0)
         config.http.enabled = false
         config.store.batchSize = 200
+        if let debounce = env["TACIT_DAEMON_CHILD_DEBOUNCE_MS"].flatMap(Int.init) { config.publisher.debounceMs = debounce }
         let daemon = Daemon(configuration: config, logger: Logger(label: "tacit-child"), environment: env)
         try await daemon.run(signals: true)
     }
@@ -115,6 +117,65 @@ struct DaemonProcessTests {
         for i in 0..<total { expected["u\(i % 97)", default: 0] += 1 }
         #expect(try store.eventCountsByUser() == expected)
         print("daemon crash test: \(kills) kill -9, \(try store.counts().eventsApplied) events applied of \(total) produced")
+    }
+}
+
+extension DaemonProcessTests {
+    /// Issue 22: lists used to wait for the debounce in memory only, so a `kill -9` after a batch
+    /// was applied but before its lists went out left those users without a list after the
+    /// restart until they had another event.
+    @Test func killNineBeforeListsAreSentStillGivesEveryUserTheirList() async throws {
+        let broker = try TestBroker()
+        let dir = tempDir()
+        defer { removeTempDir(dir) }
+        // A 10-minute debounce: when the kill comes, every list is certainly still pending.
+        var child = try startDaemonProcess(broker: broker.bootstrap, dir: dir, debounceMs: 600_000)
+        defer { if child.isRunning { kill(child.processIdentifier, SIGKILL) } }
+
+        let users = (0..<20).map { "user-\($0)" }
+        var records: [ProducerRecord] = []
+        for k in 0..<3 {
+            for (u, user) in users.enumerated() {
+                records.append(ProducerRecord(topic: "tacit.behaviors", key: Array(user.utf8),
+                                              value: eventJSON(user: user, item: "item-\((u + k * 7) % 30)", type: k == 2 ? "buy" : "view",
+                                                               ts: 1_700_000_000_000 + Int64(k * 100 + u))))
+            }
+        }
+        let reports = try await produce(broker.bootstrap, records)
+        var newest: [String: DeliveryReport] = [:]   // each user's last record: the event the list must reflect
+        for (record, report) in zip(records, reports) { newest[String(decoding: record.key!, as: UTF8.self)] = report }
+        #expect(await waitUntil(.seconds(60)) { appliedCount(dir) == Int64(records.count) })
+        kill(child.processIdentifier, SIGKILL)
+        await waitForExit(child)
+
+        let restarted = ContinuousClock.now
+        child = try startDaemonProcess(broker: broker.bootstrap, dir: dir)
+        let lists = try await consume(broker.bootstrap, topic: "tacit.recommendations", timeout: .seconds(30)) { got in
+            Set(got.compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } }).isSuperset(of: users)
+        }
+        print("kill -9 before publishing: \(Set(lists.compactMap(\.key)).count) of \(users.count) users got a list "
+              + "within \(ContinuousClock.now - restarted) of the restart")
+        let path = dir.appendingPathComponent("tacit.sqlite").path
+        let storedOffsets = try EventStore(configuration: StoreConfiguration(path: path)).allOffsets()
+        var latest: [String: [String: Any]] = [:]
+        for m in lists { if let o = jsonObject(m.value), let user = o["user"] as? String { latest[user] = o } }
+        #expect(Set(latest.keys) == Set(users), "missing lists: \(Set(users).subtracting(latest.keys).sorted())")
+        for user in users {
+            guard let o = latest[user], let report = newest[user] else { continue }
+            let through = o["events_through"] as? [String: Int] ?? [:]
+            // Every partition the store has applied, not just those applied since the restart.
+            #expect(through == Dictionary(uniqueKeysWithValues: storedOffsets.map { ($0.key.description, Int($0.value) - 1) }))
+            let partition = "\(report.topic)/\(report.partition)"
+            #expect((through[partition] ?? -1) >= Int(report.offset), "\(user)'s list does not reflect its newest event")
+        }
+        // Acknowledged lists are paid for: nothing stays owed.
+        let cleared = await waitUntil(.seconds(10)) {
+            (try? EventStore(configuration: StoreConfiguration(path: path)).owedLists().isEmpty) == true
+        }
+        #expect(cleared)
+        kill(child.processIdentifier, SIGTERM)
+        await waitForExit(child)
+        #expect(child.terminationReason == .exit && child.terminationStatus == 0)
     }
 }
 

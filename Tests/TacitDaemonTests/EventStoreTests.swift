@@ -135,6 +135,78 @@ struct EventStoreTests {
         #expect(out.replayed == 1 && out.applied == 1)
     }
 
+    @Test func touchedUsersOweAListFromTheBatchTransaction() throws {
+        let s = try store()
+        _ = try s.apply([rec(event("u1", "a", ts: 10), offset: 0), rec(event("u2", "b", ts: 30), offset: 1),
+                         rec(event("u1", "c", ts: 20), offset: 2)])
+        // seq 1, 2, 3 in arrival order; u1's newest event is seq 3, its newest time 20.
+        #expect(try s.owedLists() == [OwedList(user: 1, external: "u2", throughSeq: 2, lastTimestampMs: 30),
+                                      OwedList(user: 0, external: "u1", throughSeq: 3, lastTimestampMs: 20)])
+        // A replay touches nobody and owes nothing new; a later batch moves the debt forward.
+        _ = try s.apply([rec(event("u1", "a", ts: 10), offset: 0), rec(event("u1", "d", ts: 15), offset: 3)])
+        #expect(try s.owedThroughSeq(users: [0, 1, 7]) == [0: 4, 1: 2])
+        #expect(try s.owedLists().first { $0.user == 0 }?.lastTimestampMs == 20)
+
+        // A batch that rolls back owes nothing: the rows are part of its transaction.
+        let other = try SQLiteConnection(path: dir.appendingPathComponent("s.sqlite").path)
+        try other.exec("CREATE TRIGGER boom BEFORE INSERT ON items WHEN NEW.ext = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+        #expect(throws: StoreError.self) {
+            _ = try s.apply([rec(event("u2", "e"), offset: 4), rec(event("v", "boom"), offset: 5)])
+        }
+        #expect(try s.owedThroughSeq(users: [0, 1]) == [0: 4, 1: 2])
+        #expect(try s.owedLists().count == 2)
+    }
+
+    @Test func aDeliveredListClearsTheDebtOnlyUpToTheEventsItReflects() throws {
+        let s = try store()
+        _ = try s.apply([rec(event("u", "a"), offset: 0), rec(event("v", "a"), offset: 1)])
+        let readBeforeComputing = try s.owedThroughSeq(users: [0, 1])
+        #expect(readBeforeComputing == [0: 1, 1: 2])
+        // u has a new event while its list is in flight: that list does not pay for it.
+        _ = try s.apply([rec(event("u", "b"), offset: 2)])
+        try s.clearOwedLists(readBeforeComputing)
+        #expect(try s.owedLists().map(\.external) == ["u"])
+        #expect(try s.owedThroughSeq(users: [0]) == [0: 3])
+        try s.clearOwedLists([0: 3])
+        #expect(try s.owedLists().isEmpty)
+        try s.clearOwedLists([:])
+        // Paid debts stay paid across a reopen.
+        let reopened = try store()
+        #expect(try reopened.owedLists().isEmpty)
+    }
+
+    @Test func migratesAStoreOfSchemaVersion1InPlace() throws {
+        let path = dir.appendingPathComponent("s.sqlite").path
+        do {
+            // A version-1 file: the schema before `owed_lists`, with some state in it.
+            let v1 = try SQLiteConnection(path: path)
+            try v1.exec("PRAGMA journal_mode=WAL")
+            for statement in Schema.statements where !statement.contains("owed_lists") { try v1.exec(statement) }
+            try v1.exec("INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
+            try v1.exec("INSERT INTO users(ext, event_count, seq_len, last_ts) VALUES ('old', 1, 1, 5)")
+            try v1.exec("INSERT INTO items(ext, event_count, positive_count) VALUES ('x', 1, 1)")
+            try v1.exec("INSERT INTO behaviors(name) VALUES ('buy')")
+            try v1.exec("INSERT INTO events(user, item, behavior, feedback, ts, value, weight) VALUES (1, 1, 1, NULL, 5, NULL, 1)")
+            try v1.exec("INSERT INTO offsets(topic, partition, next_offset) VALUES ('t', 0, 1)")
+        }
+        let s = try store()
+        #expect(try s.eventCount(user: "old") == 1)
+        #expect(try s.owedLists().isEmpty)
+        let out = try s.apply([rec(event("old", "y"), offset: 0), rec(event("old", "y"), offset: 1)])
+        #expect(out.replayed == 1 && out.applied == 1)
+        #expect(try s.owedLists() == [OwedList(user: 0, external: "old", throughSeq: 2, lastTimestampMs: 1_700_000_000_000)])
+        let check = try SQLiteConnection(path: path, readOnly: true)
+        let version = try check.statement("SELECT value FROM meta WHERE key = 'schema_version'")
+        #expect(try version.step() && version.string(0) == "\(EventStore.schemaVersion)")
+    }
+
+    @Test func refusesAStoreOfANewerSchemaVersion() throws {
+        _ = try store()
+        let other = try SQLiteConnection(path: dir.appendingPathComponent("s.sqlite").path)
+        try other.exec("UPDATE meta SET value = '\(EventStore.schemaVersion + 1)' WHERE key = 'schema_version'")
+        #expect(throws: StoreError.self) { _ = try store() }
+    }
+
     @Test func failedBatchRollsBackEverything() throws {
         let s = try store()
         _ = try s.apply([rec(event("u", "a"), offset: 0)])

@@ -8,6 +8,12 @@ import TacitStore
 /// user) and for all recently active users after the serving model changes. Failed deliveries
 /// are retried with backoff; the newest list per user is never dropped. On graceful shutdown it
 /// publishes everything pending at once and waits for the acknowledgements.
+///
+/// **At least once per state.** The pending lists live in memory, but the debt does not: every
+/// applied batch records its users in `owed_lists` in the same transaction, an acknowledged (or
+/// pointless) list clears the row up to the events it reflects, and on start every owed user is
+/// scheduled at once. So a `kill -9`, a shutdown that timed out or a delivery that never
+/// succeeded costs a late list, never a missing one.
 public final class PublisherService: Service, Sendable {
     public struct Settings: Sendable {
         public var topic: String
@@ -45,12 +51,15 @@ public final class PublisherService: Service, Sendable {
     let metrics: DaemonMetrics
     let health: HealthState
     let logger: Logger
+    /// Scores each delivered list against its user's next events (nil: not measured).
+    let online: OnlineQuality?
     private let machine: Mutex<PublisherStateMachine>
-    /// Next offset per input partition after the newest applied batch (for `events_through`).
+    /// Next offset per input partition the store has applied (for `events_through`): seeded from
+    /// the store on start, then advanced by each applied batch.
     private let offsets = Mutex<[StreamPartition: Int64]>([:])
 
     public init(settings: Settings, store: EventStore, recommender: any RecommendationSource, producer: KafkaProducer,
-                metrics: DaemonMetrics, health: HealthState, logger: Logger) {
+                metrics: DaemonMetrics, health: HealthState, logger: Logger, online: OnlineQuality? = nil) {
         self.settings = settings
         self.store = store
         self.recommender = recommender
@@ -58,6 +67,7 @@ public final class PublisherService: Service, Sendable {
         self.metrics = metrics
         self.health = health
         self.logger = logger
+        self.online = online
         machine = Mutex(PublisherStateMachine(debounceMs: Int64(settings.debounceMs), backoffMs: Int64(settings.retryBackoffMs)))
     }
 
@@ -76,6 +86,7 @@ public final class PublisherService: Service, Sendable {
     }
 
     public func run() async throws {
+        resumeFromStore()
         var model = recommender.currentModel
         let tick = Duration.milliseconds(max(5, min(100, settings.debounceMs / 4)))
         while true {
@@ -109,6 +120,32 @@ public final class PublisherService: Service, Sendable {
         }
     }
 
+    /// Seeds `events_through` with every partition the store has offsets for, and schedules at
+    /// once the lists owed since before this start.
+    func resumeFromStore() {
+        do {
+            let stored = try store.allOffsets()
+            offsets.withLock { o in
+                for (p, n) in stored { o[p] = max(o[p] ?? 0, n) }
+            }
+        } catch {
+            logger.error("cannot read stored offsets; events_through lists only partitions applied from now on",
+                         metadata: ["error": "\(error)"])
+        }
+        do {
+            let owed = try store.owedLists()
+            guard !owed.isEmpty else { return }
+            logger.info("publishing lists owed since before this start", metadata: ["users": "\(owed.count)"])
+            let now = monotonicMs()
+            machine.withLock { m in
+                for o in owed { m.touched(user: o.user, external: o.external, lastEventMs: o.lastTimestampMs, now: now, immediately: true) }
+            }
+        } catch {
+            logger.error("cannot read owed lists; they are published when their users next have events",
+                         metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Schedules lists for the most recently active users (after a promotion).
     public func scheduleAll() {
         do {
@@ -125,14 +162,25 @@ public final class PublisherService: Service, Sendable {
     private func publish(due: [PublisherStateMachine.Due], retries: [PublisherStateMachine.Outgoing]) async {
         var lists: [PublisherStateMachine.Outgoing] = []
         let through = offsets.withLock { $0 }
+        // Read before computing, so each list reflects at least the events it is owed for.
+        var owed: [Int32: Int64] = [:]
+        do { owed = try store.owedThroughSeq(users: due.map(\.user)) } catch {
+            logger.error("cannot read owed lists; these stay owed until the next start", metadata: ["error": "\(error)"])
+        }
+        var paid: [Int32: Int64] = [:]
+        defer { clearOwed(paid) }
         for d in due {
             do {
-                if let list = try compute(d, through: through) {
+                if var list = try compute(d, through: through) {
+                    list.owedThroughSeq = owed[d.user]
                     lists.append(list)
                 } else {
                     machine.withLock { $0.skipped(d) }
+                    // Nothing to send: keeping the row would only reschedule the same nothing.
+                    paid[d.user] = owed[d.user]
                 }
             } catch {
+                // Left owed: the next start (or the user's next event) tries again.
                 logger.error("cannot compute list", metadata: ["user": "\(d.external)", "error": "\(error)"])
                 machine.withLock { $0.skipped(d) }
             }
@@ -145,12 +193,19 @@ public final class PublisherService: Service, Sendable {
         let nowWall = epochMilliseconds()
         let now = monotonicMs()
         var delivered = 0
+        var served: [ServedList] = []
+        defer { online?.delivered(served) }
         machine.withLock { m in
             for (list, result) in zip(lists, results) {
                 switch result {
                 case .success:
                     m.delivered(list)
                     delivered += 1
+                    if let seq = list.owedThroughSeq { paid[list.due.user] = max(paid[list.due.user] ?? seq, seq) }
+                    if var s = list.served {
+                        s.publishedMs = nowWall
+                        served.append(s)
+                    }
                     metrics.freshness.record(.milliseconds(max(0, nowWall - list.due.lastEventMs)))
                 case .failure(let e):
                     metrics.publishFailures.increment()
@@ -163,17 +218,30 @@ public final class PublisherService: Service, Sendable {
         health.update { $0.listsPublished += Int64(delivered) }
     }
 
+    /// Clears the owed rows of delivered lists, one transaction per delivery batch. A failure
+    /// only means those users get their list again on the next start.
+    private func clearOwed(_ paid: [Int32: Int64]) {
+        do { try store.clearOwedLists(paid) } catch {
+            logger.error("cannot clear owed lists", metadata: ["users": "\(paid.count)", "error": "\(error)"])
+        }
+    }
+
     /// The JSON message for one user, or nil when no model can serve.
     func compute(_ d: PublisherStateMachine.Due, through: [StreamPartition: Int64]) throws -> PublisherStateMachine.Outgoing? {
+        // Read before the list: it reflects at least the user's events through here (online quality).
+        let throughSeq = online == nil ? 0 : try store.lastSeq(user: d.user)
         guard let recs = try ListBuilder(store: store, source: recommender, rules: settings.rules).list(user: d.user) else { return nil }
         let names = try store.itemExternalIDs(for: recs.items.map(\.item))
         let value = Self.message(user: d.external, items: zip(names, recs.items.map(\.score)).map { ($0, $1) },
                                  model: recs.model, generatedAtMs: epochMilliseconds(), through: through)
-        return PublisherStateMachine.Outgoing(due: d, key: Array(d.external.utf8), value: Array(value.utf8))
+        let served = online == nil ? nil : ServedList(user: d.user, model: recs.model.name, version: recs.model.version,
+                                                      items: recs.items.map(\.item), throughSeq: throughSeq, publishedMs: 0)
+        return PublisherStateMachine.Outgoing(due: d, key: Array(d.external.utf8), value: Array(value.utf8), served: served)
     }
 
     /// `{"user","items":[{"item","score"}],"model","model_version","generated_at","events_through":{"topic/partition":offset}}`;
-    /// `events_through` holds the offset of the last applied record per input partition.
+    /// `events_through` holds, for every input partition the store has offsets for, the offset of
+    /// the last record applied before the list was computed.
     static func message(user: String, items: [(String, Float)], model: ModelIdentity, generatedAtMs: Int64,
                         through: [StreamPartition: Int64]) -> String {
         var s = "{\"user\":" + JSON.quoted(user) + ",\"items\":["

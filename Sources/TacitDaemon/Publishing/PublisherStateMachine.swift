@@ -1,3 +1,5 @@
+import TacitStore
+
 /// Which users' lists to compute and (re)send when: per-user debounce, retry with backoff, and
 /// "never lose the latest list" — a failed delivery is re-sent unless a newer list for the same
 /// user superseded it. Pure value type; times are monotonic milliseconds passed in.
@@ -15,6 +17,11 @@ struct PublisherStateMachine: Sendable {
         var due: Due
         var key: [UInt8]
         var value: [UInt8]
+        /// The user's owed `through_seq`, read before the list was computed: its delivery pays
+        /// the debt up to there (`EventStore.clearOwedLists`). Nil when nothing was owed.
+        var owedThroughSeq: Int64? = nil
+        /// The list as `OnlineQuality` remembers it once delivered (nil in tests that send raw bytes).
+        var served: ServedList? = nil
     }
 
     private struct Pending: Sendable {

@@ -82,7 +82,8 @@ public final class Daemon: Sendable {
             settings: .init(topic: c.kafka.outputTopic, topK: c.publisher.topK, debounceMs: c.publisher.debounceMs,
                             retryBackoffMs: c.publisher.retryBackoffMs, excludeConsumed: c.publisher.excludeConsumed,
                             excludeDisliked: c.publisher.excludeDisliked, reshown: c.publisher.reshown(c.taxonomy)),
-            store: store, recommender: recommender, producer: producer, metrics: metrics, health: health, logger: logger)
+            store: store, recommender: recommender, producer: producer, metrics: metrics, health: health, logger: logger,
+            online: OnlineQuality(store: store, registry: metrics.registry, logger: logger))
         let notifier = self.notifier, health = self.health, log = logger
         let ingest = IngestService(
             settings: .init(consumer: c.kafka.consumer, batchSize: c.store.batchSize, pollTimeout: .milliseconds(c.store.pollTimeoutMs)),

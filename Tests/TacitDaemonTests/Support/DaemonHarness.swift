@@ -23,15 +23,16 @@ func testConfiguration(broker: String, dir: URL, httpPort: Int = freePort(), gro
     return c
 }
 
-/// Produces records and waits for every acknowledgement.
-func produce(_ broker: String, _ records: [ProducerRecord]) async throws {
+/// Produces records and waits for every acknowledgement; returns where each one landed.
+@discardableResult
+func produce(_ broker: String, _ records: [ProducerRecord]) async throws -> [DeliveryReport] {
     let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(brokers: [broker])),
                                      logger: testLogger("test-producer"))
     let poller = Task { await producer.run() }
     let results = await producer.sendAll(records)
     poller.cancel()
     producer.close(flushTimeout: .seconds(5))
-    for r in results { _ = try r.get() }
+    return try results.map { try $0.get() }
 }
 
 /// Reads a topic from the beginning (its own group) until `done` holds or `timeout` passes.
