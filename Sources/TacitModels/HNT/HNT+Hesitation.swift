@@ -83,13 +83,19 @@ extension HNT {
 
     /// Chooses the hesitation set 𝓔_hes from the current scorer (eq. 9).
     func refreshHesitationSet() {
-        let logits = conversionLogits()
-        let threshold = hesitationThreshold(logits)
         let pairs = graphs.auxMinusPairs
         var users: [Int32] = [], items: [Int32] = []
-        for k in logits.indices where logits[k] >= threshold {
-            users.append(pairs.users[k])
-            items.append(pairs.items[k])
+        if settings.mu >= 1 {
+            // Every auxiliary-only pair is hesitant whatever the scorer says (the default, μ = 1):
+            // the same set, in the same order, without scoring them all each epoch.
+            (users, items) = pairs
+        } else {
+            let logits = conversionLogits()
+            let threshold = hesitationThreshold(logits)
+            for k in logits.indices where logits[k] >= threshold {
+                users.append(pairs.users[k])
+                items.append(pairs.items[k])
+            }
         }
         hesitationSet = (users, items)
         if settings.hesitationEdges {
