@@ -59,8 +59,8 @@ struct DaemonEndToEndTests {
             #expect((o["generated_at"] as? String)?.hasSuffix("Z") == true)
             let through = o["events_through"] as? [String: Int] ?? [:]
             #expect(through.keys.allSatisfy { $0.hasPrefix("tacit.behaviors/") || $0.hasPrefix("tacit.feedback/") })
-            // Consumed items are excluded.
-            let own = Set((0..<5).map { "item-\((0 + $0 * 3) % 40)" })
+            // Consumed items (liked, bought) are excluded; viewed ones stay eligible (publisher.reshow_auxiliary).
+            let own = Set([1, 3, 4].map { "item-\((0 + $0 * 3) % 40)" })
             #expect(items.allSatisfy { !own.contains($0["item"] as! String) })
         }
 
@@ -79,12 +79,32 @@ struct DaemonEndToEndTests {
             }
         }
 
+        // Online quality: each user buys an item of their list new to them; their next list scores that one.
+        var second: [ProducerRecord] = []
+        for (u, user) in users.enumerated() {
+            let own = Set((0..<5).map { "item-\((u + $0 * 3) % 40)" })
+            guard let top = (latest[user]?["items"] as? [[String: Any]])?.compactMap({ $0["item"] as? String })
+                .first(where: { !own.contains($0) }) else { continue }
+            second.append(ProducerRecord(topic: "tacit.behaviors", key: Array(user.utf8),
+                                         value: eventJSON(user: user, item: top, type: "buy", ts: 1_700_000_100_000)))
+        }
+        try await produce(broker.bootstrap, second)
+        let store = try EventStore(configuration: config.store.storeConfiguration)
+        let scored = await waitUntil(.seconds(30)) {
+            ((try? store.listQuality())?.first { $0.model == "popularity" }?.lists ?? 0) >= Int64(second.count)
+        }
+        #expect(scored, "online quality: \(String(describing: try? store.listQuality()))")
+        let quality = try #require(try store.listQuality().first { $0.model == "popularity" && $0.version == 0 })
+        // A user whose first events came in two batches had a list scored on the second batch too.
+        #expect(quality.hitLists >= Int64(second.count) && quality.hr10 > 0.5, "\(quality)")
+
         // HTTP: health, metrics, ad-hoc reads.
         let (hs, hb) = try httpGet(port: config.http.port, path: "/healthz")
         #expect(hs == 200 && hb.contains("\"ready\":true"))
         let (ms, mb) = try httpGet(port: config.http.port, path: "/metrics")
-        #expect(ms == 200 && mb.contains("tacit_events_applied_total 100"))
+        #expect(ms == 200 && mb.contains("tacit_events_applied_total \(100 + second.count)"))
         #expect(mb.contains("tacit_events_deadlettered_total{reason=\"malformed_json\"} 1"))
+        #expect(mb.contains("tacit_online_hr10{model=\"popularity\",version=\"0\"}"))
         let (rs, rb) = try httpGet(port: config.http.port, path: "/recommendations/user-7")
         #expect(rs == 200 && rb.contains("\"user\":\"user-7\""))
         #expect(try httpGet(port: config.http.port, path: "/recommendations/nobody").0 == 404)
@@ -94,13 +114,12 @@ struct DaemonEndToEndTests {
         await daemon.shutdown()
         try await running.value
         #expect(ContinuousClock.now - t0 < .milliseconds(config.service.shutdownTimeoutMs))
-        let store = try EventStore(configuration: config.store.storeConfiguration)
         let counts = try store.counts()
-        #expect(counts.eventsApplied == 100 && counts.users == 20)
+        #expect(counts.eventsApplied == 100 + Int64(second.count) && counts.users == 20)
         #expect(counts.pendingDeadLetters == 0)
         #expect(counts.deadLettered.values.reduce(0, +) == 4)
         let offsets = try store.allOffsets()
-        #expect(offsets.values.reduce(0, +) == 104)   // every record, good or bad, consumed exactly once
+        #expect(offsets.values.reduce(0, +) == 104 + Int64(second.count))   // every record, good or bad, consumed exactly once
         #expect(try store.owedLists().isEmpty)         // every user's list was acknowledged
     }
 }

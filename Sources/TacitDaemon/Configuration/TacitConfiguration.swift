@@ -168,7 +168,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var excludeConsumed = true
         public var excludeDisliked = true
         /// Items a user took only with `taxonomy.auxiliary` behaviors (viewed, carted) stay eligible.
-        public var reshowAuxiliary = false
+        public var reshowAuxiliary = true
         public var retryBackoffMs = 1_000
         /// Model name reported until a learned model serves (`popularity`).
         public var fallbackModel = "popularity"
