@@ -168,6 +168,19 @@ freshness() { # quantile from the Prometheus histogram: the upper bound of the b
     /^tacit_freshness_seconds_count/ { total = $2 }
     END { if (total == 0) { print "n/a"; exit } for (i = 1; i <= n; i++) if (c[i] >= q * total) { print "≤ " les[i] " s"; exit } print "> last bucket" }'
 }
+online() { # one line per model version: lists scored against the user's next events, HR@10, NDCG@10, NegShare@10
+  curl -fsS "http://127.0.0.1:$http_port/metrics" | awk '
+    /^tacit_online_(lists|hr10|ndcg10|negshare10)\{/ {
+      match($0, /model="[^"]*"/); m = substr($0, RSTART + 7, RLENGTH - 8)
+      match($0, /version="[^"]*"/); v = substr($0, RSTART + 9, RLENGTH - 10)
+      k = m "@" v; split($1, name, "{"); val[k, name[1]] = $2; keys[k] = 1 }
+    END {
+      n = 0; for (k in keys) n++
+      if (n == 0) { print "  (no list has been followed by events of its user yet)"; exit }
+      for (k in keys) printf "  %-16s lists %6d   HR@10 %.4f   NDCG@10 %.4f   NegShare@10 %.4f\n", k,
+        val[k, "tacit_online_lists"], val[k, "tacit_online_hr10"], val[k, "tacit_online_ndcg10"], val[k, "tacit_online_negshare10"]
+    }' | sort
+}
 lists="$(metric tacit_recommendations_published_total)"
 say "summary"
 cat <<EOF
@@ -182,4 +195,6 @@ cat <<EOF
   $(cat "$run/tail.summary" 2>/dev/null | tail -n 1)
   one user's list right now            $(curl -fsS "http://127.0.0.1:$http_port/recommendations/1" | cut -c1-160)…
 EOF
+say "online quality: each published list scored on what its user did next (tacit backtest's rule), per model version"
+online
 note "state: $run/tacit.sqlite (sqlite3 it: SELECT COUNT(*) FROM users;), log: $run/daemon.log"
