@@ -162,11 +162,21 @@ sleep 2   # debounce + publish of the last lists
 kill -INT "$tail_pid" 2>/dev/null || true; wait "$tail_pid" 2>/dev/null || true; tail_pid=""
 
 # --- 7: summary ----------------------------------------------------------------------------------
-freshness() { # quantile from the Prometheus histogram: the upper bound of the bucket holding it
+freshness() { # quantile from the Prometheus histogram, interpolated linearly within its bucket
   curl -fsS "http://127.0.0.1:$http_port/metrics" | awk -v q="$1" '
     /^tacit_freshness_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; les[n] = le; c[n] = $2 }
     /^tacit_freshness_seconds_count/ { total = $2 }
-    END { if (total == 0) { print "n/a"; exit } for (i = 1; i <= n; i++) if (c[i] >= q * total) { print "≤ " les[i] " s"; exit } print "> last bucket" }'
+    END {
+      if (total == 0) { print "n/a"; exit }
+      lo = 0; below = 0
+      for (i = 1; i <= n; i++) {
+        if (c[i] >= q * total) {
+          if (les[i] == "+Inf") { printf "> %.0f ms\n", lo * 1000; exit }
+          printf "%.0f ms\n", (lo + (les[i] - lo) * (q * total - below) / (c[i] - below)) * 1000; exit
+        }
+        lo = les[i]; below = c[i]
+      }
+    }'
 }
 online() { # one line per model version: lists scored against the user's next events, HR@10, NDCG@10, NegShare@10
   curl -fsS "http://127.0.0.1:$http_port/metrics" | awk '
@@ -190,7 +200,8 @@ cat <<EOF
   duplicates skipped (event id)        $(metric tacit_events_duplicate_total)
   lists published                      $lists
   freshness (event → list acked) p50   $(freshness 0.5)
-                                 p99   $(freshness 0.99)  (/metrics buckets; includes lists republished after a promotion)
+                                 p99   $(freshness 0.99)  (interpolated in /metrics buckets; lists new events asked for)
+  lists republished after promotions   $(metric tacit_recommendations_republished_total)
   configured model                     $model (trainer.model); fine-tunes promoted: $(grep -c "fine-tune promoted" "$run/daemon.log" || true), not promoted: $(grep -c "fine-tune not promoted" "$run/daemon.log" || true)
   $(cat "$run/tail.summary" 2>/dev/null | tail -n 1)
   one user's list right now            $(curl -fsS "http://127.0.0.1:$http_port/recommendations/1" | cut -c1-160)…

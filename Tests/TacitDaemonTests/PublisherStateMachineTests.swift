@@ -17,6 +17,16 @@ struct PublisherStateMachineTests {
         #expect(m.isIdle)
     }
 
+    @Test func aRepublishIsNotFromEventsUnlessEventsJoinIt() {
+        var m = M(debounceMs: 100, backoffMs: 50)
+        m.touched(user: 1, external: "a", lastEventMs: 10, now: 0, immediately: true, republish: true)
+        m.touched(user: 2, external: "b", lastEventMs: 10, now: 0, immediately: true, republish: true)
+        m.touched(user: 2, external: "b", lastEventMs: 20, now: 0)   // b has new events too
+        let due = Dictionary(uniqueKeysWithValues: m.takeDue(now: 0).map { ($0.user, $0) })
+        #expect(due[1]?.fromEvents == false)
+        #expect(due[2]?.fromEvents == true && due[2]?.lastEventMs == 20)
+    }
+
     @Test func failedListIsRetriedAfterBackoff() {
         var m = M(debounceMs: 0, backoffMs: 50)
         m.touched(user: 1, external: "a", lastEventMs: 1, now: 0)

@@ -152,7 +152,9 @@ public final class PublisherService: Service, Sendable {
             let users = try store.recentUsers(limit: settings.republishOnPromotion)
             let now = monotonicMs()
             machine.withLock { m in
-                for u in users { m.touched(user: u.id, external: u.external, lastEventMs: u.lastTimestampMs, now: now, immediately: true) }
+                for u in users {
+                    m.touched(user: u.id, external: u.external, lastEventMs: u.lastTimestampMs, now: now, immediately: true, republish: true)
+                }
             }
         } catch {
             logger.error("cannot list active users", metadata: ["error": "\(error)"])
@@ -206,7 +208,11 @@ public final class PublisherService: Service, Sendable {
                         s.publishedMs = nowWall
                         served.append(s)
                     }
-                    metrics.freshness.record(.milliseconds(max(0, nowWall - list.due.lastEventMs)))
+                    if list.due.fromEvents {
+                        metrics.freshness.record(.milliseconds(max(0, nowWall - list.due.lastEventMs)))
+                    } else {
+                        metrics.listsRepublished.increment()
+                    }
                 case .failure(let e):
                     metrics.publishFailures.increment()
                     let retried = m.failed(list, now: now)

@@ -11,6 +11,9 @@ struct PublisherStateMachine: Sendable {
         var lastEventMs: Int64
         /// Identifies the newest list of the user; older lists are not retried.
         var generation: UInt64
+        /// Whether new events asked for this list (false: only a republish, e.g. after a promotion), so
+        /// freshness is measured on the lists whose events users are waiting to see reflected.
+        var fromEvents: Bool = true
     }
 
     struct Outgoing: Sendable, Equatable {
@@ -28,6 +31,7 @@ struct PublisherStateMachine: Sendable {
         var external: String
         var dueAt: Int64
         var lastEventMs: Int64
+        var fromEvents: Bool
     }
 
     let debounceMs: Int64
@@ -48,13 +52,17 @@ struct PublisherStateMachine: Sendable {
     var isIdle: Bool { pending.isEmpty && retries.isEmpty }
 
     /// New events for `user`: schedule a list `debounce` from the first touch, merging later ones.
-    mutating func touched(user: Int32, external: String, lastEventMs: Int64, now: Int64, immediately: Bool = false) {
+    /// `republish`: no new events, the list is recomputed for another reason (a promotion).
+    mutating func touched(user: Int32, external: String, lastEventMs: Int64, now: Int64, immediately: Bool = false,
+                          republish: Bool = false) {
         if var p = pending[user] {
             p.lastEventMs = max(p.lastEventMs, lastEventMs)
             if immediately { p.dueAt = min(p.dueAt, now) }
+            p.fromEvents = p.fromEvents || !republish
             pending[user] = p
         } else {
-            pending[user] = Pending(external: external, dueAt: immediately ? now : now + debounceMs, lastEventMs: lastEventMs)
+            pending[user] = Pending(external: external, dueAt: immediately ? now : now + debounceMs, lastEventMs: lastEventMs,
+                                    fromEvents: !republish)
         }
         // A fresh list will be computed: an older failed one need not be re-sent.
         retries[user] = nil
@@ -67,7 +75,7 @@ struct PublisherStateMachine: Sendable {
             let g = nextGeneration
             nextGeneration += 1
             latest[user] = g
-            out.append(Due(user: user, external: p.external, lastEventMs: p.lastEventMs, generation: g))
+            out.append(Due(user: user, external: p.external, lastEventMs: p.lastEventMs, generation: g, fromEvents: p.fromEvents))
         }
         for d in out { pending[d.user] = nil }
         return out.sorted { $0.generation < $1.generation }

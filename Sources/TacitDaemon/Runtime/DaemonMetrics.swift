@@ -16,8 +16,10 @@ public final class DaemonMetrics: Sendable {
     let listsPublished: Counter
     let publishFailures: Counter
     let publishRetries: Counter
-    /// Event time → list published, seconds (freshness as the user sees it).
+    /// Event time → list published, seconds (freshness as the user sees it), for lists new events asked for.
     let freshness: DurationHistogram
+    /// Lists recomputed without new events (after a promotion): not part of `freshness`.
+    let listsRepublished: Counter
     let producerRecreations: Gauge
     let assignedPartitions: Gauge
     let consumerErrors: Gauge
@@ -48,8 +50,11 @@ public final class DaemonMetrics: Sendable {
         listsPublished = r.makeCounter(descriptor: d("tacit_recommendations_published_total", "Recommendation lists acknowledged by the broker."))
         publishFailures = r.makeCounter(descriptor: d("tacit_recommendations_failed_total", "List deliveries that failed (and were retried)."))
         publishRetries = r.makeCounter(descriptor: d("tacit_recommendations_retried_total", "List re-sends after a failed delivery."))
-        freshness = r.makeDurationHistogram(descriptor: d("tacit_freshness_seconds", "Newest event time of a user to the acknowledgement of the list published for it."), buckets: [.milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
-                      .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300)])
+        // Fine below a second, where the debounce (500 ms by default) and the freshness goals live.
+        freshness = r.makeDurationHistogram(descriptor: d("tacit_freshness_seconds", "Newest event time of a user to the acknowledgement of the list its events asked for."), buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(75),
+                      .milliseconds(100), .milliseconds(150), .milliseconds(250), .milliseconds(400), .milliseconds(500), .milliseconds(600),
+                      .milliseconds(750), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300)])
+        listsRepublished = r.makeCounter(descriptor: d("tacit_recommendations_republished_total", "Lists recomputed without new events (after a promotion), acknowledged."))
         producerRecreations = r.makeGauge(descriptor: d("tacit_producer_recreations", "Times the producer was recreated after a stall."))
         assignedPartitions = r.makeGauge(descriptor: d("tacit_assigned_partitions", "Input partitions assigned to this member."))
         consumerErrors = r.makeGauge(descriptor: d("tacit_consumer_errors", "Transport errors seen by the consumer since start."))
