@@ -25,7 +25,8 @@ struct PublisherServiceTests {
                                          logger: testLogger("producer"))
         defer { producer.close(flushTimeout: .milliseconds(100)) }
         let publisher = PublisherService(
-            settings: .init(topic: "out", topK: 5, debounceMs: 3_600_000, retryBackoffMs: 100, excludeConsumed: true, excludeDisliked: true),
+            settings: .init(topic: "out", debounceMs: 3_600_000, retryBackoffMs: 100,
+                            rules: ListBuilder.Rules(topK: 5, excludeConsumed: true, excludeDisliked: true)),
             store: store, recommender: NoModelServes(), producer: producer, metrics: DaemonMetrics(), health: HealthState(),
             logger: testLogger("publisher"))
         let running = Task { try await publisher.run() }

@@ -173,11 +173,10 @@ public struct TacitConfiguration: Sendable, Equatable {
         /// Model name reported until a learned model serves (`popularity`).
         public var fallbackModel = "popularity"
 
-        /// The behaviors whose items stay eligible for a list (`ListBuilder.Rules.reshown`).
-        public func reshown(_ taxonomy: EventTaxonomy) -> Set<String> { reshowAuxiliary ? Set(taxonomy.auxiliary) : [] }
-
+        /// The list rules these settings make under `taxonomy` (`reshow_auxiliary` names its auxiliary behaviors).
         public func rules(_ taxonomy: EventTaxonomy) -> ListBuilder.Rules {
-            ListBuilder.Rules(topK: topK, excludeConsumed: excludeConsumed, excludeDisliked: excludeDisliked, reshown: reshown(taxonomy))
+            ListBuilder.Rules(topK: topK, excludeConsumed: excludeConsumed, excludeDisliked: excludeDisliked,
+                              reshown: reshowAuxiliary ? Set(taxonomy.auxiliary) : [])
         }
     }
 

@@ -17,30 +17,19 @@ import TacitStore
 public final class PublisherService: Service, Sendable {
     public struct Settings: Sendable {
         public var topic: String
-        public var topK: Int
         public var debounceMs: Int
         public var retryBackoffMs: Int
-        public var excludeConsumed: Bool
-        public var excludeDisliked: Bool
-        /// Behaviors whose items stay eligible (`ListBuilder.Rules.reshown`).
-        public var reshown: Set<String>
+        /// Top K and exclusions, as `[publisher]` sets them (`TacitConfiguration.Publisher.rules`).
+        public var rules: ListBuilder.Rules
         /// Lists recomputed when the serving model changes (most recently active users).
         public var republishOnPromotion: Int
 
-        public init(topic: String, topK: Int, debounceMs: Int, retryBackoffMs: Int, excludeConsumed: Bool,
-                    excludeDisliked: Bool, reshown: Set<String> = [], republishOnPromotion: Int = 10_000) {
+        public init(topic: String, debounceMs: Int, retryBackoffMs: Int, rules: ListBuilder.Rules, republishOnPromotion: Int = 10_000) {
             self.topic = topic
-            self.topK = topK
             self.debounceMs = debounceMs
             self.retryBackoffMs = retryBackoffMs
-            self.excludeConsumed = excludeConsumed
-            self.excludeDisliked = excludeDisliked
-            self.reshown = reshown
+            self.rules = rules
             self.republishOnPromotion = republishOnPromotion
-        }
-
-        public var rules: ListBuilder.Rules {
-            ListBuilder.Rules(topK: topK, excludeConsumed: excludeConsumed, excludeDisliked: excludeDisliked, reshown: reshown)
         }
     }
 

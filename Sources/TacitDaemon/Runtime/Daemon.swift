@@ -79,9 +79,8 @@ public final class Daemon: Sendable {
         let recommender = try components.recommender?(context) ?? PopularityRecommender(store: store)
         let producer = try KafkaProducer(configuration: c.kafka.producer, logger: logger)
         let publisher = PublisherService(
-            settings: .init(topic: c.kafka.outputTopic, topK: c.publisher.topK, debounceMs: c.publisher.debounceMs,
-                            retryBackoffMs: c.publisher.retryBackoffMs, excludeConsumed: c.publisher.excludeConsumed,
-                            excludeDisliked: c.publisher.excludeDisliked, reshown: c.publisher.reshown(c.taxonomy)),
+            settings: .init(topic: c.kafka.outputTopic, debounceMs: c.publisher.debounceMs, retryBackoffMs: c.publisher.retryBackoffMs,
+                            rules: c.publisher.rules(c.taxonomy)),
             store: store, recommender: recommender, producer: producer, metrics: metrics, health: health, logger: logger,
             online: OnlineQuality(store: store, registry: metrics.registry, logger: logger))
         let notifier = self.notifier, health = self.health, log = logger
