@@ -206,6 +206,23 @@ cat <<EOF
   $(cat "$run/tail.summary" 2>/dev/null | tail -n 1)
   one user's list right now            $(curl -fsS "http://127.0.0.1:$http_port/recommendations/1" | cut -c1-160)…
 EOF
+say "one user's list and why: GET /recommendations/1?explain=1 (publisher.explain = true puts the same in every message)"
+curl -fsS "http://127.0.0.1:$http_port/recommendations/1?explain=1" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+e = m.get("explanation", {})
+because = {b["item"]: b["because"] for b in e.get("because", [])}
+print("  user %s, %s version %s, generated %s" % (m["user"], m["model"], m["model_version"], m["generated_at"]))
+for rank, it in enumerate(m["items"], 1):
+    why = "  because the user took item %s" % because[it["item"]] if it["item"] in because else ""
+    print("  %2d. item %-6s score %7.3f%s" % (rank, it["item"], it["score"], why))
+for h in e.get("hesitation", []):
+    print("  hesitating over item %s: conversion probability %.2f" % (h["item"], h["conversion_probability"]))
+for n in e.get("negatives", []):
+    print("  recent %s of item %s (%s)" % (n["feedback"], n["item"], n["ts"]))
+for p in e.get("pushed_down", []):
+    print("  pushed down by them: item %s (rank %d without them, score %.3f → %.3f)" % (p["item"], p["rank_without_negatives"], p["score_without_negatives"], p["score"]))
+' || echo "  (no list for user 1)"
 say "online quality: each published list scored on what its user did next (tacit backtest's rule), per model version"
 online
 note "state: $run/tacit.sqlite (sqlite3 it: SELECT COUNT(*) FROM users;), log: $run/daemon.log"

@@ -80,6 +80,7 @@ struct ModelServingEndToEndTests {
         config.trainer = trainerConfig(model: "lightgcn")
         config.trainer.everyEvents = 100
         config.trainer.intervalSeconds = 2
+        config.publisher.explain = true
         let daemon = Daemon(configuration: config, components: try DaemonComponents.fromConfiguration(config),
                             logger: testLogger("daemon"), environment: [:])
         let running = Task { try await daemon.run() }
@@ -108,10 +109,16 @@ struct ModelServingEndToEndTests {
             #expect((o["model_version"] as? Int ?? 0) >= 1)
             let items = o["items"] as? [[String: Any]] ?? []
             #expect(!items.isEmpty, "empty list for \(user)")
+            // publisher.explain: every listed item with the item the user bought that is closest to it.
+            let because = (o["explanation"] as? [String: Any])?["because"] as? [[String: Any]] ?? []
+            #expect(because.compactMap { $0["item"] as? String } == items.compactMap { $0["item"] as? String }, "\(o)")
+            #expect(because.allSatisfy { ($0["because"] as? String)?.first?.uppercased() == user.first?.uppercased() }, "\(o)")
         }
-        // The served model is visible over HTTP too.
+        // The served model is visible over HTTP too, explained on request.
         let (status, body) = try httpGet(port: config.http.port, path: "/recommendations/a0")
         #expect(status == 200 && body.contains("lightgcn"))
+        let (explainedStatus, explained) = try httpGet(port: config.http.port, path: "/recommendations/a0?explain=1")
+        #expect(explainedStatus == 200 && jsonObject(Array(explained.utf8))?["explanation"] != nil, "\(explained)")
 
         await daemon.shutdown()
         try await running.value

@@ -170,6 +170,8 @@ public struct TacitConfiguration: Sendable, Equatable {
         /// Items a user took only with `taxonomy.auxiliary` behaviors (viewed, carted) stay eligible.
         public var reshowAuxiliary = true
         public var retryBackoffMs = 1_000
+        /// Messages carry the serving model's explanation of the list (`Explanation`).
+        public var explain = false
         /// Model name reported until a learned model serves (`popularity`).
         public var fallbackModel = "popularity"
 
@@ -360,6 +362,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.publisher.excludeDisliked = try p.bool("exclude_disliked", default: d.publisher.excludeDisliked)
         c.publisher.reshowAuxiliary = try p.bool("reshow_auxiliary", default: d.publisher.reshowAuxiliary)
         c.publisher.retryBackoffMs = try p.int("retry_backoff_ms", default: d.publisher.retryBackoffMs, range: 1...3_600_000)
+        c.publisher.explain = try p.bool("explain", default: d.publisher.explain)
         try p.finish()
 
         var h = try root.subsection("http")

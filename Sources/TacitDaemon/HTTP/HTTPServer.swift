@@ -36,20 +36,19 @@ public enum HTTPServer {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
         }
-        router.get("/recommendations/:user") { _, context -> Response in
+        router.get("/recommendations/:user") { request, context -> Response in
             guard let external = context.parameters.get("user") else { return json(.badRequest, #"{"error":"user missing"}"#) }
             do {
                 guard let user = try store.userID(external) else {
                     return json(.notFound, "{\"error\":\"unknown user\",\"user\":\(JSON.quoted(external))}")
                 }
                 let rules = publisher?.settings.rules ?? ListBuilder.Rules()
-                guard let recs = try ListBuilder(store: store, source: recommender, rules: rules).list(user: user) else {
+                let explain = ["1", "true"].contains(request.uri.queryParameters["explain"].map(String.init) ?? "")
+                guard let recs = try ListBuilder(store: store, source: recommender, rules: rules).list(user: user, explain: explain) else {
                     return json(.serviceUnavailable, #"{"error":"no model is serving yet"}"#)
                 }
-                let names = try store.itemExternalIDs(for: recs.items.map(\.item))
-                let through = try store.allOffsets()
-                let body = PublisherService.message(user: external, items: zip(names, recs.items.map(\.score)).map { ($0, $1) },
-                                                    model: recs.model, generatedAtMs: epochMilliseconds(), through: through)
+                let body = try PublisherService.message(user: external, recs, store: store, generatedAtMs: epochMilliseconds(),
+                                                        through: try store.allOffsets())
                 return json(.ok, body)
             } catch {
                 logger.error("GET /recommendations", metadata: ["error": "\(error)"])

@@ -23,8 +23,12 @@ public final class PublisherService: Service, Sendable {
         public var rules: ListBuilder.Rules
         /// Lists recomputed when the serving model changes (most recently active users).
         public var republishOnPromotion: Int
+        /// Each message carries the serving model's `"explanation"` (`publisher.explain`).
+        public var explain: Bool
 
-        public init(topic: String, debounceMs: Int, retryBackoffMs: Int, rules: ListBuilder.Rules, republishOnPromotion: Int = 10_000) {
+        public init(topic: String, debounceMs: Int, retryBackoffMs: Int, rules: ListBuilder.Rules, republishOnPromotion: Int = 10_000,
+                    explain: Bool = false) {
+            self.explain = explain
             self.topic = topic
             self.debounceMs = debounceMs
             self.retryBackoffMs = retryBackoffMs
@@ -225,26 +229,41 @@ public final class PublisherService: Service, Sendable {
     func compute(_ d: PublisherStateMachine.Due, through: [StreamPartition: Int64]) throws -> PublisherStateMachine.Outgoing? {
         // Read before the list: it reflects at least the user's events through here (online quality).
         let throughSeq = online == nil ? 0 : try store.lastSeq(user: d.user)
-        guard let recs = try ListBuilder(store: store, source: recommender, rules: settings.rules).list(user: d.user) else { return nil }
-        let names = try store.itemExternalIDs(for: recs.items.map(\.item))
-        let value = Self.message(user: d.external, items: zip(names, recs.items.map(\.score)).map { ($0, $1) },
-                                 model: recs.model, generatedAtMs: epochMilliseconds(), through: through)
+        guard let recs = try ListBuilder(store: store, source: recommender, rules: settings.rules).list(user: d.user, explain: settings.explain)
+        else { return nil }
+        let value = try Self.message(user: d.external, recs, store: store, generatedAtMs: epochMilliseconds(), through: through)
         let served = online == nil ? nil : ServedList(user: d.user, model: recs.model.name, version: recs.model.version,
                                                       items: recs.items.map(\.item), throughSeq: throughSeq, publishedMs: 0)
         return PublisherStateMachine.Outgoing(due: d, key: Array(d.external.utf8), value: Array(value.utf8), served: served)
     }
 
-    /// `{"user","items":[{"item","score"}],"model","model_version","generated_at","events_through":{"topic/partition":offset}}`;
-    /// `events_through` holds, for every input partition the store has offsets for, the offset of
-    /// the last record applied before the list was computed.
+    /// `list` as its message, items named by their external ids from `store`.
+    static func message(user: String, _ list: Recommendations, store: EventStore, generatedAtMs: Int64,
+                        through: [StreamPartition: Int64]) throws -> String {
+        let listed = list.items.map(\.item)
+        let explained = list.explanation?.items ?? []
+        let names = try store.itemExternalIDs(for: listed + explained)
+        var name: [Int32: String] = [:]
+        for (item, n) in zip(listed + explained, names) { name[item] = n }
+        return message(user: user, items: zip(names, list.items.map(\.score)).map { ($0, $1) }, model: list.model,
+                       generatedAtMs: generatedAtMs, through: through,
+                       explanation: list.explanation?.json { name[$0] ?? String($0) })
+    }
+
+    /// `{"user","items":[{"item","score"}],"model","model_version","generated_at","events_through":{"topic/partition":offset}}`,
+    /// plus `"explanation":{...}` when asked for (`Explanation.json`); `events_through` holds, for every
+    /// input partition the store has offsets for, the offset of the last record applied before the list
+    /// was computed.
     static func message(user: String, items: [(String, Float)], model: ModelIdentity, generatedAtMs: Int64,
-                        through: [StreamPartition: Int64]) -> String {
+                        through: [StreamPartition: Int64], explanation: String? = nil) -> String {
         var s = "{\"user\":" + JSON.quoted(user) + ",\"items\":["
         s += items.map { "{\"item\":" + JSON.quoted($0.0) + ",\"score\":" + JSON.number($0.1) + "}" }.joined(separator: ",")
         s += "],\"model\":" + JSON.quoted(model.name) + ",\"model_version\":\(model.version)"
         s += ",\"generated_at\":" + JSON.quoted(JSON.rfc3339(ms: generatedAtMs)) + ",\"events_through\":{"
         s += through.sorted { $0.key < $1.key }.map { JSON.quoted($0.key.description) + ":\($0.value - 1)" }.joined(separator: ",")
-        return s + "}}"
+        s += "}"
+        if let explanation { s += ",\"explanation\":" + explanation }
+        return s + "}"
     }
 }
 

@@ -80,7 +80,7 @@ public final class Daemon: Sendable {
         let producer = try KafkaProducer(configuration: c.kafka.producer, logger: logger)
         let publisher = PublisherService(
             settings: .init(topic: c.kafka.outputTopic, debounceMs: c.publisher.debounceMs, retryBackoffMs: c.publisher.retryBackoffMs,
-                            rules: c.publisher.rules(c.taxonomy)),
+                            rules: c.publisher.rules(c.taxonomy), explain: c.publisher.explain),
             store: store, recommender: recommender, producer: producer, metrics: metrics, health: health, logger: logger,
             online: OnlineQuality(store: store, registry: metrics.registry, logger: logger))
         let notifier = self.notifier, health = self.health, log = logger

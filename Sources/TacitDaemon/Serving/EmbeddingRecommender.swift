@@ -89,6 +89,66 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
         return Recommendations(items: FoldIn.topK(model, vector: vector, k: k, excluded: excluded), model: model.identity)
     }
 
+    /// HNT: the user's auxiliary-only items with their conversion probabilities. Embedding models: for each
+    /// listed item, the user's positive item closest to it. Sequential models: the newest skips and
+    /// dislikes they read, and the items those pushed out of the list (scored again without them).
+    public func explain(user: Int32, list: Recommendations, excluding excluded: Set<Int32>) throws -> Explanation? {
+        guard let model = self.model, list.model == model.identity, !list.items.isEmpty else { return nil }
+        let events = try store.sequence(user: user)
+        if let sequence = model.sequence {
+            return Self.explainSequence(sequence, history: sequence.history(events, user: user), list: list, excluded: excluded)
+        }
+        var explanation = Explanation()
+        if let conversion = model.conversion {
+            explanation.hesitation = conversion.row(user: user).prefix(Explanation.limit)
+                .map { Explanation.Hesitation(item: $0.item, probability: $0.probability) }
+        }
+        var positives: [Int32] = []
+        var seen = Set<Int32>()
+        for e in events.reversed() where Int(e.item) < model.itemCount && e.item >= 0 {
+            guard let raw = e.feedback, FeedbackKind(rawValue: raw)?.isPositive == true, seen.insert(e.item).inserted else { continue }
+            positives.append(e.item)
+            // The newest positives are the likeliest reasons; the cap bounds the cost for long histories.
+            if positives.count == 200 { break }
+        }
+        let d = model.dim
+        for listed in list.items where !positives.isEmpty {
+            var best = positives[0], bestScore = -Float.infinity
+            model.items.withUnsafeBufferPointer { table in
+                let a = Int(listed.item) * d
+                for p in positives where p != listed.item {
+                    let b = Int(p) * d
+                    var dot: Float = 0
+                    for j in 0..<d { dot += table[a + j] * table[b + j] }
+                    if dot > bestScore { (best, bestScore) = (p, dot) }
+                }
+            }
+            if bestScore > -.infinity { explanation.because.append(Explanation.Because(item: listed.item, because: best)) }
+        }
+        return explanation
+    }
+
+    /// A sequential model's list explained by counterfactual: the history without its negative events
+    /// scored again; the items in that list and not in the served one are what the negatives pushed down.
+    static func explainSequence(_ sequence: SequenceScorer, history: [Interaction], list: Recommendations,
+                                excluded: Set<Int32>) -> Explanation? {
+        let isNegative = { (e: Interaction) in FeedbackKind(rawValue: Int(e.behavior)).map { !$0.isPositive } ?? false }
+        var explanation = Explanation()
+        explanation.negatives = history.filter(isNegative).suffix(Explanation.limit).reversed().map {
+            Explanation.Negative(item: $0.item, feedback: FeedbackKind(rawValue: Int($0.behavior)) ?? .implicitNegative,
+                                 timestampMs: $0.timestamp * 1000)
+        }
+        guard !explanation.negatives.isEmpty, let now = sequence.scores(history: history),
+              let without = sequence.scores(history: history.filter { !isNegative($0) }) else { return explanation }
+        let listed = Set(list.items.map(\.item))
+        let counterfactual = FoldIn.topK(scores: without, k: list.items.count, excluded: excluded)
+        for (rank, s) in counterfactual.enumerated() where !listed.contains(s.item) {
+            explanation.pushedDown.append(Explanation.PushedDown(item: s.item, rankWithout: rank + 1, scoreWithout: s.score,
+                                                                 score: now[Int(s.item)]))
+        }
+        return explanation
+    }
+
     /// The user's vector from their stored events (see `FoldIn`).
     func servingVector(_ model: ServingEmbeddings, user: Int32) throws -> [Float]? {
         var positives = Set<Int32>()

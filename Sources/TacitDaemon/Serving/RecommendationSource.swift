@@ -25,9 +25,12 @@ public struct ModelIdentity: Sendable, Equatable, Hashable {
 public struct Recommendations: Sendable, Equatable {
     public var items: [ScoredItem]
     public var model: ModelIdentity
-    public init(items: [ScoredItem], model: ModelIdentity) {
+    /// Why (`ListBuilder.list(user:explain:)`); nil unless asked for, or when the model has nothing to say.
+    public var explanation: Explanation?
+    public init(items: [ScoredItem], model: ModelIdentity, explanation: Explanation? = nil) {
         self.items = items
         self.model = model
+        self.explanation = explanation
     }
 }
 
@@ -48,6 +51,14 @@ public protocol RecommendationSource: Sendable {
     /// model (new since the last fine-tune) should still get a list: fold in their events
     /// (`EventStore.sequence(user:)`) or fall back to popularity.
     func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>) throws -> Recommendations?
+
+    /// Why `list` (just made by `recommend` for `user`, leaving out `excluded`) is what it is, from the
+    /// model that made it; nil when it has nothing to say (the default).
+    func explain(user: Int32, list: Recommendations, excluding excluded: Set<Int32>) throws -> Explanation?
+}
+
+extension RecommendationSource {
+    public func explain(user: Int32, list: Recommendations, excluding excluded: Set<Int32>) throws -> Explanation? { nil }
 }
 
 /// **Seam for the trainer.** Told about every applied batch, after its transaction committed,

@@ -104,18 +104,24 @@ enum FineTuner {
         }
         model.parametersChanged()
         let users: [Float], items: [Float], degree: [Float]
+        var conversion: ConversionTable?
         if let g = model as? LightGCN {
             (users, items) = g.finalEmbeddings()
             degree = set.target.itemDegrees().map(Float.init)
         } else if let h = model as? HNT {
             (users, items) = h.finalEmbeddings()
             degree = set.anyBehavior().itemDegrees().map(Float.init)
+            if h.settings.hesitation {
+                let c = h.conversionProbabilities()
+                conversion = ConversionTable(rowStart: c.rowStart, items: c.items, probabilities: c.probabilities)
+            }
         } else {
             (users, items, degree) = (userTable.value, itemTable.value, [])
         }
         return ServingEmbeddings(model: settings.model, version: 0, dim: d, userCount: data.userCount, itemCount: data.itemCount,
                                  userBase: userTable.value, itemBase: itemTable.value, users: users, items: items,
-                                 itemDegree: degree, eventsThroughSeq: data.throughSeq, metrics: [:], createdMs: createdMs)
+                                 itemDegree: degree, eventsThroughSeq: data.throughSeq, metrics: [:], createdMs: createdMs,
+                                 conversion: conversion)
     }
 
     /// `sasrec`, `sine`: trained on every user's sequence of positives and skips, warm-started from the

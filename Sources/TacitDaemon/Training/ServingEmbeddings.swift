@@ -26,13 +26,16 @@ public final class ServingEmbeddings: Sendable {
     public let createdMs: Int64
     /// The sequential model's network, for `sasrec` and `sine`.
     let sequence: SequenceScorer?
+    /// HNT: the conversion probability of every auxiliary-only (user, item) pair at training time, to
+    /// explain lists (the hesitation networks themselves are not served).
+    public let conversion: ConversionTable?
 
     public convenience init(model: String, version: Int64, dim: Int, userCount: Int, itemCount: Int, userBase: [Float], itemBase: [Float],
                 users: [Float], items: [Float], itemDegree: [Float], eventsThroughSeq: Int64,
-                metrics: [String: Double], createdMs: Int64) {
+                metrics: [String: Double], createdMs: Int64, conversion: ConversionTable? = nil) {
         self.init(model: model, version: version, dim: dim, userCount: userCount, itemCount: itemCount, userBase: userBase,
                   itemBase: itemBase, users: users, items: items, itemDegree: itemDegree,
-                  eventsThroughSeq: eventsThroughSeq, metrics: metrics, createdMs: createdMs, sequence: nil)
+                  eventsThroughSeq: eventsThroughSeq, metrics: metrics, createdMs: createdMs, sequence: nil, conversion: conversion)
     }
 
     /// A sequential model: its network and item embeddings, no user tables.
@@ -40,12 +43,12 @@ public final class ServingEmbeddings: Sendable {
                      eventsThroughSeq: Int64, metrics: [String: Double], createdMs: Int64) {
         self.init(model: model, version: version, dim: dim, userCount: userCount, itemCount: sequence.itemCount, userBase: [],
                   itemBase: items, users: [], items: items, itemDegree: [], eventsThroughSeq: eventsThroughSeq, metrics: metrics,
-                  createdMs: createdMs, sequence: sequence)
+                  createdMs: createdMs, sequence: sequence, conversion: nil)
     }
 
     private init(model: String, version: Int64, dim: Int, userCount: Int, itemCount: Int, userBase: [Float], itemBase: [Float],
                  users: [Float], items: [Float], itemDegree: [Float], eventsThroughSeq: Int64,
-                 metrics: [String: Double], createdMs: Int64, sequence: SequenceScorer?) {
+                 metrics: [String: Double], createdMs: Int64, sequence: SequenceScorer?, conversion: ConversionTable?) {
         precondition(sequence != nil || (userBase.count == userCount * dim && users.count == userCount * dim), "user table shape")
         precondition(itemBase.count == itemCount * dim && items.count == itemCount * dim, "item table shape")
         self.model = model
@@ -62,6 +65,7 @@ public final class ServingEmbeddings: Sendable {
         self.metrics = metrics
         self.createdMs = createdMs
         self.sequence = sequence
+        self.conversion = conversion
     }
 
     public var identity: ModelIdentity { ModelIdentity(name: model, version: version) }
@@ -71,7 +75,7 @@ public final class ServingEmbeddings: Sendable {
         ServingEmbeddings(model: model, version: version, dim: dim, userCount: userCount, itemCount: itemCount,
                           userBase: userBase, itemBase: itemBase, users: users, items: items, itemDegree: itemDegree,
                           eventsThroughSeq: eventsThroughSeq, metrics: metrics ?? self.metrics,
-                          createdMs: createdMs, sequence: sequence)
+                          createdMs: createdMs, sequence: sequence, conversion: conversion)
     }
 
     // MARK: - Snapshots
@@ -81,6 +85,8 @@ public final class ServingEmbeddings: Sendable {
     enum TensorName {
         static let userBase = "user_embedding", itemBase = "item_embedding"
         static let users = "user_final", items = "item_final", itemDegree = "item_degree"
+        static let conversionUsers = "conversion_user", conversionItems = "conversion_item"
+        static let conversionProbabilities = "conversion_probability"
     }
 
     /// The snapshot to persist (version assigned by the store).
@@ -96,6 +102,12 @@ public final class ServingEmbeddings: Sendable {
             tensors += [SnapshotTensor(name: TensorName.users, shape: [userCount, dim], values: users),
                         SnapshotTensor(name: TensorName.items, shape: [itemCount, dim], values: items),
                         SnapshotTensor(name: TensorName.itemDegree, shape: [itemCount], values: itemDegree)]
+        }
+        if let conversion, let pairs = conversion.tensors() {
+            tensors += [SnapshotTensor(name: TensorName.conversionUsers, shape: [pairs.users.count], values: pairs.users),
+                        SnapshotTensor(name: TensorName.conversionItems, shape: [pairs.items.count], values: pairs.items),
+                        SnapshotTensor(name: TensorName.conversionProbabilities, shape: [pairs.probabilities.count],
+                                       values: pairs.probabilities)]
         }
         return ModelSnapshot(model: model, createdMs: createdMs, metadata: metadata, metrics: metrics, tensors: tensors,
                              userCount: userCount, itemCount: itemCount, eventsThroughSeq: eventsThroughSeq, promoted: promoted)
@@ -121,8 +133,75 @@ public final class ServingEmbeddings: Sendable {
         let itf = tensor(TensorName.items)?.values ?? ib.values
         let deg = tensor(TensorName.itemDegree)?.values ?? []
         guard uf.count == ub.values.count, itf.count == ib.values.count, deg.isEmpty || deg.count == s.itemCount else { return nil }
+        var conversion: ConversionTable?
+        if let cu = tensor(TensorName.conversionUsers), let ci = tensor(TensorName.conversionItems),
+           let cp = tensor(TensorName.conversionProbabilities) {
+            // A table that does not fit only costs the explanation, never the model.
+            conversion = ConversionTable(userCount: s.userCount, itemCount: s.itemCount, users: cu.values, items: ci.values,
+                                         probabilities: cp.values)
+        }
         self.init(model: s.model, version: s.version, dim: dim, userCount: s.userCount, itemCount: s.itemCount,
                   userBase: ub.values, itemBase: ib.values, users: uf, items: itf, itemDegree: deg,
-                  eventsThroughSeq: s.eventsThroughSeq, metrics: s.metrics, createdMs: s.createdMs)
+                  eventsThroughSeq: s.eventsThroughSeq, metrics: s.metrics, createdMs: s.createdMs, conversion: conversion)
+    }
+}
+
+/// HNT's conversion probabilities of auxiliary-only (user, item) pairs as served, CSR by user, each row
+/// most likely first.
+public struct ConversionTable: Sendable, Equatable {
+    public let rowStart: [Int]
+    public let items: [Int32]
+    public let probabilities: [Float]
+
+    /// Snapshot tensors hold `Float`s: ids are stored exactly only below 2^24.
+    static let exactIDs = 1 << 24
+
+    /// From CSR rows over `rowStart.count - 1` users (HNT's `conversionProbabilities()`).
+    public init(rowStart: [Int], items: [Int32], probabilities: [Float]) {
+        precondition(items.count == probabilities.count && rowStart.last == items.count, "conversion table shape")
+        var sortedItems = items, sortedProbabilities = probabilities
+        for u in 0..<max(0, rowStart.count - 1) {
+            let run = rowStart[u]..<rowStart[u + 1]
+            let row = run.sorted { probabilities[$0] > probabilities[$1] }
+            for (k, j) in zip(run, row) { (sortedItems[k], sortedProbabilities[k]) = (items[j], probabilities[j]) }
+        }
+        self.rowStart = rowStart
+        self.items = sortedItems
+        self.probabilities = sortedProbabilities
+    }
+
+    /// From snapshot tensors (user-major pairs); nil when they do not fit `userCount` × `itemCount`.
+    init?(userCount: Int, itemCount: Int, users: [Float], items: [Float], probabilities: [Float]) {
+        guard users.count == items.count, items.count == probabilities.count else { return nil }
+        var rowStart = [Int](repeating: 0, count: userCount + 1)
+        var last = -1
+        for u in users {
+            guard let user = Int(exactly: u), user >= last, user < userCount else { return nil }
+            rowStart[user + 1] += 1
+            last = user
+        }
+        for u in 0..<userCount { rowStart[u + 1] += rowStart[u] }
+        var ids = [Int32]()
+        ids.reserveCapacity(items.count)
+        for i in items {
+            guard let item = Int32(exactly: i), item >= 0, Int(item) < itemCount else { return nil }
+            ids.append(item)
+        }
+        self.init(rowStart: rowStart, items: ids, probabilities: probabilities)
+    }
+
+    /// User-major pairs as snapshot tensors; nil when an id is too large to store exactly.
+    func tensors() -> (users: [Float], items: [Float], probabilities: [Float])? {
+        guard rowStart.count - 1 < Self.exactIDs, items.allSatisfy({ Int($0) < Self.exactIDs }) else { return nil }
+        var users = [Float]()
+        users.reserveCapacity(items.count)
+        for u in 0..<rowStart.count - 1 { users += repeatElement(Float(u), count: rowStart[u + 1] - rowStart[u]) }
+        return (users, items.map(Float.init), probabilities)
+    }
+
+    /// `user`'s auxiliary-only items, most likely to convert first (empty for users trained without any).
+    public func row(user: Int32) -> [(item: Int32, probability: Float)] {
+        guard user >= 0, Int(user) < rowStart.count - 1 else { return [] }
+        return (rowStart[Int(user)]..<rowStart[Int(user) + 1]).map { (items[$0], probabilities[$0]) }
     }
 }

@@ -106,6 +106,14 @@ extension HNT {
         }
     }
 
+    /// Every user's auxiliary-only items with their conversion probability σ(y⁻_ui), as CSR rows
+    /// (`rowStart[u] ..< rowStart[u + 1]` index `items` and `probabilities`), for serving to explain lists
+    /// without the hesitation networks.
+    public func conversionProbabilities() -> (rowStart: [Int], items: [Int32], probabilities: [Float]) {
+        let m = graphs.auxMinus
+        return (m.rowStart, m.items, conversionLogits().map(stableSigmoid))
+    }
+
     /// One user's auxiliary-only items with their conversion probability σ(y⁻_ui), most likely first,
     /// and whether each is in the hesitation set the current parameters choose (`tacit inspect hesitation`).
     public func hesitation(user: Int32) -> [(item: Int32, probability: Float, hesitant: Bool)] {
