@@ -48,7 +48,8 @@ struct ExplanationTests {
         #expect(try ListBuilder(store: store, source: serving, rules: rules).list(user: looker)?.explanation == nil)
     }
 
-    /// "because" is the user's positive item whose embedding has the largest dot product with the listed item's.
+    /// "because" is the user's positive item whose embedding is most similar (cosine) to the listed item's: not the
+    /// one with the largest dot product, which favours items of large norm.
     @Test func becauseIsTheClosestItemTheUserTook() throws {
         let f = TrainerFixture()
         let store = try f.openStore()
@@ -58,7 +59,8 @@ struct ExplanationTests {
         let ids = try ["x", "y", "nearX", "nearY"].map { try #require(try store.itemID($0)) }
         var items = [Float](repeating: 0, count: 8)
         func set(_ id: Int32, _ a: Float, _ b: Float) { items[Int(id) * 2] = a; items[Int(id) * 2 + 1] = b }
-        set(ids[0], 1, 0); set(ids[1], 0, 1); set(ids[2], 0.9, 0.1); set(ids[3], 0.2, 0.8)
+        // x has a large norm: nearY · x = 1.5 > nearY · y = 0.8, but nearY points along y (cosine 0.85 against 0.53).
+        set(ids[0], 3, 0); set(ids[1], 0, 1); set(ids[2], 0.9, 0.1); set(ids[3], 0.5, 0.8)
         let users: [Float] = [1, 1, 1, 1]
         let model = ServingEmbeddings(model: "bpr", version: 1, dim: 2, userCount: 2, itemCount: 4, userBase: users, itemBase: items,
                                       users: users, items: items, itemDegree: [], eventsThroughSeq: 4, metrics: [:], createdMs: 0)

@@ -109,7 +109,7 @@ struct ModelServingEndToEndTests {
             #expect((o["model_version"] as? Int ?? 0) >= 1)
             let items = o["items"] as? [[String: Any]] ?? []
             #expect(!items.isEmpty, "empty list for \(user)")
-            // publisher.explain: every listed item with the item the user bought that is closest to it.
+            // publisher.explain: every listed item with the item the user bought most similar to it.
             let because = (o["explanation"] as? [String: Any])?["because"] as? [[String: Any]] ?? []
             #expect(because.compactMap { $0["item"] as? String } == items.compactMap { $0["item"] as? String }, "\(o)")
             #expect(because.allSatisfy { ($0["because"] as? String)?.first?.uppercased() == user.first?.uppercased() }, "\(o)")

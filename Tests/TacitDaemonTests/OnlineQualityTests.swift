@@ -35,7 +35,7 @@ struct OnlineQualityTests {
         let online = OnlineQuality(store: s, registry: nil, logger: Logger(label: "test"))
         let list = try ids(s, ["i1", "i2", "i3", "i4"])
         online.delivered([ServedList(user: u, model: "lightgcn", version: 3, items: list, throughSeq: try s.lastSeq(user: u), publishedMs: 1)])
-        #expect(online.summary().isEmpty, "a list is scored only once its user acts")
+        #expect(try online.summary().isEmpty, "a list is scored only once its user acts")
         // Next: a purchase of the list's third item, a skip of its first, a dislike of its fourth.
         try apply([event("u", "i3", ts: 1_700_000_001_000),
                    event("u", "i1", "skip", ts: 1_700_000_001_001, feedback: .implicitNegative),
@@ -43,11 +43,11 @@ struct OnlineQualityTests {
         // The user's next list (from a newer version) is delivered: the old one is scored.
         online.delivered([ServedList(user: u, model: "lightgcn", version: 4, items: try ids(s, ["i5"]),
                                      throughSeq: try s.lastSeq(user: u), publishedMs: 2)])
-        let q = try #require(online.quality(of: ModelIdentity(name: "lightgcn", version: 3)))
+        let q = try #require(try online.quality(of: ModelIdentity(name: "lightgcn", version: 3)))
         #expect(q.lists == 1 && q.hitLists == 1)
         #expect(q.hr10 == 1 && abs(q.ndcg10 - 1 / log2(4.0)) < 1e-12)
         #expect(q.negShare10 == 0.5)
-        #expect(online.quality(of: ModelIdentity(name: "lightgcn", version: 4)) == nil)
+        #expect(try online.quality(of: ModelIdentity(name: "lightgcn", version: 4)) == nil)
 
         // Durable: a store reopened on the same file has the totals and the newest list.
         let reopened = try store()
@@ -62,11 +62,11 @@ struct OnlineQualityTests {
         online.delivered([ServedList(user: u, model: "popularity", version: 0, items: try ids(s, ["i1"]), throughSeq: seq, publishedMs: 1)])
         // A promotion republishes the same user's list with no event in between: nothing to score.
         online.delivered([ServedList(user: u, model: "hnt", version: 1, items: try ids(s, ["i2"]), throughSeq: seq, publishedMs: 2)])
-        #expect(online.summary().isEmpty)
+        #expect(try online.summary().isEmpty)
         // Buying an item the user had bought already is no new positive: NegShare only.
         try apply([event("u", "i0", ts: 1_700_000_002_000)])
         online.delivered([ServedList(user: u, model: "hnt", version: 1, items: try ids(s, ["i3"]), throughSeq: try s.lastSeq(user: u), publishedMs: 3)])
-        let q = try #require(online.quality(of: ModelIdentity(name: "hnt", version: 1)))
+        let q = try #require(try online.quality(of: ModelIdentity(name: "hnt", version: 1)))
         #expect(q.lists == 1 && q.hitLists == 0 && q.negShare10 == 0)
     }
 }

@@ -10,8 +10,8 @@ public struct Explanation: Sendable, Equatable {
         public var probability: Float
     }
 
-    /// Embedding models: a listed item and the user's positive item closest to it (item-embedding dot
-    /// product), the "because you took X" of the list.
+    /// Embedding models: a listed item and the user's positive item most similar to it (cosine of the
+    /// item embeddings), the "because you took X" of the list.
     public struct Because: Sendable, Equatable {
         public var item: Int32
         public var because: Int32

@@ -40,11 +40,11 @@ public final class OnlineQuality: Sendable {
     }
 
     /// Per model version, as stored.
-    public func summary() -> [ListQuality] { (try? store.listQuality()) ?? [] }
+    public func summary() throws -> [ListQuality] { try store.listQuality() }
 
     /// The totals of one model version, if any of its lists were scored.
-    public func quality(of model: ModelIdentity) -> ListQuality? {
-        summary().first { $0.model == model.name && $0.version == model.version }
+    public func quality(of model: ModelIdentity) throws -> ListQuality? {
+        try summary().first { $0.model == model.name && $0.version == model.version }
     }
 
     func updateGauges() throws {

@@ -182,7 +182,13 @@ public final class TrainerService: Service, IngestObserver {
                 "held_out_items": "\(data.heldOut.reduce(0) { $0 + $1.count })",
                 "candidate_ndcg@10": "\(cm["ndcg@10"] ?? 0)", "serving_ndcg@10": "\(sm["ndcg@10"].map { "\($0)" } ?? "none")",
             ]
-            if let current, let online = (try? store.listQuality())?.first(where: { $0.model == current.model && $0.version == current.version }) {
+            var online: ListQuality?
+            if let current {
+                do { online = try store.listQuality().first { $0.model == current.model && $0.version == current.version } } catch {
+                    logger.warning("online quality not read for the promotion log", metadata: ["error": "\(error)"])
+                }
+            }
+            if let online {
                 // How the serving version's published lists fared with their users (OnlineQuality).
                 meta["serving_online_lists"] = "\(online.lists)"
                 meta["serving_online_hr@10"] = "\(online.hr10)"
