@@ -7,7 +7,7 @@ import TacitStore
 /// A recommender that can never place anyone: every list is skipped.
 private struct NoModelServes: RecommendationSource {
     var currentModel: ModelIdentity { ModelIdentity(name: "none", version: 0) }
-    func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>) throws -> Recommendations? { nil }
+    func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>, explain: Bool) throws -> Recommendations? { nil }
 }
 
 @Suite("Publisher service and the owed lists")

@@ -70,103 +70,103 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
         }
     }
 
-    public func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>) throws -> Recommendations? {
+    public func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>, explain: Bool) throws -> Recommendations? {
         let (model, cached, generation) = state.withLock { s in (s.model, s.model == nil ? nil : s.cache[user], s.generation) }
         guard let model else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
         if let sequence = model.sequence {
             // Sequential models: the user's current history, re-encoded now (nothing to cache).
-            guard let scores = sequence.scores(history: sequence.history(try store.sequence(user: user), user: user)) else {
+            let history = sequence.history(try store.sequence(user: user), user: user)
+            guard let scores = sequence.scores(history: history) else {
                 return try fallback.recommend(user: user, k: k, excluding: excluded)
             }
-            return Recommendations(items: FoldIn.topK(scores: scores, k: k, excluded: excluded), model: model.identity)
+            let items = FoldIn.topK(scores: scores, k: k, excluded: excluded)
+            let explanation = explain ? Self.explainSequence(sequence, history: history, scores: scores, listed: items, excluded: excluded) : nil
+            return Recommendations(items: items, model: model.identity, explanation: explanation)
         }
+        // The user's positive items, read from the store at most once per list.
+        var positives: [Int32]?
         var vector = cached
         if vector == nil {
-            vector = try servingVector(model, user: user)
+            positives = Self.positives(try store.sequence(user: user))
+            vector = FoldIn.vector(model, user: user, positives: positives ?? [], weight: foldInWeight)
             if let v = vector { remember(user, v, generation: generation, model: model) }
         }
         guard let vector else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
-        return Recommendations(items: FoldIn.topK(model, vector: vector, k: k, excluded: excluded), model: model.identity)
+        let items = FoldIn.topK(model, vector: vector, k: k, excluded: excluded)
+        guard explain else { return Recommendations(items: items, model: model.identity) }
+        let taken = try positives ?? Self.positives(try store.sequence(user: user))
+        return Recommendations(items: items, model: model.identity,
+                               explanation: Self.explainEmbedding(model, user: user, positives: taken, listed: items))
     }
 
-    /// HNT: the user's auxiliary-only items with their conversion probabilities. Embedding models: for each
-    /// listed item, the user's positive item most similar to it (cosine). Sequential models: the newest skips and
-    /// dislikes they read, and the items those pushed out of the list (scored again without them).
-    public func explain(user: Int32, list: Recommendations, excluding excluded: Set<Int32>) throws -> Explanation? {
-        guard let model = self.model, list.model == model.identity, !list.items.isEmpty else { return nil }
-        let events = try store.sequence(user: user)
-        if let sequence = model.sequence {
-            return Self.explainSequence(sequence, history: sequence.history(events, user: user), list: list, excluded: excluded)
+    /// The items a user took positively, newest first, leaving out those whose newest feedback is an explicit
+    /// negative: what fold-in (`FoldIn.vector`) and "because" read.
+    static func positives(_ events: [SequenceEvent]) -> [Int32] {
+        var newest: [Int32: Int] = [:]
+        for (k, e) in events.enumerated() {
+            guard let raw = e.feedback, let kind = FeedbackKind(rawValue: raw) else { continue }
+            if kind.isPositive { newest[e.item] = k } else if kind == .explicitNegative { newest[e.item] = nil }
         }
+        return newest.sorted { $0.value > $1.value }.map(\.key)
+    }
+
+    /// HNT: the user's auxiliary-only items with their conversion probabilities. For each listed item, the
+    /// user's positive item most similar to it (cosine), among their newest 200 (`positives`, newest first).
+    static func explainEmbedding(_ model: ServingEmbeddings, user: Int32, positives all: [Int32], listed: [ScoredItem]) -> Explanation {
         var explanation = Explanation()
         if let conversion = model.conversion {
             explanation.hesitation = conversion.row(user: user).prefix(Explanation.limit)
                 .map { Explanation.Hesitation(item: $0.item, probability: $0.probability) }
         }
-        var positives: [Int32] = []
-        var seen = Set<Int32>()
-        for e in events.reversed() where Int(e.item) < model.itemCount && e.item >= 0 {
-            guard let raw = e.feedback, FeedbackKind(rawValue: raw)?.isPositive == true, seen.insert(e.item).inserted else { continue }
-            positives.append(e.item)
-            // The newest positives are the likeliest reasons; the cap bounds the cost for long histories.
-            if positives.count == 200 { break }
-        }
+        // The newest positives are the likeliest reasons; the cap bounds the cost for long histories.
+        let positives = Array(all.lazy.filter { $0 >= 0 && Int($0) < model.itemCount }.prefix(200))
+        guard !positives.isEmpty else { return explanation }
         let d = model.dim
         // Cosine, not the dot product: with dot products a few popular items of large norm would be the
         // reason for every list (seen in the demo: one item for 8 of 10).
-        func norm(_ table: UnsafeBufferPointer<Float>, _ row: Int) -> Float {
-            var s: Float = 0
-            for j in 0..<d { s += table[row * d + j] * table[row * d + j] }
-            return s.squareRoot()
-        }
-        let positiveNorms = model.items.withUnsafeBufferPointer { table in positives.map { norm(table, Int($0)) } }
-        for listed in list.items where !positives.isEmpty {
-            var best = positives[0], bestScore = -Float.infinity
-            model.items.withUnsafeBufferPointer { table in
-                let a = Int(listed.item) * d
-                let listedNorm = norm(table, Int(listed.item))
-                for (p, pNorm) in zip(positives, positiveNorms) where p != listed.item {
+        model.items.withUnsafeBufferPointer { table in
+            func norm(_ row: Int32) -> Float {
+                var s: Float = 0
+                for j in 0..<d { s += table[Int(row) * d + j] * table[Int(row) * d + j] }
+                return s.squareRoot()
+            }
+            let positiveNorms = positives.map(norm)
+            for item in listed.map(\.item) {
+                var best = positives[0], bestScore = -Float.infinity
+                let a = Int(item) * d, itemNorm = norm(item)
+                for (p, pNorm) in zip(positives, positiveNorms) where p != item {
                     let b = Int(p) * d
                     var dot: Float = 0
                     for j in 0..<d { dot += table[a + j] * table[b + j] }
-                    let cosine = dot / max(listedNorm * pNorm, .leastNormalMagnitude)
+                    let cosine = dot / max(itemNorm * pNorm, .leastNormalMagnitude)
                     if cosine > bestScore { (best, bestScore) = (p, cosine) }
                 }
+                if bestScore > -.infinity { explanation.because.append(Explanation.Because(item: item, because: best)) }
             }
-            if bestScore > -.infinity { explanation.because.append(Explanation.Because(item: listed.item, because: best)) }
         }
         return explanation
     }
 
-    /// A sequential model's list explained by counterfactual: the history without its negative events
-    /// scored again; the items in that list and not in the served one are what the negatives pushed down.
-    static func explainSequence(_ sequence: SequenceScorer, history: [Interaction], list: Recommendations,
-                                excluded: Set<Int32>) -> Explanation? {
+    /// A sequential model's list (`listed`, from `scores` of `history`) explained by counterfactual: the newest
+    /// negatives it read, and the history without its negative events scored again; the items in that list
+    /// and not in the served one are what the negatives pushed down.
+    static func explainSequence(_ sequence: SequenceScorer, history: [Interaction], scores: [Float], listed: [ScoredItem],
+                                excluded: Set<Int32>) -> Explanation {
         let isNegative = { (e: Interaction) in FeedbackKind(rawValue: Int(e.behavior)).map { !$0.isPositive } ?? false }
         var explanation = Explanation()
         explanation.negatives = history.filter(isNegative).suffix(Explanation.limit).reversed().map {
             Explanation.Negative(item: $0.item, feedback: FeedbackKind(rawValue: Int($0.behavior)) ?? .implicitNegative,
                                  timestampMs: $0.timestamp * 1000)
         }
-        guard !explanation.negatives.isEmpty, let now = sequence.scores(history: history),
-              let without = sequence.scores(history: history.filter { !isNegative($0) }) else { return explanation }
-        let listed = Set(list.items.map(\.item))
-        let counterfactual = FoldIn.topK(scores: without, k: list.items.count, excluded: excluded)
-        for (rank, s) in counterfactual.enumerated() where !listed.contains(s.item) {
+        guard !explanation.negatives.isEmpty, let without = sequence.scores(history: history.filter { !isNegative($0) })
+        else { return explanation }
+        let shown = Set(listed.map(\.item))
+        let counterfactual = FoldIn.topK(scores: without, k: listed.count, excluded: excluded)
+        for (rank, s) in counterfactual.enumerated() where !shown.contains(s.item) {
             explanation.pushedDown.append(Explanation.PushedDown(item: s.item, rankWithout: rank + 1, scoreWithout: s.score,
-                                                                 score: now[Int(s.item)]))
+                                                                 score: scores[Int(s.item)]))
         }
         return explanation
-    }
-
-    /// The user's vector from their stored events (see `FoldIn`).
-    func servingVector(_ model: ServingEmbeddings, user: Int32) throws -> [Float]? {
-        var positives = Set<Int32>()
-        for e in try store.sequence(user: user) {
-            guard let raw = e.feedback, let kind = FeedbackKind(rawValue: raw) else { continue }
-            if kind.isPositive { positives.insert(e.item) } else if kind == .explicitNegative { positives.remove(e.item) }
-        }
-        return FoldIn.vector(model, user: user, positives: Array(positives), weight: foldInWeight)
     }
 
     private func remember(_ user: Int32, _ vector: [Float], generation: UInt64, model: ServingEmbeddings) {

@@ -54,10 +54,7 @@ public struct ListBuilder: Sendable {
     /// The user's list (nil when no model can serve yet); with `explain`, carrying the serving model's
     /// explanation of it.
     public func list(user: Int32, explain: Bool = false) throws -> Recommendations? {
-        let excluded = try excluded(user: user)
-        guard var list = try source.recommend(user: user, k: rules.topK, excluding: excluded) else { return nil }
-        if explain { list.explanation = try source.explain(user: user, list: list, excluding: excluded) }
-        return list
+        try source.recommend(user: user, k: rules.topK, excluding: try excluded(user: user), explain: explain)
     }
 
     /// The user's list, leaving out `excluded` (from `excluded(user:)` or `excluded(from:)`).

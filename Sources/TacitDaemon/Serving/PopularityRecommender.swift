@@ -12,7 +12,8 @@ public struct PopularityRecommender: RecommendationSource {
 
     public var currentModel: ModelIdentity { ModelIdentity(name: "popularity", version: 0) }
 
-    public func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>) throws -> Recommendations? {
+    /// Popularity has nothing to explain: `explain` is ignored.
+    public func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>, explain: Bool) throws -> Recommendations? {
         let candidates = try store.popularItems(limit: k + excluded.count)
         let items = candidates.lazy.filter { !excluded.contains($0.item) }.prefix(k)
             .map { ScoredItem(item: $0.item, score: Float($0.positives)) }

@@ -50,15 +50,17 @@ public protocol RecommendationSource: Sendable {
     /// items. Returns nil when no model can serve yet (HTTP answers 503). Users unknown to the
     /// model (new since the last fine-tune) should still get a list: fold in their events
     /// (`EventStore.sequence(user:)`) or fall back to popularity.
-    func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>) throws -> Recommendations?
-
-    /// Why `list` (just made by `recommend` for `user`, leaving out `excluded`) is what it is, from the
-    /// model that made it; nil when it has nothing to say (the default).
-    func explain(user: Int32, list: Recommendations, excluding excluded: Set<Int32>) throws -> Explanation?
+    ///
+    /// With `explain`, the list carries the model's `Explanation` of itself, computed in the same pass (the
+    /// history read once, its scores reused); sources with nothing to say leave it nil.
+    func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>, explain: Bool) throws -> Recommendations?
 }
 
 extension RecommendationSource {
-    public func explain(user: Int32, list: Recommendations, excluding excluded: Set<Int32>) throws -> Explanation? { nil }
+    /// The list without an explanation.
+    public func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>) throws -> Recommendations? {
+        try recommend(user: user, k: k, excluding: excluded, explain: false)
+    }
 }
 
 /// **Seam for the trainer.** Told about every applied batch, after its transaction committed,
