@@ -259,6 +259,22 @@ public final class EventStore: Sendable {
         }
     }
 
+    /// Positive events (explicit or implicit positive feedback, any behavior) in sequence order: those with
+    /// `seq > afterSeq`, or with `newest` only the newest that many of them. What the trend of item
+    /// popularity (`ItemTrend`) counts.
+    public func positiveEvents(afterSeq: Int64 = 0, newest: Int? = nil) throws -> [(seq: Int64, user: Int32, item: Int32)] {
+        try read { r in
+            let s = try r.statement("""
+                SELECT seq, user, item FROM events WHERE seq > ?1 AND feedback IN (?2, ?3) ORDER BY seq DESC LIMIT ?4
+                """)
+            s.bind(1, afterSeq).bind(2, Int64(FeedbackKind.explicitPositive.rawValue))
+                .bind(3, Int64(FeedbackKind.implicitPositive.rawValue)).bind(4, Int64(newest ?? -1))
+            var out: [(seq: Int64, user: Int32, item: Int32)] = []
+            while try s.step() { out.append((s.int64(0), Int32(s.int64(1) - 1), Int32(s.int64(2) - 1))) }
+            return out.reversed()
+        }
+    }
+
     /// Streams stored events with `seq > afterSeq` in sequence order as the learning core's
     /// `Interaction`s (dense ids, behavior index into `behaviors`, Unix seconds, value or NaN).
     /// `behaviors` maps behavior names to codes; events of other behaviors are skipped.

@@ -72,7 +72,7 @@ public struct TacitConfiguration: Sendable, Equatable {
     }
 
     /// Models the daemon serves (`trainer.model`).
-    public static let models = ["popularity", "bpr", "lightgcn", "hnt", "sasrec", "sine", "emorec"]
+    public static let models = ["popularity", "trending", "bpr", "lightgcn", "hnt", "sasrec", "sine", "emorec"]
     /// The models that encode a user's history on every request.
     public static let sequentialModels = ["sasrec", "sine", "emorec"]
 
@@ -108,6 +108,12 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var foldInWeight = 0.5
         /// Users whose serving vector is cached (bounded by this, not by history).
         public var foldInCacheSize = 100_000
+        /// Serving adds the current item trend (positive events with exponential decay) to the model's
+        /// scores, with a weight and half-life chosen at each fine-tune on the held-out slice (`TrendPrior`).
+        public var trend = true
+        /// `trending` (the decayed-popularity baseline): its half-life in positive events, one of
+        /// `TrendCounts.halfLives`.
+        public var trendHalfLife = 3_000.0
         /// At most this many held-out users (the most recent) are evaluated per fine-tune.
         public var evalUsers = 2_000
         /// Train only once this many users have a positive interaction.
@@ -322,6 +328,11 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.trainer.batchSize = try tr.int("batch_size", default: d.trainer.batchSize, range: 1...1_000_000)
         c.trainer.l2 = try tr.double("l2", default: d.trainer.l2, range: 0...10)
         c.trainer.foldInWeight = try tr.double("fold_in_weight", default: d.trainer.foldInWeight, range: 0...1)
+        c.trainer.trend = try tr.bool("trend", default: d.trainer.trend)
+        c.trainer.trendHalfLife = try tr.double("trend_half_life", default: d.trainer.trendHalfLife, range: 1...1e9)
+        guard TrendCounts.halfLives.contains(c.trainer.trendHalfLife) else {
+            throw tr.error("trend_half_life", "must be one of \(TrendCounts.halfLives.map { "\(Int($0))" }.joined(separator: ", "))")
+        }
         c.trainer.foldInCacheSize = try tr.int("fold_in_cache_size", default: d.trainer.foldInCacheSize, range: 1...100_000_000)
         c.trainer.evalUsers = try tr.int("eval_users", default: d.trainer.evalUsers, range: 1...100_000_000)
         c.trainer.minUsers = try tr.int("min_users", default: d.trainer.minUsers, range: 1...100_000_000)

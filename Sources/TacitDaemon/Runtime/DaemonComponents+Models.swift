@@ -4,6 +4,7 @@ import TacitStore
 extension DaemonComponents {
     /// The components for the model named by `trainer.model`:
     /// - `popularity`: the baseline (`PopularityRecommender`), no trainer;
+    /// - `trending`: the decayed-popularity baseline (`TrendingRecommender`), no trainer;
     /// - `bpr`, `lightgcn`: an `EmbeddingRecommender` serving the newest promoted snapshot of the
     ///   model (loaded at start-up, popularity until the first promotion), folding in new events
     ///   between fine-tunes, and, when `trainer.enabled`, a `TrainerService` fine-tuning it.
@@ -15,6 +16,19 @@ extension DaemonComponents {
         switch config.trainer.model {
         case "popularity":
             return DaemonComponents()
+        case "trending":
+            let trend = Mutex<(EventStore, ItemTrend)?>(nil)
+            @Sendable func current(_ context: DaemonContext) throws -> ItemTrend {
+                try trend.withLock { t in
+                    if let t, t.0 === context.store { return t.1 }
+                    let built = try ItemTrend(store: context.store)
+                    t = (context.store, built)
+                    return built
+                }
+            }
+            return DaemonComponents(
+                recommender: { context in TrendingRecommender(trend: try current(context), halfLife: config.trainer.trendHalfLife) },
+                observers: { context in [try current(context)] })
         case "bpr", "lightgcn", "hnt", "sasrec", "sine", "emorec":
             let built = ModelComponentsBox()
             return DaemonComponents(
@@ -48,7 +62,7 @@ private final class ModelComponentsBox: Sendable {
     func make(_ context: DaemonContext) throws -> Built {
         let t = context.configuration.trainer
         let recommender = try EmbeddingRecommender(model: t.model, store: context.store, foldInWeight: t.foldInWeight,
-                                                   cacheCapacity: t.foldInCacheSize)
+                                                   cacheCapacity: t.foldInCacheSize, trend: t.trend)
         if let m = recommender.model {
             context.logger.info("serving snapshot", metadata: ["model": "\(m.model)", "version": "\(m.version)"])
         }

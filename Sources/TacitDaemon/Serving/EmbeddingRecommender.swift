@@ -18,6 +18,8 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
     let foldInWeight: Float
     let cacheCapacity: Int
     let fallback: PopularityRecommender
+    /// The current item prior a promoted model's `TrendPrior` adds to its scores (nil: trend off).
+    public let trend: ItemTrend?
 
     private struct State: ~Copyable {
         var model: ServingEmbeddings?
@@ -33,8 +35,9 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
 
     /// Loads the newest promoted snapshot of `model` from the store, if any, so a restarted
     /// daemon serves it before the first fine-tune.
-    public init(model: String, store: EventStore, foldInWeight: Double, cacheCapacity: Int) throws {
+    public init(model: String, store: EventStore, foldInWeight: Double, cacheCapacity: Int, trend: Bool = false) throws {
         modelName = model
+        self.trend = trend ? try ItemTrend(store: store) : nil
         self.store = store
         self.foldInWeight = Float(foldInWeight)
         self.cacheCapacity = max(1, cacheCapacity)
@@ -63,6 +66,7 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
     public var cachedUsers: Int { state.withLock { $0.cache.count } }
 
     public func didApply(_ outcome: ApplyOutcome) {
+        trend?.didApply(outcome)
         guard !outcome.touchedUsers.isEmpty else { return }
         state.withLock { s in
             s.generation &+= 1
@@ -76,11 +80,13 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
         if let sequence = model.sequence {
             // Sequential models: the user's current history, re-encoded now (nothing to cache).
             let history = sequence.history(try store.sequence(user: user), user: user)
-            guard let scores = sequence.scores(history: history) else {
+            let adjust = withTrend(model)
+            guard let scores = sequence.scores(history: history).map(adjust) else {
                 return try fallback.recommend(user: user, k: k, excluding: excluded)
             }
             let items = FoldIn.topK(scores: scores, k: k, excluded: excluded)
-            let explanation = explain ? Self.explainSequence(sequence, history: history, scores: scores, listed: items, excluded: excluded) : nil
+            let explanation = explain
+                ? Self.explainSequence(sequence, history: history, scores: scores, adjust: adjust, listed: items, excluded: excluded) : nil
             return Recommendations(items: items, model: model.identity, explanation: explanation)
         }
         // The user's positive items, read from the store at most once per list.
@@ -92,11 +98,18 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
             if let v = vector { remember(user, v, generation: generation, model: model) }
         }
         guard let vector else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
-        let items = FoldIn.topK(model, vector: vector, k: k, excluded: excluded)
+        let items = FoldIn.topK(scores: withTrend(model)(FoldIn.scores(model, vector: vector)), k: k, excluded: excluded)
         guard explain else { return Recommendations(items: items, model: model.identity) }
         let taken = try positives ?? Self.positives(try store.sequence(user: user))
         return Recommendations(items: items, model: model.identity,
                                explanation: Self.explainEmbedding(model, user: user, positives: taken, listed: items))
+    }
+
+    /// What turns `model`'s scores into served scores: its `TrendPrior` over the current trend, if it has one.
+    func withTrend(_ model: ServingEmbeddings) -> ([Float]) -> [Float] {
+        guard let prior = model.trendPrior, let trend else { return { $0 } }
+        let values = trend.prior(prior, itemCount: model.itemCount)
+        return { prior.apply($0, prior: values) }
     }
 
     /// The items a user took positively, newest first, leaving out those whose newest feedback is an explicit
@@ -150,15 +163,15 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
     /// A sequential model's list (`listed`, from `scores` of `history`) explained by counterfactual: the newest
     /// negatives it read, and the history without its negative events scored again; the items in that list
     /// and not in the served one are what the negatives pushed down.
-    static func explainSequence(_ sequence: SequenceScorer, history: [Interaction], scores: [Float], listed: [ScoredItem],
-                                excluded: Set<Int32>) -> Explanation {
+    static func explainSequence(_ sequence: SequenceScorer, history: [Interaction], scores: [Float],
+                                adjust: ([Float]) -> [Float] = { $0 }, listed: [ScoredItem], excluded: Set<Int32>) -> Explanation {
         let isNegative = { (e: Interaction) in FeedbackKind(rawValue: Int(e.behavior)).map { !$0.isPositive } ?? false }
         var explanation = Explanation()
         explanation.negatives = history.filter(isNegative).suffix(Explanation.limit).reversed().map {
             Explanation.Negative(item: $0.item, feedback: FeedbackKind(rawValue: Int($0.behavior)) ?? .implicitNegative,
                                  timestampMs: $0.timestamp * 1000)
         }
-        guard !explanation.negatives.isEmpty, let without = sequence.scores(history: history.filter { !isNegative($0) })
+        guard !explanation.negatives.isEmpty, let without = sequence.scores(history: history.filter { !isNegative($0) }).map(adjust)
         else { return explanation }
         let shown = Set(listed.map(\.item))
         let counterfactual = FoldIn.topK(scores: without, k: listed.count, excluded: excluded)

@@ -45,6 +45,11 @@ enum FoldIn {
     /// Top `k` items for user vector `u` over all items (`items · u` with BLAS sgemv), skipping
     /// `excluded`, best first, with scores.
     static func topK(_ m: ServingEmbeddings, vector u: [Float], k: Int, excluded: Set<Int32>) -> [ScoredItem] {
+        topK(scores: scores(m, vector: u), k: k, excluded: excluded)
+    }
+
+    /// Every item's score for user vector `u` (`items · u`, BLAS sgemv); empty when the shapes do not fit.
+    static func scores(_ m: ServingEmbeddings, vector u: [Float]) -> [Float] {
         guard m.itemCount > 0, m.dim > 0, u.count == m.dim else { return [] }
         var scores = [Float](repeating: 0, count: m.itemCount)
         m.items.withUnsafeBufferPointer { items in
@@ -55,7 +60,7 @@ enum FoldIn {
                 }
             }
         }
-        return topK(scores: scores, k: k, excluded: excluded)
+        return scores
     }
 
     /// The `k` best of `scores` (one per item), skipping `excluded`, best first, with their scores.

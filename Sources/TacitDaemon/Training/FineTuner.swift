@@ -172,32 +172,41 @@ enum FineTuner {
     }
 
     /// HR@10 and NDCG@10 on the held-out slice, full ranking over all items with the user's
-    /// training items excluded, using the vector the model would serve (`FoldIn.vector`: the
-    /// trained row blended with a fold-in of the user's training items). Users the model cannot
-    /// place score 0.
-    static func evaluate(_ m: ServingEmbeddings, on data: TrainingData, users: [Int32], foldInWeight: Float) -> [String: Double] {
-        guard !users.isEmpty else { return ["hr@10": 0, "ndcg@10": 0, "users": 0] }
-        var hr = 0.0, ndcg = 0.0
+    /// training items excluded, using the scores the model would serve: the vector `FoldIn.vector`
+    /// blends (the trained row and a fold-in of the user's training items), or the sequential model's
+    /// re-encoded history, plus each of `priors` over `trend` (one result per prior, in order; nil: the
+    /// model alone). Users the model cannot place score 0.
+    static func evaluate(_ m: ServingEmbeddings, on data: TrainingData, users: [Int32], foldInWeight: Float,
+                         trend: TrendCounts? = nil, priors: [TrendPrior?] = [nil]) -> [[String: Double]] {
+        guard !users.isEmpty else { return priors.map { _ in ["hr@10": 0, "ndcg@10": 0, "users": 0] } }
+        var priorByHalfLife: [Int: [Float]] = [:]
+        for case let p? in priors where priorByHalfLife[p.halfLife] == nil {
+            priorByHalfLife[p.halfLife] = trend?.prior(halfLife: p.halfLife, itemCount: m.itemCount)
+        }
+        var hr = [Double](repeating: 0, count: priors.count), ndcg = hr
         for u in users {
             let train = data.train[Int(u)]
+            let scores: [Float]
             if let sequence = m.sequence {
                 // What serving does: re-encode the history before the held-out slice.
-                guard let scores = sequence.scores(history: data.sequences[Int(u)]) else { continue }
-                let consumed = Set(train.map(\.item))
-                let top = scores.withUnsafeBufferPointer { Metrics.topK($0, k: 10, excluded: { consumed.contains(Int32($0)) }) }
-                let values = Metrics.values(ranked: top[...], relevant: Set(data.heldOut[Int(u)].map(\.item)), ks: [10])
-                hr += values[0]
-                ndcg += values[1]
-                continue
+                guard let s = sequence.scores(history: data.sequences[Int(u)]) else { continue }
+                scores = s
+            } else {
+                guard let v = FoldIn.vector(m, user: u, positives: train.map(\.item), weight: foldInWeight) else { continue }
+                scores = FoldIn.scores(m, vector: v)
             }
-            guard let v = FoldIn.vector(m, user: u, positives: train.map(\.item), weight: foldInWeight)
-            else { continue }
-            let top = FoldIn.topK(m, vector: v, k: 10, excluded: Set(train.map(\.item)))
-            let values = Metrics.values(ranked: top.map(\.item)[...], relevant: Set(data.heldOut[Int(u)].map(\.item)), ks: [10])
-            hr += values[0]
-            ndcg += values[1]
+            let consumed = Set(train.map(\.item))
+            let relevant = Set(data.heldOut[Int(u)].map(\.item))
+            for (k, prior) in priors.enumerated() {
+                var served = scores
+                if let prior, let values = priorByHalfLife[prior.halfLife] { served = prior.apply(scores, prior: values) }
+                let top = served.withUnsafeBufferPointer { Metrics.topK($0, k: 10, excluded: { consumed.contains(Int32($0)) }) }
+                let v = Metrics.values(ranked: top[...], relevant: relevant, ks: [10])
+                hr[k] += v[0]
+                ndcg[k] += v[1]
+            }
         }
         let n = Double(users.count)
-        return ["hr@10": hr / n, "ndcg@10": ndcg / n, "users": n]
+        return priors.indices.map { ["hr@10": hr[$0] / n, "ndcg@10": ndcg[$0] / n, "users": n] }
     }
 }

@@ -24,6 +24,9 @@ public final class ServingEmbeddings: Sendable {
     public let eventsThroughSeq: Int64
     public let metrics: [String: Double]
     public let createdMs: Int64
+    /// How serving adds the current item trend to this model's scores (chosen by the trainer, kept in
+    /// `metrics`); nil: the model's scores alone.
+    public var trendPrior: TrendPrior? { TrendPrior(metrics: metrics) }
     /// The sequential model's network, for `sasrec` and `sine`.
     let sequence: SequenceScorer?
     /// HNT: the conversion probability of every auxiliary-only (user, item) pair at training time, to

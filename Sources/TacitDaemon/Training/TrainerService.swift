@@ -167,8 +167,19 @@ public final class TrainerService: Service, IngestObserver {
             }
             if let candidateHook { candidate = candidateHook(candidate) }
             let users = data.evaluationUsers(limit: settings.evalUsers)
-            let cm = FineTuner.evaluate(candidate, on: data, users: users, foldInWeight: settings.foldInWeight)
-            let sm = current.map { FineTuner.evaluate($0, on: data, users: users, foldInWeight: settings.foldInWeight) } ?? [:]
+            // With the trend on, the candidate's prior (weight and half-life) is chosen here, on the held-out
+            // slice, against a trend that leaves the held-out events out; the serving model keeps its own.
+            let trend = try recommender.trend.map { _ in
+                try TrendCounts.excludingHeldOut(store: store, heldOut: data.heldOut.map { $0.map(\.item) }, itemCount: data.itemCount)
+            }
+            let priors: [TrendPrior?] = trend == nil ? [nil] : TrendPrior.candidates
+            let tried = FineTuner.evaluate(candidate, on: data, users: users, foldInWeight: settings.foldInWeight, trend: trend, priors: priors)
+            let best = tried.indices.max { (tried[$0]["ndcg@10"] ?? 0, -$0) < (tried[$1]["ndcg@10"] ?? 0, -$1) } ?? 0
+            var cm = tried[best]
+            if let prior = priors[best] { cm.merge(prior.metrics) { $1 } }
+            let sm = current.map {
+                FineTuner.evaluate($0, on: data, users: users, foldInWeight: settings.foldInWeight, trend: trend, priors: [$0.trendPrior])[0]
+            } ?? [:]
             metrics?.fineTuneMetric.set(cm["ndcg@10"] ?? 0)
             /// Records the whole run's duration (training, evaluation and any refit) and returns it.
             func finished() -> Double {
@@ -181,6 +192,7 @@ public final class TrainerService: Service, IngestObserver {
                 "through_seq": "\(data.throughSeq)", "eval_users": "\(users.count)",
                 "held_out_items": "\(data.heldOut.reduce(0) { $0 + $1.count })",
                 "candidate_ndcg@10": "\(cm["ndcg@10"] ?? 0)", "serving_ndcg@10": "\(sm["ndcg@10"].map { "\($0)" } ?? "none")",
+                "candidate_trend": "\(priors[best].map { "half-life \(TrendCounts.halfLives[$0.halfLife]) weight \($0.weight)" } ?? "off")",
             ]
             var online: ListQuality?
             if let current {
