@@ -89,7 +89,7 @@ public struct Backtest: Sendable {
             PeakMemory.reset()
             let report = try await trainer.fineTune()
             let peak = PeakMemory.megabytes()
-            let trend = TrendPrior(metrics: report.candidate).map { ", trend \(Int(TrendCounts.halfLives[$0.halfLife]))×\($0.weight)" } ?? ""
+            let trend = TrendPrior(metrics: report.candidate).map { ", trend \($0)" } ?? ""
             return switch report.outcome {
             case .promoted(let v): ("promoted v\(v)\(trend)", report.seconds, peak)
             case .rejected(let reason): ("rejected: \(reason)", report.seconds, peak)

@@ -7,7 +7,7 @@ import TacitStore
 ///
 /// Why it exists: the lists a user meets are judged on what they take next, and what people take
 /// drifts. In `tacit backtest`, popularity over the last few thousand positive events beats all-time
-/// popularity by 50 % NDCG@10 on MovieLens-100k and 5 % on MovieLens-1M (README, "Backtesting"), while
+/// popularity by 50 % NDCG@10 on MovieLens-100k and 7 % on MovieLens-1M (README, "Backtesting"), while
 /// every trained model learns the item prior of all its training data at once. `TrendPrior` adds the
 /// current prior back to a model's scores, with a weight and half-life the trainer calibrates on the
 /// newest held-out positives at each fine-tune.
@@ -23,6 +23,8 @@ struct TrendCounts: Sendable {
     private var base: [Double]
     /// Positive events counted.
     private(set) var clock: Double = 0
+    /// Items counted so far: one past the highest item id seen (or the count it was made with).
+    var itemCount: Int { sums[0].count }
 
     init(itemCount: Int = 0) {
         sums = Self.halfLives.map { _ in [Double](repeating: 0, count: itemCount) }
@@ -72,22 +74,27 @@ struct TrendCounts: Sendable {
     }
 
     static func standardized(_ v: [Float]) -> [Float] {
-        guard !v.isEmpty else { return v }
+        let (mean, std) = meanAndStandardDeviation(v)
+        guard std > 0 else { return [Float](repeating: 0, count: v.count) }
+        return v.map { Float((Double($0) - mean) / std) }
+    }
+
+    /// Mean and (population) standard deviation of `v`, in Double; (0, 0) for an empty array.
+    static func meanAndStandardDeviation(_ v: [Float]) -> (mean: Double, std: Double) {
+        guard !v.isEmpty else { return (0, 0) }
         var mean = 0.0, squares = 0.0
         for x in v { mean += Double(x) }
         mean /= Double(v.count)
         for x in v { squares += (Double(x) - mean) * (Double(x) - mean) }
-        let std = (squares / Double(v.count)).squareRoot()
-        guard std > 0 else { return [Float](repeating: 0, count: v.count) }
-        return v.map { Float((Double($0) - mean) / std) }
+        return (mean, (squares / Double(v.count)).squareRoot())
     }
 }
 
 /// How a served model's scores take the trend in: `score / σ + weight · prior`, σ the standard deviation
 /// of the user's scores over all items (so `weight` means the same for every model and user) and `prior`
 /// the standardized log decayed count under `halfLife` (`TrendCounts.prior`). Weight 0 serves the model
-/// alone. Chosen by the trainer at each fine-tune (`TrendPrior.calibrate`) and kept with the snapshot.
-public struct TrendPrior: Sendable, Equatable {
+/// alone. Chosen by the trainer at each fine-tune among `candidates` (`TrainerService`) and kept with the snapshot.
+public struct TrendPrior: Sendable, Equatable, CustomStringConvertible {
     /// Index into `TrendCounts.halfLives`.
     public var halfLife: Int
     public var weight: Float
@@ -118,14 +125,12 @@ public struct TrendPrior: Sendable, Equatable {
 
     var metrics: [String: Double] { [Self.halfLifeKey: TrendCounts.halfLives[halfLife], Self.weightKey: Double(weight)] }
 
+    public var description: String { "half-life \(Int(TrendCounts.halfLives[halfLife])) × \(weight)" }
+
     /// `scores` (one per item) with the prior added; `prior` from `TrendCounts.prior` under `halfLife`.
     func apply(_ scores: [Float], prior: [Float]) -> [Float] {
         guard weight > 0, !scores.isEmpty else { return scores }
-        var mean = 0.0, squares = 0.0
-        for s in scores { mean += Double(s) }
-        mean /= Double(scores.count)
-        for s in scores { squares += (Double(s) - mean) * (Double(s) - mean) }
-        let std = Float((squares / Double(scores.count)).squareRoot())
+        let std = Float(TrendCounts.meanAndStandardDeviation(scores).std)
         let scale: Float = std > 0 ? 1 / std : 1
         var out = scores
         for i in out.indices { out[i] = out[i] * scale + (i < prior.count ? weight * prior[i] : 0) }
@@ -142,7 +147,7 @@ public final class ItemTrend: IngestObserver, Sendable {
     private struct State: Sendable {
         var counts: TrendCounts
         var throughSeq: Int64
-        /// Per half-life: the prior as of the last batch, and the item count it covers.
+        /// Per half-life: the prior as of the last batch (its length is the item count it covers).
         var cached: [Int: [Float]] = [:]
     }
 
@@ -151,7 +156,8 @@ public final class ItemTrend: IngestObserver, Sendable {
     public init(store: EventStore) throws {
         self.store = store
         let events = try store.positiveEvents(newest: TrendCounts.horizon)
-        let counts = TrendCounts(events: events.lazy.map(\.item), itemCount: try store.counts().items)
+        // The counts grow to the highest item seen; items without positive events get prior 0 either way.
+        let counts = TrendCounts(events: events.lazy.map(\.item), itemCount: 0)
         state = Mutex(State(counts: counts, throughSeq: events.last?.seq ?? 0))
     }
 
@@ -168,9 +174,11 @@ public final class ItemTrend: IngestObserver, Sendable {
         }
     }
 
-    /// The standardized prior of items `0..<itemCount` under `prior.halfLife`, as of the last applied batch.
-    func prior(_ prior: TrendPrior, itemCount: Int) -> [Float] {
+    /// The standardized prior of items `0..<itemCount` (nil: every item with a positive event so far)
+    /// under `prior.halfLife`, as of the last applied batch.
+    func prior(_ prior: TrendPrior, itemCount: Int? = nil) -> [Float] {
         state.withLock { s in
+            let itemCount = itemCount ?? s.counts.itemCount
             if let p = s.cached[prior.halfLife], p.count == itemCount { return p }
             let p = s.counts.prior(halfLife: prior.halfLife, itemCount: itemCount)
             s.cached[prior.halfLife] = p

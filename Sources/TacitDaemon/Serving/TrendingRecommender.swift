@@ -17,7 +17,7 @@ public struct TrendingRecommender: RecommendationSource {
     public var currentModel: ModelIdentity { ModelIdentity(name: "trending", version: 0) }
 
     public func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>, explain: Bool) throws -> Recommendations? {
-        let scores = trend.prior(prior, itemCount: try trend.store.counts().items)
+        let scores = trend.prior(prior)
         return Recommendations(items: FoldIn.topK(scores: scores, k: k, excluded: excluded), model: currentModel)
     }
 }

@@ -192,7 +192,7 @@ public final class TrainerService: Service, IngestObserver {
                 "through_seq": "\(data.throughSeq)", "eval_users": "\(users.count)",
                 "held_out_items": "\(data.heldOut.reduce(0) { $0 + $1.count })",
                 "candidate_ndcg@10": "\(cm["ndcg@10"] ?? 0)", "serving_ndcg@10": "\(sm["ndcg@10"].map { "\($0)" } ?? "none")",
-                "candidate_trend": "\(priors[best].map { "half-life \(TrendCounts.halfLives[$0.halfLife]) weight \($0.weight)" } ?? "off")",
+                "candidate_trend": "\(priors[best].map { "\($0)" } ?? "off")",
             ]
             var online: ListQuality?
             if let current {
