@@ -1,19 +1,29 @@
 import TacitData
 
 extension EventStore {
-    /// The write side: one connection, bounded id caches, and the batch-apply algorithm.
+    /// The write side: one connection, bounded id caches, the de-duplication window, and the batch-apply
+    /// algorithm.
     struct Writer: ~Copyable {
         let db: SQLiteConnection
         let configuration: StoreConfiguration
         var users: BoundedCache
         var items: BoundedCache
         var behaviors: [String: Int64] = [:]
+        var recentIDs: RecentEventIDs
 
-        init(db: SQLiteConnection, configuration: StoreConfiguration) {
+        init(db: SQLiteConnection, configuration: StoreConfiguration) throws(StoreError) {
             self.db = db
             self.configuration = configuration
             users = BoundedCache(capacity: configuration.idCacheCapacity)
             items = BoundedCache(capacity: configuration.idCacheCapacity)
+            recentIDs = RecentEventIDs(capacity: configuration.dedupWindow)
+            let newest = try db.statement("SELECT id FROM event_ids ORDER BY seq DESC LIMIT ?1")
+            newest.bind(1, Int64(configuration.dedupWindow))
+            var ids: [String] = []
+            while try newest.step() { ids.append(newest.string(0)) }
+            newest.reset()
+            var seen = Set<String>()
+            recentIDs.append(contentsOf: ids.reversed().filter { seen.insert($0).inserted })
         }
 
         /// Per-user totals gathered while applying a batch, written once per user at the end.
@@ -23,11 +33,57 @@ extension EventStore {
             var lastTs = Int64.min
             /// `events.seq` of the user's newest event in the batch.
             var lastSeq: Int64 = 0
+
+            mutating func add(ts: Int64, seq: Int64) {
+                events += 1
+                lastTs = max(lastTs, ts)
+                lastSeq = seq
+            }
         }
 
-        mutating func apply(_ records: [IngestRecord]) throws(StoreError) -> ApplyOutcome {
+        private struct ItemDelta {
+            var events: Int64 = 0
+            var positives: Int64 = 0
+        }
+
+        private struct InteractionKey: Hashable, Comparable {
+            var user: Int64, item: Int64, behavior: Int64
+            static func < (a: Self, b: Self) -> Bool { (a.user, a.item, a.behavior) < (b.user, b.item, b.behavior) }
+        }
+
+        /// A batch's events on one (user, item, behavior), folded the way the stored row folds them: counts
+        /// and weights add up, and the feedback kept is that of the last event, in order, with the newest
+        /// time. Upserting the fold once equals upserting each event (see the statement), so each row is
+        /// written once per batch rather than once per event.
+        private struct InteractionDelta {
+            var count: Int64 = 0
+            var weight = 0.0
+            var lastTs = Int64.min
+            var lastFeedback: Int64?
+
+            mutating func add(weight w: Double, ts: Int64, feedback: Int64?) {
+                count += 1
+                weight += w
+                if ts >= lastTs { lastFeedback = feedback }
+                lastTs = max(lastTs, ts)
+            }
+        }
+
+        private struct UserBehaviorKey: Hashable, Comparable {
+            var user: Int64, behavior: Int64
+            static func < (a: Self, b: Self) -> Bool { (a.user, a.behavior) < (b.user, b.behavior) }
+        }
+
+        /// Applies a batch in one transaction; on success also returns the positive events per item it added,
+        /// for the in-memory popularity.
+        mutating func apply(_ records: [IngestRecord]) throws(StoreError) -> (ApplyOutcome, positives: [Int32: Int64]) {
+            var batchIDs: [String] = []
             do {
-                return try db.transaction { () throws(StoreError) -> ApplyOutcome in try applyInTransaction(records) }
+                let result = try db.transaction { () throws(StoreError) -> (ApplyOutcome, positives: [Int32: Int64]) in
+                    try applyInTransaction(records, ids: &batchIDs)
+                }
+                recentIDs.append(contentsOf: batchIDs)
+                return result
             } catch {
                 // Ids inserted by the rolled-back transaction must not stay cached.
                 users.removeAll()
@@ -37,7 +93,8 @@ extension EventStore {
             }
         }
 
-        private mutating func applyInTransaction(_ records: [IngestRecord]) throws(StoreError) -> ApplyOutcome {
+        private mutating func applyInTransaction(_ records: [IngestRecord], ids batchIDs: inout [String])
+            throws(StoreError) -> (ApplyOutcome, positives: [Int32: Int64]) {
             var outcome = ApplyOutcome()
             // Stored next offsets of the partitions in this batch: the replay filter.
             var next: [StreamPartition: Int64] = [:]
@@ -49,23 +106,9 @@ extension EventStore {
             }
             let stored = next
 
-            let insertID = try db.statement("INSERT OR IGNORE INTO event_ids(id) VALUES (?1)")
+            let insertID = try db.statement("INSERT INTO event_ids(id) VALUES (?1)")
             let insertEvent = try db.statement("""
                 INSERT INTO events(user, item, behavior, feedback, ts, value, weight) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                """)
-            let upsertInteraction = try db.statement("""
-                INSERT INTO interactions(user, item, behavior, count, weight, last_ts, last_feedback)
-                VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)
-                ON CONFLICT(user, item, behavior) DO UPDATE SET count = count + 1, weight = weight + excluded.weight,
-                    last_feedback = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last_feedback ELSE last_feedback END,
-                    last_ts = max(last_ts, excluded.last_ts)
-                """)
-            let upsertUserBehavior = try db.statement("""
-                INSERT INTO user_behaviors(user, behavior, count) VALUES (?1, ?2, 1)
-                ON CONFLICT(user, behavior) DO UPDATE SET count = count + 1
-                """)
-            let bumpItem = try db.statement("""
-                UPDATE items SET event_count = event_count + 1, positive_count = positive_count + ?2 WHERE id = ?1
                 """)
             let insertDead = try db.statement("""
                 INSERT INTO dead_letters(topic, partition, offset, reason, detail, key, payload, ts)
@@ -76,7 +119,10 @@ extension EventStore {
                 """)
 
             var deltas: [Int64: UserDelta] = [:]
-            var sawIDs = false
+            var interactions: [InteractionKey: InteractionDelta] = [:]
+            var userBehaviors: [UserBehaviorKey: Int64] = [:]
+            var itemEvents: [Int64: ItemDelta] = [:]
+            var batchIDSet = Set<String>()
             for r in records {
                 let p = r.position.partition
                 // Replay filter: anything below what is stored was applied by an earlier transaction.
@@ -98,14 +144,14 @@ extension EventStore {
                     outcome.deadLetteredByReason[d.reason, default: 0] += 1
                 case .event(let e):
                     if let id = e.eventID {
-                        insertID.reset()
-                        insertID.bind(1, id)
-                        try insertID.run()
-                        if db.changes == 0 {
+                        if recentIDs.contains(id) || !batchIDSet.insert(id).inserted {
                             outcome.duplicateIDs += 1
                             continue
                         }
-                        sawIDs = true
+                        batchIDs.append(id)
+                        insertID.reset()
+                        insertID.bind(1, id)
+                        try insertID.run()
                     }
                     let user = try userRow(e.user)
                     let item = try itemRow(e.item)
@@ -116,21 +162,49 @@ extension EventStore {
                         .bind(6, e.value).bind(7, e.weight)
                     try insertEvent.run()
                     let seq = db.lastInsertRowID
-                    upsertInteraction.reset()
-                    upsertInteraction.bind(1, user).bind(2, item).bind(3, behavior).bind(4, e.weight).bind(5, e.timestampMs)
-                        .bind(6, feedback)
-                    try upsertInteraction.run()
-                    upsertUserBehavior.reset()
-                    upsertUserBehavior.bind(1, user).bind(2, behavior)
-                    try upsertUserBehavior.run()
-                    bumpItem.reset()
-                    bumpItem.bind(1, item).bind(2, Int64(e.feedback?.isPositive == true ? 1 : 0))
-                    try bumpItem.run()
-                    deltas[user, default: UserDelta(external: e.user)].events += 1
-                    deltas[user]!.lastTs = max(deltas[user]!.lastTs, e.timestampMs)
-                    deltas[user]!.lastSeq = seq
+                    interactions[InteractionKey(user: user, item: item, behavior: behavior), default: InteractionDelta()]
+                        .add(weight: e.weight, ts: e.timestampMs, feedback: feedback)
+                    userBehaviors[UserBehaviorKey(user: user, behavior: behavior), default: 0] += 1
+                    itemEvents[item, default: ItemDelta()].events += 1
+                    if e.feedback?.isPositive == true { itemEvents[item]!.positives += 1 }
+                    deltas[user, default: UserDelta(external: e.user)].add(ts: e.timestampMs, seq: seq)
                     outcome.applied += 1
                 }
+            }
+
+            // Once per (user, item, behavior), (user, behavior) and item, in key order (B-tree locality).
+            let upsertInteraction = try db.statement("""
+                INSERT INTO interactions(user, item, behavior, count, weight, last_ts, last_feedback)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                ON CONFLICT(user, item, behavior) DO UPDATE SET count = count + excluded.count,
+                    weight = weight + excluded.weight,
+                    last_feedback = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last_feedback ELSE last_feedback END,
+                    last_ts = max(last_ts, excluded.last_ts)
+                """)
+            for (k, d) in interactions.sorted(by: { $0.key < $1.key }) {
+                upsertInteraction.reset()
+                upsertInteraction.bind(1, k.user).bind(2, k.item).bind(3, k.behavior).bind(4, d.count).bind(5, d.weight)
+                    .bind(6, d.lastTs).bind(7, d.lastFeedback)
+                try upsertInteraction.run()
+            }
+            let upsertUserBehavior = try db.statement("""
+                INSERT INTO user_behaviors(user, behavior, count) VALUES (?1, ?2, ?3)
+                ON CONFLICT(user, behavior) DO UPDATE SET count = count + excluded.count
+                """)
+            for (k, n) in userBehaviors.sorted(by: { $0.key < $1.key }) {
+                upsertUserBehavior.reset()
+                upsertUserBehavior.bind(1, k.user).bind(2, k.behavior).bind(3, n)
+                try upsertUserBehavior.run()
+            }
+            let bumpItem = try db.statement("""
+                UPDATE items SET event_count = event_count + ?2, positive_count = positive_count + ?3 WHERE id = ?1
+                """)
+            var positives: [Int32: Int64] = [:]
+            for (item, n) in itemEvents.sorted(by: { $0.key < $1.key }) {
+                bumpItem.reset()
+                bumpItem.bind(1, item).bind(2, n.events).bind(3, n.positives)
+                try bumpItem.run()
+                if n.positives != 0 { positives[Int32(item - 1)] = n.positives }
             }
 
             // Per-user totals, then trim sequences that grew past the bound (oldest by event time).
@@ -170,8 +244,8 @@ extension EventStore {
                                                         lastTimestampMs: d.lastTs))
             }
 
-            // Bound the de-duplication window.
-            if sawIDs {
+            // Bound the stored de-duplication window (the in-memory one bounds itself).
+            if !batchIDs.isEmpty {
                 let trimIDs = try db.statement("DELETE FROM event_ids WHERE seq <= (SELECT max(seq) FROM event_ids) - ?1")
                 trimIDs.bind(1, Int64(configuration.dedupWindow))
                 try trimIDs.run()
@@ -187,7 +261,7 @@ extension EventStore {
                 try putOffset.run()
             }
             outcome.nextOffsets = next
-            return outcome
+            return (outcome, positives)
         }
 
         // MARK: - Id maps

@@ -18,8 +18,9 @@ public final class EventStore: Sendable {
     public let configuration: StoreConfiguration
     private let writer: Mutex<Writer>
     private let reader: Mutex<ReadConnection>
+    private let popularity: Mutex<PopularityCounts>
 
-    static let schemaVersion = 3
+    static let schemaVersion = 4
 
     public init(configuration: StoreConfiguration) throws {
         self.configuration = configuration
@@ -30,8 +31,15 @@ public final class EventStore: Sendable {
         try w.exec("PRAGMA temp_store=MEMORY")
         try Schema.migrate(w)
         let r = try SQLiteConnection(path: configuration.path, readOnly: true)
-        writer = Mutex(Writer(db: w, configuration: configuration))
+        writer = Mutex(try Writer(db: w, configuration: configuration))
         reader = Mutex(ReadConnection(db: r))
+        var counts = PopularityCounts()
+        let positives = try w.statement("SELECT id, positive_count FROM items WHERE positive_count != 0")
+        var loaded: [Int32: Int64] = [:]
+        while try positives.step() { loaded[Int32(positives.int64(0) - 1)] = positives.int64(1) }
+        positives.reset()
+        counts.add(loaded)
+        popularity = Mutex(counts)
     }
 
     /// Runs `body` on the read connection and leaves no statement mid-step.
@@ -52,7 +60,11 @@ public final class EventStore: Sendable {
     /// Applies a batch in one transaction: new events, dead letters (into the outbox), and the
     /// next offset of every partition the batch touched. See the type's documentation.
     public func apply(_ records: [IngestRecord]) throws -> ApplyOutcome {
-        try writer.withLock { try $0.apply(records) }
+        try writer.withLock { w in
+            let (outcome, positives) = try w.apply(records)
+            popularity.withLock { $0.add(positives) }   // after the commit, in commit order
+            return outcome
+        }
     }
 
     // MARK: - Offsets
@@ -248,15 +260,10 @@ public final class EventStore: Sendable {
         }
     }
 
-    /// Items by the number of positive events on them, most first: the popularity baseline.
+    /// Items by the number of positive events on them, most first (ties by id): the popularity baseline.
+    /// From memory (`PopularityCounts`): what was stored at open plus every batch this store applied since.
     public func popularItems(limit: Int) throws -> [(item: Int32, positives: Int64)] {
-        try read { r in
-            var out: [(Int32, Int64)] = []
-            let s = try r.statement("SELECT id, positive_count FROM items WHERE positive_count > 0 ORDER BY positive_count DESC, id LIMIT ?1")
-            s.bind(1, Int64(limit))
-            while try s.step() { out.append((Int32(s.int64(0) - 1), s.int64(1))) }
-            return out
-        }
+        popularity.withLock { $0.top(limit) }
     }
 
     /// Positive events (explicit or implicit positive feedback, any behavior) in sequence order: those with

@@ -1,10 +1,11 @@
 /// The SQLite schema. Dense ids are `rowid − 1` (users and items are never deleted, so they are
 /// contiguous from 0). `events.seq` is AUTOINCREMENT so it only grows, even after trimming.
 ///
-/// Versions: 1 the original; 2 adds `owed_lists`; 3 `served_lists` and `list_quality`. Every change so
-/// far only added tables, so a file of an older version is upgraded in place by the `CREATE TABLE IF
-/// NOT EXISTS` statements below and its recorded version bumped; a newer version than this build
-/// knows is refused.
+/// Versions: 1 the original; 2 adds `owed_lists`; 3 `served_lists` and `list_quality`; 4 drops the index on
+/// `items.positive_count` (popularity is ranked in memory) and the UNIQUE index of `event_ids` (the
+/// de-duplication window is checked in memory). A file of an older version is upgraded in place, in one
+/// transaction: the `CREATE … IF NOT EXISTS` statements below add the new tables, `upgrades` does the
+/// rest, and the recorded version is bumped; a newer version than this build knows is refused.
 enum Schema {
     static let statements = [
         "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -16,7 +17,6 @@ enum Schema {
         CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, ext TEXT NOT NULL UNIQUE,
             event_count INTEGER NOT NULL DEFAULT 0, positive_count INTEGER NOT NULL DEFAULT 0)
         """,
-        "CREATE INDEX IF NOT EXISTS items_popularity ON items(positive_count DESC, id)",
         "CREATE TABLE IF NOT EXISTS behaviors(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
         """
         CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, user INTEGER NOT NULL,
@@ -37,7 +37,8 @@ enum Schema {
         CREATE TABLE IF NOT EXISTS offsets(topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
             PRIMARY KEY(topic, partition)) WITHOUT ROWID
         """,
-        "CREATE TABLE IF NOT EXISTS event_ids(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)",
+        // The stored de-duplication window, newest `dedup_window` ids by seq; no index: see `RecentEventIDs`.
+        "CREATE TABLE IF NOT EXISTS event_ids(seq INTEGER PRIMARY KEY, id TEXT NOT NULL)",
         """
         CREATE TABLE IF NOT EXISTS dead_letters(id INTEGER PRIMARY KEY, topic TEXT NOT NULL, partition INTEGER NOT NULL,
             offset INTEGER NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, key BLOB, payload BLOB NOT NULL, ts INTEGER)
@@ -69,6 +70,19 @@ enum Schema {
         """,
     ]
 
+    /// Statements that bring a file of an older version to this one, run after `statements` when the
+    /// recorded version is below `toVersion`.
+    static let upgrades: [(toVersion: Int, statements: [String])] = [
+        (4, [
+            "DROP INDEX IF EXISTS items_popularity",
+            // Rebuilt without UNIQUE(id), keeping its rows and seqs.
+            "CREATE TABLE event_ids_v4(seq INTEGER PRIMARY KEY, id TEXT NOT NULL)",
+            "INSERT INTO event_ids_v4(seq, id) SELECT seq, id FROM event_ids",
+            "DROP TABLE event_ids",
+            "ALTER TABLE event_ids_v4 RENAME TO event_ids",
+        ]),
+    ]
+
     /// The oldest version `migrate` upgrades in place.
     static let oldestUpgradableVersion = 1
 
@@ -84,6 +98,9 @@ enum Schema {
                 }
                 if found < EventStore.schemaVersion {
                     // The tables added since were created above, in this transaction.
+                    for (version, steps) in upgrades where found < version {
+                        for step in steps { try db.exec(step) }
+                    }
                     try db.exec("UPDATE meta SET value = '\(EventStore.schemaVersion)' WHERE key = 'schema_version'")
                 }
             } else {

@@ -62,6 +62,103 @@ struct EventStoreTests {
         #expect(out.applied == 1 && out.duplicateIDs == 1)
     }
 
+    @Test func theDeduplicationWindowSurvivesAReopenAndStaysBounded() throws {
+        do {
+            let s = try store(dedup: 3)
+            _ = try s.apply((0..<5).map { rec(event("u", "a", id: "e\($0)"), offset: Int64($0)) })
+        }
+        // The window holds e2, e3, e4 (the newest three), in memory and in the file.
+        let s = try store(dedup: 3)
+        var out = try s.apply([rec(event("u", "a", id: "e4"), offset: 5), rec(event("u", "a", id: "e1"), offset: 6)])
+        #expect(out.duplicateIDs == 1 && out.applied == 1)
+        // e1 was applied again and is the newest now; e2 has been forgotten, e3 not yet.
+        out = try s.apply([rec(event("u", "a", id: "e2"), offset: 7), rec(event("u", "a", id: "e3"), offset: 8),
+                           rec(event("u", "a", id: "e1"), offset: 9)])
+        #expect(out.applied == 1 && out.duplicateIDs == 2)
+        let check = try SQLiteConnection(path: dir.appendingPathComponent("s.sqlite").path, readOnly: true)
+        let rows = try check.statement("SELECT id FROM event_ids ORDER BY seq")
+        var ids: [String] = []
+        while try rows.step() { ids.append(rows.string(0)) }
+        #expect(ids == ["e4", "e1", "e2"])
+    }
+
+    /// Writing each (user, item, behavior) row, (user, behavior) count and item count once per batch must leave
+    /// exactly the state of applying the same events one by one: ties in time, times out of order, feedback
+    /// changing, weights, a behavior repeated.
+    @Test func batchedRowWritesEqualEventByEventApply() throws {
+        let events: [UserEvent] = [
+            event("u", "a", "view", ts: 100, feedback: .implicitPositive),
+            event("u", "a", "skip", ts: 100, feedback: .implicitNegative),
+            event("u", "a", "view", ts: 90, feedback: nil),
+            event("u", "a", "view", ts: 100, feedback: .explicitNegative),
+            event("u", "a", "view", ts: 95, feedback: .implicitPositive),
+            event("v", "a", "buy", ts: 50),
+            event("u", "b", "buy", ts: 120),
+            event("v", "b", "rating", ts: 40, feedback: .explicitNegative),
+            event("v", "b", "rating", ts: 60, feedback: .explicitPositive),
+            event("u", "a", "view", ts: 80, feedback: .implicitPositive),
+        ].enumerated().map { i, e in var e = e; e.weight = 0.5 + Double(i % 3); return e }
+        func state(_ name: String, batches: [[UserEvent]]) throws -> [String] {
+            let path = dir.appendingPathComponent(name).path
+            let s = try EventStore(configuration: StoreConfiguration(path: path))
+            var offset: Int64 = 0
+            // A first event of each in its own batch, so stored rows exist before the rest is folded into them.
+            for batch in batches {
+                _ = try s.apply(batch.map { e in defer { offset += 1 }; return rec(e, offset: offset) })
+            }
+            let db = try SQLiteConnection(path: path, readOnly: true)
+            var out: [String] = []
+            for query in ["SELECT user||' '||item||' '||behavior||' '||count||' '||weight||' '||last_ts||' '||coalesce(last_feedback, 'null') FROM interactions ORDER BY user, item, behavior",
+                          "SELECT user||' '||behavior||' '||count FROM user_behaviors ORDER BY user, behavior",
+                          "SELECT id||' '||event_count||' '||positive_count FROM items ORDER BY id",
+                          "SELECT id||' '||event_count||' '||seq_len||' '||last_ts FROM users ORDER BY id"] {
+                let q = try db.statement(query)
+                while try q.step() { out.append(q.string(0)) }
+            }
+            out.append("popular " + (try s.popularItems(limit: 10)).map { "\($0.item):\($0.positives)" }.joined(separator: ","))
+            return out
+        }
+        let oneByOne = try state("one.sqlite", batches: events.map { [$0] })
+        let together = try state("all.sqlite", batches: [Array(events[0..<1]), Array(events[1...])])
+        #expect(oneByOne == together)
+        #expect(oneByOne.contains("1 1 1 5 5.5 100 3"))   // u·a·view: 5 events, weight 5.5, feedback of the last at ts 100 (explicit negative)
+    }
+
+    @Test func popularityIsRankedInMemoryAndFollowsOnlyCommittedBatches() throws {
+        do {
+            let s = try store()
+            _ = try s.apply([rec(event("u", "a"), offset: 0), rec(event("v", "b"), offset: 1), rec(event("w", "b"), offset: 2),
+                             rec(event("w", "c", "view", feedback: nil), offset: 3)])
+            #expect(try s.popularItems(limit: 5).map(\.item) == [1, 0])   // c has no positive event
+        }
+        let s = try store()   // rebuilt from the file
+        #expect(try s.popularItems(limit: 5).map { [$0.item, Int32($0.positives)] } == [[1, 2], [0, 1]])
+        let other = try SQLiteConnection(path: dir.appendingPathComponent("s.sqlite").path)
+        try other.exec("CREATE TRIGGER boom BEFORE INSERT ON items WHEN NEW.ext = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+        #expect(throws: StoreError.self) {
+            _ = try s.apply([rec(event("x", "a"), offset: 4), rec(event("y", "a"), offset: 5), rec(event("y", "boom"), offset: 6)])
+        }
+        #expect(try s.popularItems(limit: 5).map(\.item) == [1, 0])
+        try other.exec("DROP TRIGGER boom")
+        _ = try s.apply([rec(event("x", "a"), offset: 4), rec(event("y", "a"), offset: 5), rec(event("y", "boom"), offset: 6)])
+        #expect(try s.popularItems(limit: 5).map { [$0.item, Int32($0.positives)] } == [[0, 3], [1, 2], [3, 1]])
+        #expect(try s.popularItems(limit: 1).map(\.item) == [0])
+    }
+
+    @Test func popularityCountsKeepTheLongestHeadAskedFor() {
+        var p = PopularityCounts()
+        let n = PopularityCounts.minimumHead * 3
+        // Counts 1, 2, 3, 1, 2, 3, …: ties broken by item id.
+        p.add(Dictionary(uniqueKeysWithValues: (0..<n).map { (Int32($0), Int64($0 % 3 + 1)) }))
+        let expected = (0..<n).sorted { a, b in a % 3 != b % 3 ? a % 3 > b % 3 : a < b }.map(Int32.init)
+        #expect(p.top(5).map(\.item) == Array(expected.prefix(5)))
+        #expect(p.top(n + 10).map(\.item) == expected)          // longer than the head kept so far
+        p.add([0: 10, Int32(n + 5): 4])                          // a new item past the end
+        #expect(p.top(2).map(\.item) == [0, Int32(n + 5)])
+        #expect(p.top(2).map(\.positives) == [11, 4])
+        #expect(p.top(0).isEmpty)
+    }
+
     @Test func sequencesAreBoundedButCountsExact() throws {
         let s = try store(maxLen: 5)
         // Out-of-order timestamps: trimming removes the oldest by event time.
@@ -198,6 +295,34 @@ struct EventStoreTests {
         let check = try SQLiteConnection(path: path, readOnly: true)
         let version = try check.statement("SELECT value FROM meta WHERE key = 'schema_version'")
         #expect(try version.step() && version.string(0) == "\(EventStore.schemaVersion)")
+    }
+
+    @Test func migratesAStoreOfSchemaVersion3InPlace() throws {
+        let path = dir.appendingPathComponent("s.sqlite").path
+        do {
+            // A version-3 file: event_ids with UNIQUE(id), the popularity index, some state.
+            let v3 = try SQLiteConnection(path: path)
+            try v3.exec("PRAGMA journal_mode=WAL")
+            for statement in Schema.statements where !statement.contains("event_ids") { try v3.exec(statement) }
+            try v3.exec("CREATE TABLE event_ids(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)")
+            try v3.exec("CREATE INDEX items_popularity ON items(positive_count DESC, id)")
+            try v3.exec("INSERT INTO meta(key, value) VALUES ('schema_version', '3')")
+            try v3.exec("INSERT INTO items(ext, event_count, positive_count) VALUES ('x', 3, 1), ('y', 5, 4)")
+            try v3.exec("INSERT INTO event_ids(seq, id) VALUES (7, 'old1'), (8, 'old2')")
+        }
+        let s = try store()
+        #expect(try s.popularItems(limit: 5).map { [$0.item, Int32($0.positives)] } == [[1, 4], [0, 1]])
+        let out = try s.apply([rec(event("u", "z", id: "old2"), offset: 0), rec(event("u", "z", id: "new"), offset: 1)])
+        #expect(out.duplicateIDs == 1 && out.applied == 1)
+        let check = try SQLiteConnection(path: path, readOnly: true)
+        let indexes = try check.statement("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('items', 'event_ids')")
+        #expect(try indexes.step() && indexes.int64(0) == 1)   // only items' UNIQUE(ext)
+        let ids = try check.statement("SELECT seq, id FROM event_ids ORDER BY seq")
+        var rows: [String] = []
+        while try ids.step() { rows.append("\(ids.int64(0)) \(ids.string(1))") }
+        #expect(rows == ["7 old1", "8 old2", "9 new"])
+        let version = try check.statement("SELECT value FROM meta WHERE key = 'schema_version'")
+        #expect(try version.step() && version.string(0) == "4")
     }
 
     @Test func refusesAStoreOfANewerSchemaVersion() throws {
