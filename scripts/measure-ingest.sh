@@ -8,12 +8,15 @@
 #      with the first list for its user whose events_through covers that offset (`tacit tail --json`).
 #
 #   scripts/measure-ingest.sh [--events 200000] [--runs 3] [--fresh-rate 200] [--fresh-seconds 60]
-#                             [--synchronous full|normal]
+#                             [--synchronous full|normal] [--debounce 500[,50,…]] [--freshness-only]
+#                             [--kafka-setting key=value …]   (a [kafka] key, e.g. fetch_wait_max_ms=20)
+# --debounce runs (b) once per publisher.debounce_ms value given, and prints lists per event beside the
+# latencies: the debounce's trade-off.
 # Environment: TACIT_SCRATCH (SwiftPM build folder, default .build).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-events=200000; runs=3; fresh_rate=200; fresh_seconds=60; sync=full
+events=200000; runs=3; fresh_rate=200; fresh_seconds=60; sync=full; debounces=500; freshness_only=""; kafka_settings=""; extra_args=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) events="$2"; shift 2 ;;
@@ -21,6 +24,9 @@ while [ $# -gt 0 ]; do
     --fresh-rate) fresh_rate="$2"; shift 2 ;;
     --fresh-seconds) fresh_seconds="$2"; shift 2 ;;
     --synchronous) sync="$2"; shift 2 ;;
+    --debounce) debounces="$2"; shift 2 ;;
+    --freshness-only) freshness_only=1; shift ;;
+    --kafka-setting) kafka_settings+="${2%%=*} = ${2#*=}"$'\n'; extra_args+=" --kafka-setting $2"; shift 2 ;;
     *) echo "measure-ingest.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -41,11 +47,12 @@ trap cleanup EXIT
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 now_s() { date +%s.%N; }
 
-echo "# command: scripts/measure-ingest.sh --events $events --runs $runs --fresh-rate $fresh_rate --fresh-seconds $fresh_seconds --synchronous $sync"
+echo "# command: scripts/measure-ingest.sh --events $events --runs $runs --fresh-rate $fresh_rate --fresh-seconds $fresh_seconds --synchronous $sync --debounce $debounces${freshness_only:+ --freshness-only}${extra_args:-}"
 echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/Mem:/ { print $2 " GB RAM" }'), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(swift --version 2>&1 | head -n 1); librdkafka $(readlink -f .tools/lib/librdkafka.so.1 | xargs basename); broker Tansu (memory), 4 partitions"
 bash scripts/broker.sh start --port "$bport" --partitions 4 2>/dev/null
 
+if [ -z "$freshness_only" ]; then
 echo "## pre-producing $events events (MovieLens-1M ratings, JSON, key = user, acks=all) into tacit.feedback"
 "$bin" replay --data ml-1m --limit "$events" --topic tacit.feedback --brokers "$brokers" --progress-every 0 | tail -n 1
 
@@ -60,20 +67,24 @@ for r in $(seq 1 "$runs"); do
   krates+=("$rate")
 done
 kmed="$(printf '%s\n' "${krates[@]}" | median)"
+fi
 
-write_config() { # dir group
+write_config() { # dir group [debounce_ms]
   cat > "$1/tacit.toml" <<EOF
 [kafka]
 brokers = "$brokers"
 group_id = "$2"
 session_timeout_ms = 6000
 heartbeat_interval_ms = 500
+${kafka_settings}
 [store]
 path = "$1/tacit.sqlite"
 synchronous = "$sync"
 [trainer]
 enabled = false
 model = "popularity"
+[publisher]
+debounce_ms = ${3:-500}
 [http]
 port = $hport
 [service]
@@ -89,6 +100,7 @@ start_daemon() { # dir
 }
 stop_daemon() { kill -TERM "$daemon_pid"; wait "$daemon_pid" || echo "daemon exit status $?"; daemon_pid=""; }
 
+if [ -z "$freshness_only" ]; then
 echo "## (a) daemon ingest (release, synchronous=$sync, batch_size 2000, id dedup on, trainer off, publisher on)"
 drates=()
 for r in $(seq 1 "$runs"); do
@@ -108,10 +120,12 @@ for r in $(seq 1 "$runs"); do
 done
 dmed="$(printf '%s\n' "${drates[@]}" | median)"
 echo "RESULT ingest: daemon median $dmed events/s applied to SQLite vs kcat raw consume median $kmed records/s ($events events, $runs runs)"
+fi
 
-echo "## (b) freshness at $fresh_rate events/s for $fresh_seconds s (MovieLens-100k, ts = send time; debounce_ms 500, trainer off)"
+for debounce in ${debounces//,/ }; do
+echo "## (b) freshness at $fresh_rate events/s for $fresh_seconds s (MovieLens-100k, ts = send time; debounce_ms $debounce, trainer off)"
 bash scripts/broker.sh reset --port "$bport" --partitions 4 2>/dev/null
-d="$run/freshness"; mkdir -p "$d"; write_config "$d" "measure-fresh-$RANDOM"
+d="$run/freshness-$debounce"; mkdir -p "$d"; write_config "$d" "measure-fresh-$RANDOM" "$debounce"
 start_daemon "$d"
 "$bin" tail --brokers "$brokers" --from-beginning --json > "$d/lists.jsonl" 2> "$d/tail.err" &
 tail_pid=$!
@@ -121,25 +135,37 @@ sleep 3
 sleep 3
 kill -INT "$tail_pid"; wait "$tail_pid" || true
 stop_daemon
-python3 - "$d/deliveries.txt" "$d/lists.jsonl" "$fresh_rate" <<'EOF'
+python3 - "$d/deliveries.txt" "$d/lists.jsonl" "$fresh_rate" "$debounce" <<'EOF'
 import json, sys, bisect
-deliveries, lists, rate = sys.argv[1], sys.argv[2], sys.argv[3]
+deliveries, lists, rate, debounce = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+list_count = 0
 by_user = {}
 for line in open(lists):
     o = json.loads(line)
+    list_count += 1
     m = o["message"]
     by_user.setdefault(m["user"], []).append((o["timestamp_ms"] or o["received_ms"], o["received_ms"], m["events_through"]))
 for v in by_user.values(): v.sort(key=lambda t: t[0])
-lat, rec, missing = [], [], 0
+lat, rec, steady, missing = [], [], [], 0
+first_sent = None
 for line in open(deliveries):
     tp, off, user, sent = line.split()
     off, sent = int(off), int(sent)
+    first_sent = sent if first_sent is None else min(first_sent, sent)
     hit = next((l for l in by_user.get(user, []) if l[2].get(tp, -1) >= off), None)
     if hit is None: missing += 1; continue
     lat.append(hit[0] - sent); rec.append(hit[1] - sent)
+    steady.append((sent, hit[0] - sent))
 def q(a, p):
     a = sorted(a); return a[min(len(a) - 1, int(p * len(a)))] if a else float("nan")
-print(f"RESULT freshness at {rate} events/s: {len(lat)} events matched ({missing} without a later list); "
+events = len(lat) + missing
+print(f"RESULT freshness at {rate} events/s, debounce {debounce} ms: {len(lat)} events matched ({missing} without a later list); "
+      f"{list_count} lists ({list_count / max(events, 1):.2f} per event); "
       f"produce → list published (record timestamp) p50 {q(lat,.5)} ms, p99 {q(lat,.99)} ms; "
       f"→ list received by a consumer p50 {q(rec,.5)} ms, p99 {q(rec,.99)} ms")
+# The first second includes the consumer's start (group join, first fetches): reported apart.
+later = [l for s, l in steady if s >= first_sent + 1000]
+print(f"RESULT freshness after the first second: {len(later)} events; produce → list published p50 {q(later,.5)} ms, "
+      f"p99 {q(later,.99)} ms")
 EOF
+done

@@ -27,6 +27,7 @@ public struct KafkaClientConfiguration: Sendable, Equatable {
 public let managedProperties: Set<String> = [
     "bootstrap.servers", "group.id", "enable.auto.commit", "enable.auto.offset.store",
     "enable.idempotence", "acks", "request.required.acks", "group.protocol", "group.instance.id",
+    "fetch.wait.max.ms",
 ]
 
 /// Where a consumer starts reading a partition for which the application has no stored offset.
@@ -48,17 +49,22 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
     public var heartbeatInterval: Duration
     /// `max.poll.interval.ms`: the longest gap between polls before the member is evicted.
     public var maxPollInterval: Duration
+    /// `fetch.wait.max.ms`: how long the broker may hold a fetch for data to arrive. librdkafka's 500 ms
+    /// default put a 200 ms floor under event → list latency on Tansu (README, "Freshness").
+    public var fetchWaitMax: Duration
     public var startPosition: StartPosition
 
     public init(client: KafkaClientConfiguration, groupID: String, topics: [String],
                 sessionTimeout: Duration = .seconds(10), heartbeatInterval: Duration = .seconds(1),
-                maxPollInterval: Duration = .seconds(300), startPosition: StartPosition = .beginning) {
+                maxPollInterval: Duration = .seconds(300), fetchWaitMax: Duration = .milliseconds(20),
+                startPosition: StartPosition = .beginning) {
         self.client = client
         self.groupID = groupID
         self.topics = topics
         self.sessionTimeout = sessionTimeout
         self.heartbeatInterval = heartbeatInterval
         self.maxPollInterval = maxPollInterval
+        self.fetchWaitMax = fetchWaitMax
         self.startPosition = startPosition
     }
 
@@ -75,6 +81,7 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
             ("session.timeout.ms", "\(sessionTimeout.milliseconds)"),
             ("heartbeat.interval.ms", "\(heartbeatInterval.milliseconds)"),
             ("max.poll.interval.ms", "\(maxPollInterval.milliseconds)"),
+            ("fetch.wait.max.ms", "\(fetchWaitMax.milliseconds)"),
         ]
         return try p + checkedPassThrough(client.properties)
     }

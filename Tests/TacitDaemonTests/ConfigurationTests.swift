@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TacitDaemon
+@testable import TacitKafka
 
 @Suite("Configuration")
 struct ConfigurationTests {
@@ -50,6 +51,9 @@ struct ConfigurationTests {
         #expect(c.kafka.consumer.client.brokers == ["a:1", "b:2"])
         #expect(c.trainer.model == "sasrec" && c.trainer.windowStride == 25 && !c.trainer.refit)
         #expect(TacitConfiguration().trainer.refit)
+        #expect(try c.kafka.consumer.rdkafkaProperties().contains { $0 == ("fetch.wait.max.ms", "20") })
+        let fast = try TacitConfiguration.parse("[kafka]\nfetch_wait_max_ms = 10", file: "x.toml")
+        #expect(try fast.kafka.consumer.rdkafkaProperties().contains { $0 == ("fetch.wait.max.ms", "10") })
     }
 
     @Test func learningRateDefaultsPerModelUnlessSet() throws {
@@ -93,6 +97,8 @@ struct ConfigurationTests {
         #expect(error("[kafka]\ninput_topics = [\"tacit.deadletter\"]") == "configs/tacit.toml: kafka.input_topics: \"tacit.deadletter\" is also an output topic")
         #expect(error("[service]\nlog_level = \"loud\"")?.hasPrefix("configs/tacit.toml: service.log_level: expected one of") == true)
         #expect(error("kafka = 3") == "configs/tacit.toml: kafka: expected a table, found integer")
+        #expect(error("[kafka.properties]\n\"fetch.wait.max.ms\" = 10")?.contains("kafka.properties.fetch.wait.max.ms: managed by Tacit") == true)
+        #expect(error("[kafka]\nfetch_wait_max_ms = 0")?.hasPrefix("configs/tacit.toml: kafka.fetch_wait_max_ms:") == true)
     }
 
     @Test func syntaxErrorsNameTheLine() {

@@ -272,20 +272,29 @@ struct EventStoreTests {
         #expect(try reopened.owedLists().isEmpty)
     }
 
+    /// The version-3 tables this build changed: event_ids with UNIQUE(id), and the popularity index.
+    static let version3Tables = ["CREATE TABLE event_ids(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)",
+                                 "CREATE INDEX items_popularity ON items(positive_count DESC, id)"]
+
+    /// A store file as an older build left it: this build's statements except those naming any of `without`,
+    /// then `extra`, and the recorded version.
+    func writeOldStore(version: Int, without: [String], extra: [String]) throws {
+        let old = try SQLiteConnection(path: dir.appendingPathComponent("s.sqlite").path)
+        try old.exec("PRAGMA journal_mode=WAL")
+        for statement in Schema.statements where !without.contains(where: statement.contains) { try old.exec(statement) }
+        for statement in extra + ["INSERT INTO meta(key, value) VALUES ('schema_version', '\(version)')"] { try old.exec(statement) }
+    }
+
     @Test func migratesAStoreOfSchemaVersion1InPlace() throws {
         let path = dir.appendingPathComponent("s.sqlite").path
-        do {
-            // A version-1 file: the schema before `owed_lists`, with some state in it.
-            let v1 = try SQLiteConnection(path: path)
-            try v1.exec("PRAGMA journal_mode=WAL")
-            for statement in Schema.statements where !statement.contains("owed_lists") { try v1.exec(statement) }
-            try v1.exec("INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
-            try v1.exec("INSERT INTO users(ext, event_count, seq_len, last_ts) VALUES ('old', 1, 1, 5)")
-            try v1.exec("INSERT INTO items(ext, event_count, positive_count) VALUES ('x', 1, 1)")
-            try v1.exec("INSERT INTO behaviors(name) VALUES ('buy')")
-            try v1.exec("INSERT INTO events(user, item, behavior, feedback, ts, value, weight) VALUES (1, 1, 1, NULL, 5, NULL, 1)")
-            try v1.exec("INSERT INTO offsets(topic, partition, next_offset) VALUES ('t', 0, 1)")
-        }
+        // A version-1 file: the schema before `owed_lists`, with some state in it.
+        try writeOldStore(version: 1, without: ["owed_lists", "event_ids"], extra: Self.version3Tables + [
+            "INSERT INTO users(ext, event_count, seq_len, last_ts) VALUES ('old', 1, 1, 5)",
+            "INSERT INTO items(ext, event_count, positive_count) VALUES ('x', 1, 1)",
+            "INSERT INTO behaviors(name) VALUES ('buy')",
+            "INSERT INTO events(user, item, behavior, feedback, ts, value, weight) VALUES (1, 1, 1, NULL, 5, NULL, 1)",
+            "INSERT INTO offsets(topic, partition, next_offset) VALUES ('t', 0, 1)",
+        ])
         let s = try store()
         #expect(try s.eventCount(user: "old") == 1)
         #expect(try s.owedLists().isEmpty)
@@ -299,17 +308,10 @@ struct EventStoreTests {
 
     @Test func migratesAStoreOfSchemaVersion3InPlace() throws {
         let path = dir.appendingPathComponent("s.sqlite").path
-        do {
-            // A version-3 file: event_ids with UNIQUE(id), the popularity index, some state.
-            let v3 = try SQLiteConnection(path: path)
-            try v3.exec("PRAGMA journal_mode=WAL")
-            for statement in Schema.statements where !statement.contains("event_ids") { try v3.exec(statement) }
-            try v3.exec("CREATE TABLE event_ids(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)")
-            try v3.exec("CREATE INDEX items_popularity ON items(positive_count DESC, id)")
-            try v3.exec("INSERT INTO meta(key, value) VALUES ('schema_version', '3')")
-            try v3.exec("INSERT INTO items(ext, event_count, positive_count) VALUES ('x', 3, 1), ('y', 5, 4)")
-            try v3.exec("INSERT INTO event_ids(seq, id) VALUES (7, 'old1'), (8, 'old2')")
-        }
+        try writeOldStore(version: 3, without: ["event_ids"], extra: Self.version3Tables + [
+            "INSERT INTO items(ext, event_count, positive_count) VALUES ('x', 3, 1), ('y', 5, 4)",
+            "INSERT INTO event_ids(seq, id) VALUES (7, 'old1'), (8, 'old2')",
+        ])
         let s = try store()
         #expect(try s.popularItems(limit: 5).map { [$0.item, Int32($0.positives)] } == [[1, 4], [0, 1]])
         let out = try s.apply([rec(event("u", "z", id: "old2"), offset: 0), rec(event("u", "z", id: "new"), offset: 1)])

@@ -29,6 +29,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var sessionTimeoutMs = 10_000
         public var heartbeatIntervalMs = 1_000
         public var maxPollIntervalMs = 300_000
+        public var fetchWaitMaxMs = 20
         public var lingerMs = 5
         public var messageTimeoutMs = 120_000
         public var producerStallTimeoutMs = 30_000
@@ -43,7 +44,8 @@ public struct TacitConfiguration: Sendable, Equatable {
             KafkaConsumerConfiguration(client: client, groupID: groupID, topics: inputTopics,
                                        sessionTimeout: .milliseconds(sessionTimeoutMs),
                                        heartbeatInterval: .milliseconds(heartbeatIntervalMs),
-                                       maxPollInterval: .milliseconds(maxPollIntervalMs))
+                                       maxPollInterval: .milliseconds(maxPollIntervalMs),
+                                       fetchWaitMax: .milliseconds(fetchWaitMaxMs))
         }
 
         public var producer: KafkaProducerConfiguration {
@@ -170,7 +172,7 @@ public struct TacitConfiguration: Sendable, Equatable {
     /// `[publisher]`: top-K lists to the output topic.
     public struct Publisher: Sendable, Equatable {
         public var topK = 10
-        public var debounceMs = 500
+        public var debounceMs = 50
         public var excludeConsumed = true
         public var excludeDisliked = true
         /// Items a user took only with `taxonomy.auxiliary` behaviors (viewed, carted) stay eligible.
@@ -242,6 +244,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.kafka.sessionTimeoutMs = try k.int("session_timeout_ms", default: d.kafka.sessionTimeoutMs, range: 1_000...3_600_000)
         c.kafka.heartbeatIntervalMs = try k.int("heartbeat_interval_ms", default: d.kafka.heartbeatIntervalMs, range: 100...3_600_000)
         c.kafka.maxPollIntervalMs = try k.int("max_poll_interval_ms", default: d.kafka.maxPollIntervalMs, range: 1_000...86_400_000)
+        c.kafka.fetchWaitMaxMs = try k.int("fetch_wait_max_ms", default: d.kafka.fetchWaitMaxMs, range: 1...10_000)
         c.kafka.lingerMs = try k.int("linger_ms", default: d.kafka.lingerMs, range: 0...900_000)
         c.kafka.messageTimeoutMs = try k.int("message_timeout_ms", default: d.kafka.messageTimeoutMs, range: 1_000...86_400_000)
         c.kafka.producerStallTimeoutMs = try k.int("producer_stall_timeout_ms", default: d.kafka.producerStallTimeoutMs,

@@ -60,6 +60,10 @@ public final class IngestService: Service, Sendable {
         // Parsing batch N+1 overlaps applying batch N (two cores: JSON on one, SQLite on the other). A parsed
         // batch waits for at most one more poll, which returns at once: the next batch or nothing.
         var parsed: ParsedBatch?
+        // Idle polls back off from 1 ms to poll_timeout_ms: a stream's next records are picked up within a
+        // millisecond or two, an idle consumer still wakes only every poll_timeout_ms.
+        let firstIdleWait = Duration.milliseconds(1)
+        var idleWait = firstIdleWait
         func finish(_ batch: ParsedBatch) throws {
             let outcome = try apply(batch)
             for (p, n) in outcome.nextOffsets { nextOffsets[TopicPartition(p.topic, p.partition)] = n }
@@ -82,10 +86,12 @@ public final class IngestService: Service, Sendable {
                     parsed = nil
                     try finish(batch)
                 } else {
-                    try? await Task.sleep(for: settings.pollTimeout)
+                    try? await Task.sleep(for: min(idleWait, settings.pollTimeout))
+                    idleWait = min(idleWait * 2, settings.pollTimeout)
                 }
                 continue
             }
+            idleWait = firstIdleWait
             let parser = self.parser
             let parsing = Task.detached { parser.parse(messages, nowMs: now) }
             if let batch = parsed { try finish(batch) }
