@@ -10,13 +10,17 @@
 #   scripts/measure-ingest.sh [--events 200000] [--runs 3] [--fresh-rate 200] [--fresh-seconds 60]
 #                             [--synchronous full|normal] [--debounce 500[,50,…]] [--freshness-only]
 #                             [--kafka-setting key=value …]   (a [kafka] key, e.g. fetch_wait_max_ms=20)
+#                             [--model popularity|lightgcn|sine|…]
+# --model other than popularity serves a learned model in (b): the daemon first takes the first 60,000
+# MovieLens-100k events with the trainer on (one fine-tune, promoted), then the timed events follow
+# (at most the 40,000 left), and lists per event count only lists published during the timed part.
 # --debounce runs (b) once per publisher.debounce_ms value given, and prints lists per event beside the
 # latencies: the debounce's trade-off.
 # Environment: TACIT_SCRATCH (SwiftPM build folder, default .build).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-events=200000; runs=3; fresh_rate=200; fresh_seconds=60; sync=full; debounces=500; freshness_only=""; kafka_settings=""; extra_args=""
+events=200000; runs=3; fresh_rate=200; fresh_seconds=60; sync=full; debounces=500; freshness_only=""; kafka_settings=""; extra_args=""; serve_model=popularity
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) events="$2"; shift 2 ;;
@@ -26,6 +30,7 @@ while [ $# -gt 0 ]; do
     --synchronous) sync="$2"; shift 2 ;;
     --debounce) debounces="$2"; shift 2 ;;
     --freshness-only) freshness_only=1; shift ;;
+    --model) serve_model="$2"; extra_args+=" --model $2"; shift 2 ;;
     --kafka-setting) kafka_settings+="${2%%=*} = ${2#*=}"$'\n'; extra_args+=" --kafka-setting $2"; shift 2 ;;
     *) echo "measure-ingest.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -69,7 +74,8 @@ done
 kmed="$(printf '%s\n' "${krates[@]}" | median)"
 fi
 
-write_config() { # dir group [debounce_ms]
+preload=60000
+write_config() { # dir group [debounce_ms] [model]
   cat > "$1/tacit.toml" <<EOF
 [kafka]
 brokers = "$brokers"
@@ -80,15 +86,14 @@ ${kafka_settings}
 [store]
 path = "$1/tacit.sqlite"
 synchronous = "$sync"
-[trainer]
-enabled = false
-model = "popularity"
+$(if [ "${4:-popularity}" = popularity ]; then printf '[trainer]\nenabled = false\nmodel = "popularity"'; else
+  printf '[trainer]\nenabled = true\nmodel = "%s"\nevery_events = %d\ninterval_s = 86400' "$4" "$preload"; fi)
 [publisher]
 debounce_ms = ${3:-500}
 [http]
 port = $hport
 [service]
-log_level = "warning"
+log_level = "${5:-warning}"
 EOF
 }
 metric() { curl -fsS "http://127.0.0.1:$hport/metrics" 2>/dev/null | awk -v m="$1" '$1 == m { print $2 }'; }
@@ -123,15 +128,24 @@ echo "RESULT ingest: daemon median $dmed events/s applied to SQLite vs kcat raw 
 fi
 
 for debounce in ${debounces//,/ }; do
-echo "## (b) freshness at $fresh_rate events/s for $fresh_seconds s (MovieLens-100k, ts = send time; debounce_ms $debounce, trainer off)"
+echo "## (b) freshness at $fresh_rate events/s for $fresh_seconds s (MovieLens-100k, ts = send time; debounce_ms $debounce, model $serve_model)"
 bash scripts/broker.sh reset --port "$bport" --partitions 4 2>/dev/null
-d="$run/freshness-$debounce"; mkdir -p "$d"; write_config "$d" "measure-fresh-$RANDOM" "$debounce"
+d="$run/freshness-$debounce"; mkdir -p "$d"; write_config "$d" "measure-fresh-$RANDOM" "$debounce" "$serve_model" info
 start_daemon "$d"
+skip=0; timed=$((fresh_rate * fresh_seconds))
+if [ "$serve_model" != popularity ]; then
+  skip=$preload; timed=$(( timed < 100000 - preload ? timed : 100000 - preload ))
+  "$bin" replay --data ml-100k --topic tacit.feedback --brokers "$brokers" --limit "$preload" --progress-every 0 | tail -n 1
+  for _ in $(seq 1 600); do grep -q "fine-tune promoted" "$d/daemon.log" && break; sleep 0.5; done
+  grep -q "fine-tune promoted" "$d/daemon.log" || { echo "no promoted $serve_model model after 300 s"; tail "$d/daemon.log"; exit 1; }
+  echo "$serve_model promoted: $(grep "fine-tune promoted" "$d/daemon.log" | tail -n 1 | cut -c1-200)"
+  sleep 5   # the republish after the promotion
+fi
 "$bin" tail --brokers "$brokers" --from-beginning --json > "$d/lists.jsonl" 2> "$d/tail.err" &
 tail_pid=$!
 sleep 3
-"$bin" replay --data ml-100k --topic tacit.feedback --brokers "$brokers" --rate "$fresh_rate" \
-  --limit "$((fresh_rate * fresh_seconds))" --delivery-log "$d/deliveries.txt" --progress-every 0 | tail -n 1
+"$bin" replay --data ml-100k --topic tacit.feedback --brokers "$brokers" --rate "$fresh_rate" --skip "$skip" \
+  --limit "$timed" --delivery-log "$d/deliveries.txt" --progress-every 0 | tail -n 1
 sleep 3
 kill -INT "$tail_pid"; wait "$tail_pid" || true
 stop_daemon
@@ -142,10 +156,11 @@ list_count = 0
 by_user = {}
 for line in open(lists):
     o = json.loads(line)
-    list_count += 1
     m = o["message"]
     by_user.setdefault(m["user"], []).append((o["timestamp_ms"] or o["received_ms"], o["received_ms"], m["events_through"]))
 for v in by_user.values(): v.sort(key=lambda t: t[0])
+first_timed = min(int(l.split()[3]) for l in open(deliveries))
+list_count = sum(1 for v in by_user.values() for l in v if l[0] >= first_timed)
 lat, rec, steady, missing = [], [], [], 0
 first_sent = None
 for line in open(deliveries):
