@@ -35,13 +35,8 @@ while [ $# -gt 0 ]; do
     *) echo "measure-ingest.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-scratch="${TACIT_SCRATCH:-.build}"
-swift build -c release --scratch-path "$scratch" --product tacit >/dev/null
-bin="$root/$scratch/release/tacit"
-. scripts/env.sh
+. scripts/lib/release-tacit.sh
 run="$root/.tools/run/measure"; rm -rf "$run"; mkdir -p "$run"
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { local p=$(( 20000 + RANDOM % 20000 )); while port_taken "$p"; do p=$(( 20000 + RANDOM % 20000 )); done; echo "$p"; }
 bport="$(free_port)"; hport="$(free_port)"; brokers="127.0.0.1:$bport"
 daemon_pid=""
 cleanup() {

@@ -50,13 +50,14 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
     /// `max.poll.interval.ms`: the longest gap between polls before the member is evicted.
     public var maxPollInterval: Duration
     /// `fetch.wait.max.ms`: how long the broker may hold a fetch for data to arrive. librdkafka's 500 ms
-    /// default put a 200 ms floor under event → list latency on Tansu (README, "Freshness").
+    /// default puts a ~200 ms floor under event → list latency on Tansu (README, "Freshness"); 20 ms
+    /// removes it, but one soak run stalled consumption at 20 ms (README, "A long run"), so 500 stays.
     public var fetchWaitMax: Duration
     public var startPosition: StartPosition
 
     public init(client: KafkaClientConfiguration, groupID: String, topics: [String],
                 sessionTimeout: Duration = .seconds(10), heartbeatInterval: Duration = .seconds(1),
-                maxPollInterval: Duration = .seconds(300), fetchWaitMax: Duration = .milliseconds(20),
+                maxPollInterval: Duration = .seconds(300), fetchWaitMax: Duration = .milliseconds(500),
                 startPosition: StartPosition = .beginning) {
         self.client = client
         self.groupID = groupID

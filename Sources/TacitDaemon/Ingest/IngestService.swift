@@ -81,6 +81,11 @@ public final class IngestService: Service, Sendable {
                 $0.brokersDown = stats.brokersDown
             }
             metrics.consumerErrors.set(Double(stats.transportErrors))
+            // Also while polls come back empty: a consumer that stops receiving must show a growing lag.
+            if ContinuousClock.now - lastLag > .seconds(5) {
+                lastLag = .now
+                metrics.lag.set(Double(consumer.lag(nextOffsets: nextOffsets).values.reduce(0, +)))
+            }
             if messages.isEmpty {
                 if let batch = parsed {
                     parsed = nil
@@ -96,10 +101,6 @@ public final class IngestService: Service, Sendable {
             let parsing = Task.detached { parser.parse(messages, nowMs: now) }
             if let batch = parsed { try finish(batch) }
             parsed = await parsing.value
-            if ContinuousClock.now - lastLag > .seconds(5) {
-                lastLag = .now
-                metrics.lag.set(Double(consumer.lag(nextOffsets: nextOffsets).values.reduce(0, +)))
-            }
             metrics.assignedPartitions.set(Double(consumer.assignment.count))
         }
         // The batch in hand is finished before leaving the group.
