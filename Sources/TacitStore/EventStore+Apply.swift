@@ -22,8 +22,7 @@ extension EventStore {
             var ids: [String] = []
             while try newest.step() { ids.append(newest.string(0)) }
             newest.reset()
-            var seen = Set<String>()
-            recentIDs.append(contentsOf: ids.reversed().filter { seen.insert($0).inserted })
+            recentIDs.append(contentsOf: ids.reversed())
         }
 
         /// Per-user totals gathered while applying a batch, written once per user at the end.

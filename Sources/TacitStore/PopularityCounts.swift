@@ -8,7 +8,7 @@ struct PopularityCounts {
     static let minimumHead = 256
 
     /// By dense item id.
-    private(set) var counts: [Int64] = []
+    private var counts: [Int64] = []
     /// Items with positive counts, most first, ties by id; valid while `head != nil`.
     private var head: [Int32]?
     private var headLength = minimumHead

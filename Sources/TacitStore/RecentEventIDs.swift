@@ -15,14 +15,14 @@ struct RecentEventIDs {
         self.capacity = max(0, capacity)
     }
 
-    var count: Int { ring.count }
-
     func contains(_ id: String) -> Bool { members.contains(id) }
 
-    /// Appends the newest ids, in order, forgetting the oldest beyond `capacity`.
+    /// Appends the newest ids, in order, forgetting the oldest beyond `capacity`. An id already in the window
+    /// is skipped (a stored window can hold one twice if it was applied again after being forgotten), so
+    /// evicting a ring slot never forgets an id another slot still holds.
     mutating func append<S: Sequence<String>>(contentsOf ids: S) {
         guard capacity > 0 else { return }
-        for id in ids {
+        for id in ids where !members.contains(id) {
             if ring.count < capacity {
                 ring.append(id)
             } else {
