@@ -13,16 +13,12 @@ extension HNT {
     }
 
     /// LightGCN over a multi-behavior graph with each behavior's messages scaled by its `w_b`
-    /// (eq. 3): `E^{l+1} = Σ_b (A_b E^l) ⊙ w_b`, final = mean over layers 0…L. → (U + I, d).
+    /// (eq. 3): `E^{l+1} = Σ_b (A_b E^l) ⊙ w_b` (one fused pass over the edges), final = mean over
+    /// layers 0…L. → (U + I, d).
     func propagate(_ x0: Tensor, over graph: HNTGraphs.Multigraph, weights w: Tensor) -> Tensor {
         var layer = x0, sum = x0
         for _ in 0..<settings.embedding.layers {
-            var next: Tensor?
-            for (b, a) in graph.perBehavior {
-                let part = Tensor.sparseMatmul(a, layer) * w.slice(axis: 0, b..<(b + 1))
-                next = next.map { $0 + part } ?? part
-            }
-            layer = next ?? Tensor(zeros: x0.shape)
+            layer = Tensor.multiRelationMatmul(graph.matrix, layer, weights: w)
             sum = sum + layer
         }
         return sum.scaled(by: 1 / Float(settings.embedding.layers + 1))

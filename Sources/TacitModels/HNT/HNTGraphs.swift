@@ -4,12 +4,12 @@ import TacitTensor
 /// The graphs HNT propagates over, built once from the training set. Nodes are users `0..<U` then
 /// items `U..<U+I`, as in `SparseMatrix.normalizedBipartite`.
 struct HNTGraphs {
-    /// A multi-behavior graph split by behavior: `perBehavior[b]` holds the edges of behavior b,
+    /// A multi-behavior graph whose entries keep their behavior (the relation, by behavior code),
     /// normalized by the node degrees of the whole multigraph (each distinct (u, i, b) edge counts
     /// once), so `Σ_b A_b` is the graph's `D^{-1/2} A D^{-1/2}` and eq. 3 can scale each
-    /// behavior's messages by its own `w_b`.
+    /// behavior's messages by its own `w_b` in one pass.
     struct Multigraph {
-        var perBehavior: [(behavior: Int, matrix: SparseMatrix)]
+        var matrix: MultiRelationMatrix
         var edgeCount: Int
     }
 
@@ -42,7 +42,7 @@ struct HNTGraphs {
     let targetItems: [Int32]
 
     init(train: TrainingSet) {
-        let U = train.userCount, I = train.itemCount
+        let U = train.userCount, I = train.itemCount, B = train.taxonomy.behaviors.count
         let targetCode = Int(train.taxonomy.targetCode)
         let bought = train.target
         auxiliary = train.taxonomy.auxiliaryCodes.map(Int.init).filter { train.byBehavior[$0].nonZeros > 0 }
@@ -61,9 +61,9 @@ struct HNTGraphs {
                 }
             }
         }
-        plus = HNTGraphs.multigraph(plusEdges, users: U, items: I)
-        auxPlus = HNTGraphs.multigraph(auxPlusEdges, users: U, items: I)
-        auxAll = HNTGraphs.multigraph(auxPlusEdges + auxMinusEdges, users: U, items: I)
+        plus = HNTGraphs.multigraph(plusEdges, users: U, items: I, behaviors: B)
+        auxPlus = HNTGraphs.multigraph(auxPlusEdges, users: U, items: I, behaviors: B)
+        auxAll = HNTGraphs.multigraph(auxPlusEdges + auxMinusEdges, users: U, items: I, behaviors: B)
         auxPlusPairs = UserItemMatrix(userCount: U, itemCount: I, users: auxPlusEdges.map(\.0), items: auxPlusEdges.map(\.1)).pairs()
         auxMinus = UserItemMatrix(userCount: U, itemCount: I, users: auxMinusEdges.map(\.0), items: auxMinusEdges.map(\.1))
         auxMinusPairs = auxMinus.pairs()
@@ -96,21 +96,19 @@ struct HNTGraphs {
         activeOnly = only
     }
 
-    static func multigraph(_ edges: [(Int32, Int32, Int)], users U: Int, items I: Int) -> Multigraph {
+    static func multigraph(_ edges: [(Int32, Int32, Int)], users U: Int, items I: Int, behaviors: Int) -> Multigraph {
         var degree = [Float](repeating: 0, count: U + I)
         for (u, i, _) in edges { degree[Int(u)] += 1; degree[U + Int(i)] += 1 }
-        var byBehavior: [Int: (r: [Int32], c: [Int32], v: [Float])] = [:]
-        for (u, i, b) in edges {
-            let a = Int(u), n = U + Int(i)
-            let x = 1 / (degree[a] * degree[n]).squareRoot()
-            byBehavior[b, default: ([], [], [])].r += [Int32(a), Int32(n)]
-            byBehavior[b, default: ([], [], [])].c += [Int32(n), Int32(a)]
-            byBehavior[b, default: ([], [], [])].v += [x, x]
+        var r = [Int32](), c = [Int32](), v = [Float](), b = [Int32]()
+        r.reserveCapacity(2 * edges.count); c.reserveCapacity(2 * edges.count)
+        v.reserveCapacity(2 * edges.count); b.reserveCapacity(2 * edges.count)
+        for (u, i, behavior) in edges {
+            let a = u, n = Int32(U) + i
+            let x = 1 / (degree[Int(a)] * degree[Int(n)]).squareRoot()
+            r.append(a); c.append(n); r.append(n); c.append(a)
+            v.append(x); v.append(x); b.append(Int32(behavior)); b.append(Int32(behavior))
         }
-        let parts = byBehavior.keys.sorted().map { b in
-            let e = byBehavior[b]!
-            return (b, SparseMatrix(rows: U + I, cols: U + I, rowIndex: e.r, colIndex: e.c, values: e.v, symmetric: true))
-        }
-        return Multigraph(perBehavior: parts, edgeCount: edges.count)
+        let matrix = MultiRelationMatrix(size: U + I, relationCount: behaviors, rowIndex: r, colIndex: c, values: v, relation: b)
+        return Multigraph(matrix: matrix, edgeCount: edges.count)
     }
 }
