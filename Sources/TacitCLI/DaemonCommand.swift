@@ -51,7 +51,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let logger = Logger(label: "tacit")
         logger.info("tacit daemon", metadata: ["summary": "\(summary)"])
         do {
-            try await Daemon.run(configPath: config, components: components, logger: logger)
+            try await Daemon.run(configuration: configuration, components: components, logger: logger)
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("tacit daemon: configuration error: \(error)\n".utf8))
             throw ExitCode(Self.exitConfigError)

@@ -80,6 +80,8 @@ struct ConfigurationTests {
         #expect(error("[kafka]\nbrokrs = \"a:1\"") == "configs/tacit.toml: kafka.brokrs: unknown key")
         #expect(error("[kafak]\n") == "configs/tacit.toml: kafak: unknown key")
         #expect(error("[publisher]\ntop_k = 0") == "configs/tacit.toml: publisher.top_k: expected an integer in 1...10000, found 0")
+        #expect(error("[publisher]\nreshow_boost = -1.0") == "configs/tacit.toml: publisher.reshow_boost: expected a number in 0.0...100.0, found -1.0")
+        #expect(error("[publisher]\nreshow_recent = 2000") == "configs/tacit.toml: publisher.reshow_recent: expected an integer in 0...1000, found 2000")
         #expect(error("[store]\nsynchronous = \"off\"") == "configs/tacit.toml: store.synchronous: expected one of \"normal\", \"full\", found \"off\"")
         #expect(error("[http]\nenabled = \"yes\"") == "configs/tacit.toml: http.enabled: expected true or false, found string")
         #expect(error("[kafka.properties]\n\"enable.auto.commit\" = true")?.hasPrefix("configs/tacit.toml: kafka.properties.enable.auto.commit: managed by Tacit") == true)

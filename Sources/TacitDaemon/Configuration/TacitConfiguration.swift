@@ -177,11 +177,22 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var excludeDisliked = true
         /// Items a user took only with `taxonomy.auxiliary` behaviors (viewed, carted) stay eligible.
         public var reshowAuxiliary = true
+        /// Of those, the user's newest `reshowRecent` are lifted by `reshowBoost` standard deviations of
+        /// their scores (`HesitationLift`; learned models and `trending`).
+        public var reshowRecent = 5
+        public var reshowBoost = 3.0
         public var retryBackoffMs = 1_000
         /// Messages carry the serving model's explanation of the list (`Explanation`).
         public var explain = false
         /// Model name reported until a learned model serves (`popularity`).
         public var fallbackModel = "popularity"
+
+        /// The lift of each user's newest hesitations under `taxonomy`: nil when nothing would be lifted
+        /// (`reshow_auxiliary` off, no auxiliary behaviors, `reshow_recent` or `reshow_boost` 0).
+        public func hesitationLift(_ taxonomy: EventTaxonomy) -> HesitationLift? {
+            guard reshowAuxiliary, !taxonomy.auxiliary.isEmpty, reshowRecent > 0, reshowBoost > 0 else { return nil }
+            return HesitationLift(auxiliary: Set(taxonomy.auxiliary), recent: reshowRecent, boost: Float(reshowBoost))
+        }
 
         /// The list rules these settings make under `taxonomy` (`reshow_auxiliary` names its auxiliary behaviors).
         public func rules(_ taxonomy: EventTaxonomy) -> ListBuilder.Rules {
@@ -375,6 +386,8 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.publisher.excludeConsumed = try p.bool("exclude_consumed", default: d.publisher.excludeConsumed)
         c.publisher.excludeDisliked = try p.bool("exclude_disliked", default: d.publisher.excludeDisliked)
         c.publisher.reshowAuxiliary = try p.bool("reshow_auxiliary", default: d.publisher.reshowAuxiliary)
+        c.publisher.reshowRecent = try p.int("reshow_recent", default: d.publisher.reshowRecent, range: 0...1_000)
+        c.publisher.reshowBoost = try p.double("reshow_boost", default: d.publisher.reshowBoost, range: 0...100)
         c.publisher.retryBackoffMs = try p.int("retry_backoff_ms", default: d.publisher.retryBackoffMs, range: 1...3_600_000)
         c.publisher.explain = try p.bool("explain", default: d.publisher.explain)
         try p.finish()

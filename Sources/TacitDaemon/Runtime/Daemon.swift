@@ -61,10 +61,9 @@ public final class Daemon: Sendable {
         health = HealthState(stallAfterMs: Int64(max(30_000, configuration.kafka.maxPollIntervalMs / 2)))
     }
 
-    /// Loads `configPath` and runs until SIGTERM/SIGINT. The CLI's `tacit daemon --config`.
-    public static func run(configPath: String, components: DaemonComponents = DaemonComponents(),
+    /// Runs `configuration` (loaded once, by the caller) until SIGTERM/SIGINT. The CLI's `tacit daemon --config`.
+    public static func run(configuration: TacitConfiguration, components: DaemonComponents = DaemonComponents(),
                            logger: Logger = Logger(label: "tacit")) async throws {
-        let configuration = try TacitConfiguration.load(path: configPath)
         let daemon = Daemon(configuration: configuration, components: components, logger: logger,
                             environment: ProcessInfoEnvironment.current)
         try await daemon.run(signals: true)

@@ -27,7 +27,10 @@ extension DaemonComponents {
                 }
             }
             return DaemonComponents(
-                recommender: { context in TrendingRecommender(trend: try current(context), halfLife: config.trainer.trendHalfLife) },
+                recommender: { context in
+                    TrendingRecommender(trend: try current(context), halfLife: config.trainer.trendHalfLife,
+                                        lift: context.configuration.publisher.hesitationLift(context.configuration.taxonomy))
+                },
                 observers: { context in [try current(context)] })
         case "bpr", "lightgcn", "hnt", "sasrec", "sine", "emorec":
             let built = ModelComponentsBox()
@@ -62,7 +65,8 @@ private final class ModelComponentsBox: Sendable {
     func make(_ context: DaemonContext) throws -> Built {
         let t = context.configuration.trainer
         let recommender = try EmbeddingRecommender(model: t.model, store: context.store, foldInWeight: t.foldInWeight,
-                                                   cacheCapacity: t.foldInCacheSize, trend: t.trend)
+                                                   cacheCapacity: t.foldInCacheSize, trend: t.trend,
+                                                   lift: context.configuration.publisher.hesitationLift(context.configuration.taxonomy))
         if let m = recommender.model {
             context.logger.info("serving snapshot", metadata: ["model": "\(m.model)", "version": "\(m.version)"])
         }

@@ -3,7 +3,8 @@ import TacitData
 import TacitStore
 
 /// Serves top-K lists from the promoted embedding model (`bpr`, `lightgcn`): scores are dot
-/// products of the user's serving vector with every item's final embedding (BLAS sgemv).
+/// products of the user's serving vector with every item's final embedding (BLAS sgemv), plus the
+/// trend (`TrendPrior`) and the lift of the user's newest hesitations (`HesitationLift`).
 ///
 /// Freshness between fine-tunes: as an `IngestObserver` it drops the cached vectors of users
 /// touched by a batch; their next list recomputes the vector from their stored events with
@@ -20,10 +21,19 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
     let fallback: PopularityRecommender
     /// The current item prior a promoted model's `TrendPrior` adds to its scores (nil: trend off).
     public let trend: ItemTrend?
+    /// The user's newest hesitations lifted in the list (nil: off, or no auxiliary behaviors).
+    public let lift: HesitationLift?
+
+    /// What a list needs of a user besides the model: kept per user until their next event.
+    private struct UserState {
+        var vector: [Float]
+        /// `lift`'s items for the user (empty without a lift).
+        var lifted: [Int32]
+    }
 
     private struct State: ~Copyable {
         var model: ServingEmbeddings?
-        var cache: [Int32: [Float]] = [:]
+        var cache: [Int32: UserState] = [:]
         /// Insertion order of `cache` keys (may hold keys already removed), for FIFO eviction.
         var order: [Int32] = []
         var orderHead = 0
@@ -35,8 +45,10 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
 
     /// Loads the newest promoted snapshot of `model` from the store, if any, so a restarted
     /// daemon serves it before the first fine-tune.
-    public init(model: String, store: EventStore, foldInWeight: Double, cacheCapacity: Int, trend: Bool = false) throws {
+    public init(model: String, store: EventStore, foldInWeight: Double, cacheCapacity: Int, trend: Bool = false,
+                lift: HesitationLift? = nil) throws {
         modelName = model
+        self.lift = lift
         self.trend = trend ? try ItemTrend(store: store) : nil
         self.store = store
         self.foldInWeight = Float(foldInWeight)
@@ -79,8 +91,11 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
         guard let model else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
         if let sequence = model.sequence {
             // Sequential models: the user's current history, re-encoded now (nothing to cache).
-            let history = sequence.history(try store.sequence(user: user), user: user)
-            let adjust = withTrend(model)
+            let events = try store.sequence(user: user)
+            let history = sequence.history(events, user: user)
+            let lifted = lift?.items(events) ?? []
+            let trended = withTrend(model)
+            let adjust = { (scores: [Float]) in self.lift?.apply(trended(scores), items: lifted) ?? trended(scores) }
             guard let scores = sequence.scores(history: history).map(adjust) else {
                 return try fallback.recommend(user: user, k: k, excluding: excluded)
             }
@@ -91,14 +106,20 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
         }
         // The user's positive items, read from the store at most once per list.
         var positives: [Int32]?
-        var vector = cached
-        if vector == nil {
-            positives = Self.positives(try store.sequence(user: user))
-            vector = FoldIn.vector(model, user: user, positives: positives ?? [], weight: foldInWeight)
-            if let v = vector { remember(user, v, generation: generation, model: model) }
+        var known = cached
+        if known == nil {
+            let events = try store.sequence(user: user)
+            positives = Self.positives(events)
+            if let v = FoldIn.vector(model, user: user, positives: positives ?? [], weight: foldInWeight) {
+                let fresh = UserState(vector: v, lifted: lift?.items(events) ?? [])
+                remember(user, fresh, generation: generation, model: model)
+                known = fresh
+            }
         }
-        guard let vector else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
-        let items = FoldIn.topK(scores: withTrend(model)(FoldIn.scores(model, vector: vector)), k: k, excluded: excluded)
+        guard let known else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
+        var scores = withTrend(model)(FoldIn.scores(model, vector: known.vector))
+        if let lift { scores = lift.apply(scores, items: known.lifted) }
+        let items = FoldIn.topK(scores: scores, k: k, excluded: excluded)
         guard explain else { return Recommendations(items: items, model: model.identity) }
         let taken = try positives ?? Self.positives(try store.sequence(user: user))
         return Recommendations(items: items, model: model.identity,
@@ -182,7 +203,7 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
         return explanation
     }
 
-    private func remember(_ user: Int32, _ vector: [Float], generation: UInt64, model: ServingEmbeddings) {
+    private func remember(_ user: Int32, _ userState: UserState, generation: UInt64, model: ServingEmbeddings) {
         state.withLock { s in
             guard s.generation == generation, s.model === model else { return }
             if s.cache.count >= cacheCapacity {
@@ -203,7 +224,7 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
                 s.order.removeFirst(s.orderHead)
                 s.orderHead = 0
             }
-            s.cache[user] = vector
+            s.cache[user] = userState
             s.order.append(user)
         }
     }
