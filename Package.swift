@@ -90,8 +90,15 @@ let package = Package(
         .testTarget(name: "TacitCLITests", dependencies: [
             "TacitCLI", "TacitModels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Real parts for the service tests: temporary folders, a Tansu broker on a free port, store records.
+        .target(name: "TacitServiceTestSupport", dependencies: [
+                    "CRDKafka", "TacitKafka", "TacitStore", "TacitData", .product(name: "Logging", package: "swift-log"),
+                ],
+                path: "Tests/TacitServiceTestSupport"),
+        .testTarget(name: "TacitKafkaTests", dependencies: ["TacitKafka", "TacitServiceTestSupport"]),
+        .testTarget(name: "TacitStoreTests", dependencies: ["TacitStore", "TacitData", "TacitServiceTestSupport"]),
         .testTarget(name: "TacitDaemonTests", dependencies: [
-            "TacitDaemon", "TacitKafka", "TacitStore", "TacitData", "TacitModels",
+            "TacitDaemon", "TacitKafka", "TacitStore", "TacitData", "TacitModels", "TacitServiceTestSupport",
         ]),
     ],
     swiftLanguageModes: [.v6]

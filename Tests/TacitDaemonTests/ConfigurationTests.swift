@@ -1,4 +1,5 @@
 import Foundation
+import TacitServiceTestSupport
 import Testing
 @testable import TacitDaemon
 @testable import TacitKafka

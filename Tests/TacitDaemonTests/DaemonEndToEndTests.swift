@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TacitServiceTestSupport
 import Testing
 import TacitKafka
 import TacitStore

@@ -1,4 +1,5 @@
 import Foundation
+import TacitServiceTestSupport
 import Testing
 import TacitKafka
 import TacitStore

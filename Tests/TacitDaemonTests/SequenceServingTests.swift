@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TacitServiceTestSupport
 import Testing
 import TacitData
 import TacitModels

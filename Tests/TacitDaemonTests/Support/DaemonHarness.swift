@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TacitKafka
+import TacitServiceTestSupport
 @testable import TacitDaemon
 
 /// A daemon configuration for tests: the given broker, a fresh SQLite file, fast group joins.
@@ -92,11 +93,6 @@ func eventJSON(user: String, item: String, type: String = "buy", ts: Int64 = 1_7
 }
 
 /// Waits for a child process without blocking a cooperative thread.
-func waitForExit(_ p: Process) async {
-    while p.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-    p.waitUntilExit()   // reaps; returns at once
-}
-
 /// Polls `condition` every 100 ms until it holds or `timeout` passes, without blocking a thread.
 func waitUntil(_ timeout: Duration, _ condition: () throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout

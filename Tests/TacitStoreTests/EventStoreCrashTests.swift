@@ -1,6 +1,7 @@
 import Foundation
 import TacitData
 import Testing
+import TacitServiceTestSupport
 @testable import TacitStore
 
 /// A deterministic stream for crash tests: record i goes to partition i % 4 at offset i / 4.
@@ -19,11 +20,6 @@ enum CrashStream {
         for i in 0..<total { out[user(i), default: 0] += 1 }
         return out
     }
-}
-
-/// Path of the running test binary, to re-run it as a child process.
-func testBinaryPath() -> String {
-    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 }
 
 @Suite("SQLite event store: kill -9 while applying", .serialized)

@@ -1,31 +1,8 @@
 import Foundation
 import Logging
 import Testing
+import TacitServiceTestSupport
 @testable import TacitKafka
-
-/// Offsets kept in memory, standing in for SQLite.
-final class MemoryOffsets: KafkaOffsetSource, @unchecked Sendable {
-    private let lock = NSLock()
-    private var next: [TopicPartition: Int64]
-    private(set) var assignments = 0
-    init(_ next: [TopicPartition: Int64] = [:]) { self.next = next }
-    func resumeOffsets(for partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
-        lock.withLock { assignments += 1; return next }
-    }
-    func set(_ tp: TopicPartition, _ offset: Int64) { lock.withLock { next[tp] = offset } }
-}
-
-func testLogger(_ label: String) -> Logger {
-    var l = Logger(label: label)
-    l.logLevel = ProcessInfo.processInfo.environment["TACIT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
-    return l
-}
-
-/// Fast group joins on Tansu (kafka.md: ~3 s at 6000/500).
-func fastConsumer(_ bootstrap: String, group: String, topics: [String]) -> KafkaConsumerConfiguration {
-    KafkaConsumerConfiguration(client: KafkaClientConfiguration(brokers: [bootstrap]), groupID: group, topics: topics,
-                               sessionTimeout: .milliseconds(6000), heartbeatInterval: .milliseconds(500))
-}
 
 @Suite("Kafka client state machines")
 struct KafkaStateMachineTests {

@@ -1,16 +1,8 @@
 import Foundation
 import TacitData
 import Testing
+import TacitServiceTestSupport
 @testable import TacitStore
-
-func event(_ user: String, _ item: String, _ type: String = "buy", ts: Int64 = 1_700_000_000_000, id: String? = nil,
-           feedback: FeedbackKind? = .explicitPositive) -> UserEvent {
-    UserEvent(user: user, item: item, behavior: type, feedback: feedback, timestampMs: ts, eventID: id)
-}
-
-func rec(_ e: UserEvent, _ topic: String = "t", _ partition: Int32 = 0, offset: Int64) -> IngestRecord {
-    IngestRecord(position: StreamPosition(topic, partition, offset), payload: .event(e))
-}
 
 @Suite("SQLite event store")
 struct EventStoreTests {

@@ -1,10 +1,9 @@
 import CRDKafka
 import Foundation
-import Testing
 
 /// The repository root, found from this file's path.
-let repoRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
+public let repoRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
 
 /// A real Tansu broker on a free loopback port, started for one test and stopped after it.
 ///
@@ -12,11 +11,11 @@ let repoRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
 /// (run scripts/setup.sh). With `TACIT_REQUIRE_BROKER=1` a missing broker is a failure instead.
 /// librdkafka must be 2.16 (LD_LIBRARY_PATH=.tools/lib): Debian's 2.0.2 cannot talk to Tansu,
 /// and the tests fail loudly rather than pass without a broker.
-final class TestBroker: @unchecked Sendable {
-    static let binary = repoRoot.appendingPathComponent(".tools/bin/tansu").path
+public final class TestBroker: @unchecked Sendable {
+    public static let binary = repoRoot.appendingPathComponent(".tools/bin/tansu").path
 
     /// Whether broker tests can run; prints why not.
-    static let isAvailable: Bool = {
+    public static let isAvailable: Bool = {
         if FileManager.default.isExecutableFile(atPath: binary) { return true }
         let reason = "SKIPPED broker tests: no Tansu binary at \(binary) (run scripts/setup.sh)"
         print(reason)
@@ -27,16 +26,16 @@ final class TestBroker: @unchecked Sendable {
         return false
     }()
 
-    static let topics = ["tacit.behaviors", "tacit.feedback", "tacit.recommendations", "tacit.deadletter"]
+    public static let topics = ["tacit.behaviors", "tacit.feedback", "tacit.recommendations", "tacit.deadletter"]
 
-    let port: Int
+    public let port: Int
     /// The port clients should use (a relay's, when one sits in front).
-    var bootstrap: String { "127.0.0.1:\(advertisedPort)" }
-    let advertisedPort: Int
+    public var bootstrap: String { "127.0.0.1:\(advertisedPort)" }
+    public let advertisedPort: Int
     private let process: Process
 
     /// Starts a broker and creates `topics` with `partitions` partitions each.
-    init(partitions: Int = 4, topics: [String] = TestBroker.topics, advertisedPort: Int? = nil) throws {
+    public init(partitions: Int = 4, topics: [String] = TestBroker.topics, advertisedPort: Int? = nil) throws {
         let version = String(cString: rd_kafka_version_str())
         guard rd_kafka_version() >= 0x0201_0000 else {
             throw TestFailure("librdkafka \(version) is loaded; Tansu needs ≥ 2.1. Run tests with LD_LIBRARY_PATH=.tools/lib (scripts/env.sh)")
@@ -55,7 +54,7 @@ final class TestBroker: @unchecked Sendable {
         for t in topics { try createTopic(t, partitions: partitions) }
     }
 
-    func createTopic(_ name: String, partitions: Int) throws {
+    public func createTopic(_ name: String, partitions: Int) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = ["topic", "create", "--broker", "tcp://127.0.0.1:\(port)", "--partitions", "\(partitions)", name]
@@ -66,7 +65,7 @@ final class TestBroker: @unchecked Sendable {
         guard p.terminationStatus == 0 else { throw TestFailure("tansu topic create \(name) failed") }
     }
 
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)   // memory broker: nothing to persist, stop fast
         process.waitUntilExit()
@@ -75,13 +74,13 @@ final class TestBroker: @unchecked Sendable {
     deinit { stop() }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
 }
 
 /// A TCP port that was free a moment ago.
-func freePort() -> Int {
+public func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var addr = sockaddr_in()
@@ -98,7 +97,7 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
-func waitForPort(_ port: Int, timeout: Double) throws {
+public func waitForPort(_ port: Int, timeout: Double) throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
