@@ -1,4 +1,3 @@
-import CRDKafka
 import Logging
 
 /// Where a consumer resumes: the application's own record of consumed offsets.
@@ -22,8 +21,7 @@ extension KafkaOffsetSource {
 /// Thread-safety: all methods may be called from any thread; `poll` should be called by one task
 /// at a time (it is where rebalance callbacks run).
 public final class KafkaConsumer: Sendable {
-    private nonisolated(unsafe) let handle: OpaquePointer
-    private let context: RDKafkaContext
+    private let handle: RDKafkaHandle
     private let machine: Locked<StateMachine>
     private let configuration: KafkaConsumerConfiguration
     private let offsetSource: any KafkaOffsetSource
@@ -50,47 +48,39 @@ public final class KafkaConsumer: Sendable {
         let stats = self.stats
         let source = offsetSource
         let log = logger
-        context = RDKafkaContext(
+        let context = RDKafkaContext(
             logger: logger,
             onError: { err, reason in
                 stats.withLock {
                     $0.transportErrors += 1
-                    $0.lastError = "\(RDKafka.errorName(err)): \(reason)"
-                    if err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN { $0.brokersDown = true }
+                    $0.lastError = "\(err.name): \(reason)"
+                    if err.isAllBrokersDown { $0.brokersDown = true }
                 }
-                if err == RD_KAFKA_RESP_ERR__FATAL {
+                if err.isFatal {
                     machine.withLock { $0.fail("fatal: \(reason)") }
                 }
-                log.debug("consumer error", metadata: ["error": "\(RDKafka.errorName(err))", "reason": "\(reason)"])
+                log.debug("consumer error", metadata: ["error": "\(err.name)", "reason": "\(reason)"])
             },
-            onRebalance: { rk, err, list in
-                KafkaConsumer.rebalance(rk, err, list, machine: machine, source: source, stats: stats, logger: log)
+            onRebalance: { rebalance in
+                KafkaConsumer.rebalance(rebalance, machine: machine, source: source, stats: stats, logger: log)
             })
-        handle = try RDKafka.makeHandle(RD_KAFKA_CONSUMER, properties: try configuration.rdkafkaProperties(),
-                                        context: context)
-        // Serve errors, logs and rebalances from consumer_poll instead of a separate main queue.
-        rd_kafka_poll_set_consumer(handle)
+        handle = try RDKafkaHandle.consumer(properties: try configuration.rdkafkaProperties(), context: context)
     }
 
     deinit {
         if machine.withLock({ $0.close() }) {
-            rd_kafka_consumer_close(handle)
+            _ = handle.consumerClose()
         }
-        rd_kafka_destroy(handle)
+        handle.destroy()
     }
 
     // MARK: - Group membership
 
     /// Joins the group for the configured topics. Assignment arrives during later `poll`s.
     public func subscribe() throws {
-        let list = rd_kafka_topic_partition_list_new(Int32(configuration.topics.count))!
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        for t in configuration.topics {
-            rd_kafka_topic_partition_list_add(list, t, RD_KAFKA_PARTITION_UA)
-        }
-        let err = rd_kafka_subscribe(handle, list)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(.subscription, RDKafka.errorString(err), rdkafkaError: err.rawValue)
+        let err = handle.subscribe(configuration.topics)
+        guard err.isOK else {
+            throw KafkaError(.subscription, err.description, rdkafkaError: err.rawValue)
         }
         machine.withLock { $0.subscribed() }
         logger.info("subscribed", metadata: ["group": "\(configuration.groupID)", "topics": "\(configuration.topics)"])
@@ -104,9 +94,9 @@ public final class KafkaConsumer: Sendable {
     /// Leaves the group (revoking the assignment) and stops fetching. Idempotent.
     public func close() {
         guard machine.withLock({ $0.close() }) else { return }
-        let err = rd_kafka_consumer_close(handle)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("consumer close", metadata: ["error": "\(RDKafka.errorString(err))"])
+        let err = handle.consumerClose()
+        if !err.isOK {
+            logger.warning("consumer close", metadata: ["error": "\(err)"])
         } else {
             logger.info("left the group", metadata: ["group": "\(configuration.groupID)"])
         }
@@ -122,34 +112,25 @@ public final class KafkaConsumer: Sendable {
         var out: [KafkaMessage] = []
         out.reserveCapacity(min(maxMessages, 4096))
         var wait = Int32(clamping: timeout.milliseconds)
-        while out.count < maxMessages {
-            guard let msg = rd_kafka_consumer_poll(handle, wait) else { break }
+        reading: while out.count < maxMessages {
+            guard let polled = handle.consumerPoll(timeoutMs: wait) else { break }
             wait = 0
-            defer { rd_kafka_message_destroy(msg) }
-            let m = msg.pointee
-            if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { continue }
-                let reason = String(cString: rd_kafka_message_errstr(msg))
+            switch polled {
+            case .error(let err, let reason):
+                if err.isPartitionEOF { continue }
                 stats.withLock {
                     $0.transportErrors += 1
-                    $0.lastError = "\(RDKafka.errorName(m.err)): \(reason)"
+                    $0.lastError = "\(err.name): \(reason)"
                 }
-                if m.err == RD_KAFKA_RESP_ERR__FATAL {
+                if err.isFatal {
                     machine.withLock { $0.fail("fatal: \(reason)") }
-                    break
+                    break reading
                 }
-                logger.debug("consume error", metadata: ["error": "\(RDKafka.errorName(m.err))", "reason": "\(reason)"])
+                logger.debug("consume error", metadata: ["error": "\(err.name)", "reason": "\(reason)"])
                 continue
+            case .message(let message):
+                out.append(message)
             }
-            let topic = String(cString: rd_kafka_topic_name(m.rkt))
-            var tsType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-            let ts = rd_kafka_message_timestamp(msg, &tsType)
-            out.append(KafkaMessage(
-                topic: topic, partition: m.partition, offset: m.offset,
-                key: m.key == nil ? nil : RDKafka.bytes(m.key, m.key_len),
-                value: RDKafka.bytes(m.payload, m.len),
-                timestampMs: tsType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : ts,
-                headers: RDKafka.headers(of: msg)))
             if machine.withLock({ $0.rebalancedDuringPoll }) { break }
         }
         let (rebalanced, assigned) = machine.withLock { ($0.rebalancedDuringPoll, $0.assignment) }
@@ -165,11 +146,9 @@ public final class KafkaConsumer: Sendable {
         let assigned = assignment
         let entries = nextOffsets.filter { assigned.contains($0.key) }.map { ($0.key, $0.value) }
         guard !entries.isEmpty else { return }
-        let list = RDKafka.makeList(entries)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_commit(handle, list, 1)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.debug("commit", metadata: ["error": "\(RDKafka.errorString(err))"])
+        let err = handle.commitAsync(entries)
+        if !err.isOK {
+            logger.debug("commit", metadata: ["error": "\(err)"])
         }
     }
 
@@ -178,66 +157,40 @@ public final class KafkaConsumer: Sendable {
     public func lag(nextOffsets: [TopicPartition: Int64]) -> [TopicPartition: Int64] {
         var out: [TopicPartition: Int64] = [:]
         for tp in assignment {
-            var low: Int64 = -1, high: Int64 = -1
-            guard rd_kafka_get_watermark_offsets(handle, tp.topic, tp.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
-                  high >= 0 else { continue }
-            out[tp] = max(0, high - (nextOffsets[tp] ?? low))
+            guard let w = handle.cachedWatermarks(tp), w.high >= 0 else { continue }
+            out[tp] = max(0, w.high - (nextOffsets[tp] ?? w.low))
         }
         return out
     }
 
-    // MARK: - Rebalance (runs inside rd_kafka_consumer_poll)
+    // MARK: - Rebalance (runs inside the consumer's poll)
 
-    private static func rebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t,
-                                  _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
-                                  machine: Locked<StateMachine>, source: any KafkaOffsetSource,
+    private static func rebalance(_ rebalance: RDKafkaRebalance, machine: Locked<StateMachine>, source: any KafkaOffsetSource,
                                   stats: Locked<Statistics>, logger: Logger) {
-        let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
-        let partitions = RDKafka.offsets(of: list).map(\.0)
-        switch err {
-        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        let partitions = rebalance.partitions
+        if rebalance.isAssignment {
             let stored = Result { try source.resumeOffsets(for: partitions) }
             let action = machine.withLock { $0.assigned(partitions, stored: stored) }
             switch action {
             case .assign(let positions):
-                for i in 0..<Int(list.pointee.cnt) {
-                    let e = list.pointee.elems[i]
-                    let tp = TopicPartition(String(cString: e.topic), e.partition)
-                    list.pointee.elems[i].offset = positions[tp] ?? StateMachine.offsetBeginning
-                }
-                let res: rd_kafka_resp_err_t
-                if cooperative {
-                    let e = rd_kafka_incremental_assign(rk, list)
-                    res = e == nil ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_error_code(e)
-                    if let e { rd_kafka_error_destroy(e) }
-                } else {
-                    res = rd_kafka_assign(rk, list)
-                }
+                let res = rebalance.assign(positions, otherwise: StateMachine.offsetBeginning)
                 stats.withLock { $0.assignments += 1; $0.brokersDown = false }
                 logger.info("partitions assigned", metadata: [
                     "positions": "\(positions.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" })",
-                    "result": "\(RDKafka.errorName(res))",
+                    "result": "\(res.name)",
                 ])
             case .assignNothingAndFail(let reason):
                 logger.error("cannot resume assigned partitions; consuming nothing", metadata: ["reason": "\(reason)"])
-                if cooperative {
-                    if let e = rd_kafka_incremental_unassign(rk, list) { rd_kafka_error_destroy(e) }
-                } else {
-                    rd_kafka_assign(rk, nil)
-                }
+                rebalance.unassign()
             }
-        default:
+        } else {
             // REVOKE_PARTITIONS, or an error: drop the assignment either way.
-            if rd_kafka_assignment_lost(rk) != 0 {
+            if rebalance.assignmentLost {
                 logger.warning("assignment lost", metadata: ["partitions": "\(partitions)"])
             }
             machine.withLock { $0.revoked(partitions) }
             source.partitionsRevoked(partitions)
-            if cooperative {
-                if let e = rd_kafka_incremental_unassign(rk, list) { rd_kafka_error_destroy(e) }
-            } else {
-                rd_kafka_assign(rk, nil)
-            }
+            rebalance.unassign()
             stats.withLock { $0.revocations += 1 }
             logger.info("partitions revoked", metadata: ["partitions": "\(partitions.sorted())"])
         }

@@ -1,10 +1,4 @@
-import CRDKafka
 import Logging
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// An idempotent producer (`acks=all`, `enable.idempotence=true`) with awaitable deliveries and
 /// self-healing: when deliveries stall (see `StateMachine`) or librdkafka raises a fatal error,
@@ -16,10 +10,9 @@ import Darwin
 public final class KafkaProducer: Sendable {
     public typealias Completion = @Sendable (Result<DeliveryReport, KafkaError>) -> Void
 
-    /// One librdkafka client and the context its callbacks see.
-    private struct Client: @unchecked Sendable {
-        let handle: OpaquePointer
-        let context: RDKafkaContext
+    /// One librdkafka client (its handle holds the context its callbacks see).
+    private struct Client: Sendable {
+        let handle: RDKafkaHandle
         let generation: Int
     }
 
@@ -52,8 +45,8 @@ public final class KafkaProducer: Sendable {
 
     deinit {
         if let c = client.withLock({ $0 }) {
-            rd_kafka_purge(c.handle, Self.purgeAll)
-            rd_kafka_destroy(c.handle)
+            c.handle.purgeAll()
+            c.handle.destroy()
         }
         failAllPending(KafkaError(.closed, "producer released"))
     }
@@ -132,12 +125,11 @@ public final class KafkaProducer: Sendable {
         let refused: KafkaError? = client.withLock { c in
             guard let c else { return KafkaError(.closed, "producer is closed") }
             machine.withLock { $0.enqueued(now: .now) }
-            let err = Self.produce(c.handle, record, opaque: UnsafeMutableRawPointer(bitPattern: UInt(id)))
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            let err = c.handle.produce(record, opaque: UInt(id))
+            guard err.isOK else {
                 machine.withLock { $0.enqueueFailed() }
-                let code: KafkaError.Code = err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? .queueFull
-                    : err == RD_KAFKA_RESP_ERR__FATAL ? .fatal : .produce
-                return KafkaError(code, "\(record.topic): \(RDKafka.errorString(err))", rdkafkaError: err.rawValue)
+                let code: KafkaError.Code = err.isQueueFull ? .queueFull : err.isFatal ? .fatal : .produce
+                return KafkaError(code, "\(record.topic): \(err)", rdkafkaError: err.rawValue)
             }
             return nil
         }
@@ -153,7 +145,7 @@ public final class KafkaProducer: Sendable {
         while !Task.isCancelled {
             // Polled under the lock so `close` cannot destroy the handle mid-poll. Callbacks served
             // here take other locks only.
-            guard let served = client.withLock({ c in c.map { rd_kafka_poll($0.handle, 0) } }) else { return }
+            guard let served = client.withLock({ c in c.map { $0.handle.poll(timeoutMs: 0) } }) else { return }
             if case .recreate(let reason) = machine.withLock({ $0.check(now: .now) }) {
                 recreate(reason: reason)
             }
@@ -167,7 +159,7 @@ public final class KafkaProducer: Sendable {
     @discardableResult
     public func flush(timeout: Duration) -> Bool {
         guard let c = client.withLock({ $0 }) else { return true }
-        return rd_kafka_flush(c.handle, Int32(clamping: timeout.milliseconds)) == RD_KAFKA_RESP_ERR_NO_ERROR
+        return c.handle.flush(timeoutMs: Int32(clamping: timeout.milliseconds)).isOK
     }
 
     /// Flushes for up to `flushTimeout`, fails whatever is still outstanding, and releases the
@@ -175,14 +167,12 @@ public final class KafkaProducer: Sendable {
     public func close(flushTimeout: Duration) {
         machine.withLock { $0.close() }
         guard let c = client.withLock({ c -> Client? in defer { c = nil }; return c }) else { return }
-        let err = rd_kafka_flush(c.handle, Int32(clamping: flushTimeout.milliseconds))
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("producer closed with undelivered messages", metadata: ["outstanding": "\(rd_kafka_outq_len(c.handle))"])
-            rd_kafka_purge(c.handle, Self.purgeAll)
-            rd_kafka_poll(c.handle, 0)
+        if !c.handle.flush(timeoutMs: Int32(clamping: flushTimeout.milliseconds)).isOK {
+            logger.warning("producer closed with undelivered messages", metadata: ["outstanding": "\(c.handle.outstanding)"])
+            c.handle.purgeAll()
+            c.handle.poll(timeoutMs: 0)
         }
-        rd_kafka_destroy(c.handle)
-        withExtendedLifetime(c.context) {}
+        c.handle.destroy()
         failAllPending(KafkaError(.closed, "producer closed"))
     }
 
@@ -202,24 +192,20 @@ public final class KafkaProducer: Sendable {
             c = fresh
             return old
         }) else {
-            rd_kafka_destroy(fresh.handle)
+            fresh.handle.destroy()
             return
         }
         _ = machine.withLock { $0.recreated(now: .now) }
         stats.withLock { $0.recreations += 1 }
         // Purged messages are reported through the old client's callbacks: serve them, then drop it.
-        rd_kafka_purge(old.handle, Self.purgeAll)
-        for _ in 0..<100 where rd_kafka_outq_len(old.handle) > 0 {
-            rd_kafka_poll(old.handle, 10)
+        old.handle.purgeAll()
+        for _ in 0..<100 where old.handle.outstanding > 0 {
+            old.handle.poll(timeoutMs: 10)
         }
-        rd_kafka_destroy(old.handle)
-        withExtendedLifetime(old.context) {}
+        old.handle.destroy()
     }
 
     // MARK: - librdkafka plumbing
-
-    private static let purgeAll: Int32 = 0x1 | 0x2 | 0x4   // QUEUE | INFLIGHT | NON_BLOCKING
-    private static let msgFlagCopy: Int32 = 0x2             // RD_KAFKA_MSG_F_COPY
 
     private func makeClient(generation: Int) throws -> Client {
         let machine = self.machine
@@ -229,89 +215,33 @@ public final class KafkaProducer: Sendable {
         let context = RDKafkaContext(
             logger: logger,
             onError: { err, reason in
-                if err == RD_KAFKA_RESP_ERR__FATAL {
+                if err.isFatal {
                     machine.withLock { $0.fatalError(generation: generation, reason: reason) }
                     log.error("producer fatal error", metadata: ["reason": "\(reason)"])
                 } else {
-                    log.debug("producer error", metadata: ["error": "\(RDKafka.errorName(err))", "reason": "\(reason)"])
+                    log.debug("producer error", metadata: ["error": "\(err.name)", "reason": "\(reason)"])
                 }
-                stats.withLock { $0.lastError = "\(RDKafka.errorName(err)): \(reason)" }
+                stats.withLock { $0.lastError = "\(err.name): \(reason)" }
             },
-            onDelivery: { msg in
+            onDelivery: { d in
                 machine.withLock { $0.reported(generation: generation, now: .now) }
-                let id = UInt64(UInt(bitPattern: msg.pointee._private))
-                guard let done = pending.withLock({ $0.removeValue(forKey: id) }) else { return }
-                let m = msg.pointee
-                if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                guard let done = pending.withLock({ $0.removeValue(forKey: UInt64(d.opaque)) }) else { return }
+                if d.code.isOK {
                     stats.withLock { $0.delivered += 1 }
-                    done(.success(DeliveryReport(topic: String(cString: rd_kafka_topic_name(m.rkt)),
-                                                 partition: m.partition, offset: m.offset)))
+                    done(.success(DeliveryReport(topic: d.topic, partition: d.partition, offset: d.offset)))
                 } else {
-                    let purged = m.err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m.err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT
                     stats.withLock {
                         $0.failed += 1
-                        $0.lastError = RDKafka.errorName(m.err)
+                        $0.lastError = d.code.name
                     }
-                    done(.failure(KafkaError(purged ? .purged : .delivery, RDKafka.errorString(m.err),
-                                             rdkafkaError: m.err.rawValue)))
+                    done(.failure(KafkaError(d.code.isPurged ? .purged : .delivery, d.code.description, rdkafkaError: d.code.rawValue)))
                 }
             })
-        let handle = try RDKafka.makeHandle(RD_KAFKA_PRODUCER, properties: properties, context: context)
-        return Client(handle: handle, context: context, generation: generation)
+        return Client(handle: try RDKafkaHandle.producer(properties: properties, context: context), generation: generation)
     }
 
     private func failAllPending(_ error: KafkaError) {
         let all = pending.withLock { p -> [Completion] in defer { p.removeAll() }; return Array(p.values) }
         for done in all { done(.failure(error)) }
-    }
-
-    /// `rd_kafka_produceva` with every argument copied into C memory that lives for the call.
-    private static func produce(_ rk: OpaquePointer, _ r: ProducerRecord,
-                                opaque: UnsafeMutableRawPointer?) -> rd_kafka_resp_err_t {
-        var allocations: [UnsafeMutableRawPointer] = []
-        defer { allocations.forEach { free($0) } }
-        func cstr(_ s: String) -> UnsafePointer<CChar> {
-            let p = strdup(s)!
-            allocations.append(UnsafeMutableRawPointer(p))
-            return UnsafePointer(p)
-        }
-        func mem(_ bytes: [UInt8]) -> UnsafeMutableRawPointer? {
-            guard !bytes.isEmpty else { return nil }
-            let p = malloc(bytes.count)!
-            bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-            allocations.append(p)
-            return p
-        }
-        var vus: [rd_kafka_vu_t] = []
-        var v = rd_kafka_vu_t()
-        v.vtype = RD_KAFKA_VTYPE_TOPIC; v.u.cstr = cstr(r.topic); vus.append(v)
-        v = rd_kafka_vu_t()
-        v.vtype = RD_KAFKA_VTYPE_PARTITION; v.u.i32 = r.partition ?? -1; vus.append(v)
-        v = rd_kafka_vu_t()
-        v.vtype = RD_KAFKA_VTYPE_MSGFLAGS; v.u.i = msgFlagCopy; vus.append(v)
-        v = rd_kafka_vu_t()
-        v.vtype = RD_KAFKA_VTYPE_VALUE; v.u.mem.ptr = mem(r.value); v.u.mem.size = r.value.count; vus.append(v)
-        if let key = r.key {
-            v = rd_kafka_vu_t()
-            v.vtype = RD_KAFKA_VTYPE_KEY; v.u.mem.ptr = mem(key); v.u.mem.size = key.count; vus.append(v)
-        }
-        if let ts = r.timestampMs {
-            v = rd_kafka_vu_t()
-            v.vtype = RD_KAFKA_VTYPE_TIMESTAMP; v.u.i64 = ts; vus.append(v)
-        }
-        for h in r.headers {
-            v = rd_kafka_vu_t()
-            v.vtype = RD_KAFKA_VTYPE_HEADER
-            v.u.header.name = cstr(h.name)
-            v.u.header.val = h.value.flatMap { UnsafeRawPointer(mem($0)) }
-            v.u.header.size = h.value.map { $0.count } ?? -1
-            vus.append(v)
-        }
-        v = rd_kafka_vu_t()
-        v.vtype = RD_KAFKA_VTYPE_OPAQUE; v.u.ptr = opaque; vus.append(v)
-        guard let error = rd_kafka_produceva(rk, vus, vus.count) else { return RD_KAFKA_RESP_ERR_NO_ERROR }
-        let code = rd_kafka_error_code(error)
-        rd_kafka_error_destroy(error)
-        return code
     }
 }

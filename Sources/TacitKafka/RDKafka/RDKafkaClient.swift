@@ -5,18 +5,16 @@ import Logging
 /// The owner keeps the context alive for as long as the handle exists.
 final class RDKafkaContext: Sendable {
     let logger: Logger
-    let onError: @Sendable (_ code: rd_kafka_resp_err_t, _ reason: String) -> Void
-    let onRebalance: (@Sendable (OpaquePointer, rd_kafka_resp_err_t,
-                                 UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
-    let onDelivery: (@Sendable (UnsafePointer<rd_kafka_message_t>) -> Void)?
+    let onError: @Sendable (_ code: RDKafkaCode, _ reason: String) -> Void
+    let onRebalance: (@Sendable (RDKafkaRebalance) -> Void)?
+    let onDelivery: (@Sendable (RDKafkaDelivery) -> Void)?
     /// Connection failures repeat up to about 20 times a second per client while a broker is down.
     let connectionFailures = Locked(LogThrottle(interval: .seconds(30)))
 
     init(logger: Logger,
-         onError: @escaping @Sendable (rd_kafka_resp_err_t, String) -> Void,
-         onRebalance: (@Sendable (OpaquePointer, rd_kafka_resp_err_t,
-                                  UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)? = nil,
-         onDelivery: (@Sendable (UnsafePointer<rd_kafka_message_t>) -> Void)? = nil) {
+         onError: @escaping @Sendable (RDKafkaCode, String) -> Void,
+         onRebalance: (@Sendable (RDKafkaRebalance) -> Void)? = nil,
+         onDelivery: (@Sendable (RDKafkaDelivery) -> Void)? = nil) {
         self.logger = logger
         self.onError = onError
         self.onRebalance = onRebalance
@@ -28,7 +26,7 @@ final class RDKafkaContext: Sendable {
     }
 }
 
-/// Internal helpers over the C API. Nothing here is public.
+/// Internal helpers over the C API (the handle's calls are in `RDKafkaHandle`). Nothing here is public.
 enum RDKafka {
     static func errorString(_ err: rd_kafka_resp_err_t) -> String {
         String(cString: rd_kafka_err2str(err))
@@ -78,18 +76,21 @@ enum RDKafka {
         }
         rd_kafka_conf_set_error_cb(conf) { _, err, reason, opaque in
             guard let ctx = RDKafkaContext.from(opaque) else { return }
-            ctx.onError(rd_kafka_resp_err_t(err), reason.map { String(cString: $0) } ?? "")
+            ctx.onError(RDKafkaCode(raw: rd_kafka_resp_err_t(err)), reason.map { String(cString: $0) } ?? "")
         }
         if context.onRebalance != nil {
             rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, opaque in
                 guard let rk, let partitions, let ctx = RDKafkaContext.from(opaque) else { return }
-                ctx.onRebalance?(rk, err, partitions)
+                ctx.onRebalance?(RDKafkaRebalance(rk: rk, err: err, list: partitions))
             }
         }
         if context.onDelivery != nil {
             rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
                 guard let message, let ctx = RDKafkaContext.from(opaque) else { return }
-                ctx.onDelivery?(message)
+                let m = message.pointee
+                ctx.onDelivery?(RDKafkaDelivery(opaque: UInt(bitPattern: m._private), code: RDKafkaCode(raw: m.err),
+                                                topic: m.err == RD_KAFKA_RESP_ERR_NO_ERROR ? String(cString: rd_kafka_topic_name(m.rkt)) : "",
+                                                partition: m.partition, offset: m.offset))
             }
         }
         guard let handle = rd_kafka_new(type, conf, &errstr, errstr.count) else {
