@@ -10,14 +10,14 @@ var hotFlags = ["-Ounchecked"]
 if Context.environment["TACIT_PORTABLE"] == nil { hotFlags += ["-target-cpu", "haswell"] }
 #endif
 let hotSettings: [SwiftSetting] = [
-    .unsafeFlags(hotFlags, .when(configuration: .release)),
+    .unsafeFlags(hotFlags, .when(configuration: .release))
 ]
 
 let package = Package(
     name: "Tacit",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "tacit", targets: ["tacit"]),
+        .executable(name: "tacit", targets: ["tacit"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,13 +30,25 @@ let package = Package(
     ],
     targets: [
         // MARK: - C libraries from Debian (system-library targets)
-        .systemLibrary(name: "COpenBLAS", path: "Sources/C/COpenBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CRDKafka", path: "Sources/C/CRDKafka", pkgConfig: "rdkafka",
-                       providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/C/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CRDKafka",
+            path: "Sources/C/CRDKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
         .systemLibrary(name: "CLibc", path: "Sources/C/CLibc"),
-        .systemLibrary(name: "CSQLite", path: "Sources/C/CSQLite", pkgConfig: "sqlite3",
-                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/C/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
 
         // MARK: - Learning core
         /// Float32 tensors, reverse-mode autodiff, BLAS and CSR kernels, optimizers, seeded RNG.
@@ -46,38 +58,53 @@ let package = Package(
         /// Recommendation models: baselines and the three paper models.
         .target(name: "TacitModels", dependencies: ["TacitTensor", "TacitData"], swiftSettings: hotSettings),
         /// Metrics, evaluation protocols, training loop with model selection, benchmarks.
-        .target(name: "TacitEval", dependencies: ["TacitTensor", "TacitData", "TacitModels"],
-                swiftSettings: hotSettings),
+        .target(
+            name: "TacitEval",
+            dependencies: ["TacitTensor", "TacitData", "TacitModels"],
+            swiftSettings: hotSettings
+        ),
 
         // MARK: - Streaming service
         /// Thin Swift layer over librdkafka: typed config, consumer, producer.
-        .target(name: "TacitKafka", dependencies: [
-            "CRDKafka",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "TacitKafka",
+            dependencies: [
+                "CRDKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         /// Durable state in SQLite: id maps, sequences, interactions, offsets, model snapshots.
-        .target(name: "TacitStore", dependencies: [
-            "CSQLite", "TacitData",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "TacitStore",
+            dependencies: [
+                "CSQLite", "TacitData",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         /// The daemon: config, ingest, trainer, publisher, HTTP, systemd integration.
-        .target(name: "TacitDaemon", dependencies: [
-            "TacitKafka", "TacitStore", "TacitModels", "TacitEval", "TacitData", "TacitTensor",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "TOMLKit", package: "TOMLKit"),
-        ]),
+        .target(
+            name: "TacitDaemon",
+            dependencies: [
+                "TacitKafka", "TacitStore", "TacitModels", "TacitEval", "TacitData", "TacitTensor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
 
         // MARK: - Command line
         /// The `tacit` subcommands and their option validation (a library, so tests can parse arguments).
-        .target(name: "TacitCLI", dependencies: [
-            "TacitTensor", "TacitData", "TacitModels", "TacitEval", "TacitDaemon", "TacitKafka", "TacitStore", "CLibc",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "TacitCLI",
+            dependencies: [
+                "TacitTensor", "TacitData", "TacitModels", "TacitEval", "TacitDaemon", "TacitKafka", "TacitStore", "CLibc",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(name: "tacit", dependencies: ["TacitCLI"]),
 
         // MARK: - Tests
@@ -87,19 +114,28 @@ let package = Package(
         .testTarget(name: "TacitDataTests", dependencies: ["TacitData"]),
         .testTarget(name: "TacitModelsTests", dependencies: ["TacitModels", "TacitEval", "TacitData", "TacitTensor", "TacitTestSupport"]),
         .testTarget(name: "TacitEvalTests", dependencies: ["TacitEval", "TacitData", "TacitModels"]),
-        .testTarget(name: "TacitCLITests", dependencies: [
-            "TacitCLI", "TacitModels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .testTarget(
+            name: "TacitCLITests",
+            dependencies: [
+                "TacitCLI", "TacitModels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Real parts for the service tests: temporary folders, a Tansu broker on a free port, store records.
-        .target(name: "TacitServiceTestSupport", dependencies: [
-                    "CRDKafka", "TacitKafka", "TacitStore", "TacitData", .product(name: "Logging", package: "swift-log"),
-                ],
-                path: "Tests/TacitServiceTestSupport"),
+        .target(
+            name: "TacitServiceTestSupport",
+            dependencies: [
+                "CRDKafka", "TacitKafka", "TacitStore", "TacitData", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TacitServiceTestSupport"
+        ),
         .testTarget(name: "TacitKafkaTests", dependencies: ["TacitKafka", "TacitServiceTestSupport"]),
         .testTarget(name: "TacitStoreTests", dependencies: ["TacitStore", "TacitData", "TacitServiceTestSupport"]),
-        .testTarget(name: "TacitDaemonTests", dependencies: [
-            "TacitDaemon", "TacitKafka", "TacitStore", "TacitData", "TacitModels", "TacitServiceTestSupport",
-        ]),
+        .testTarget(
+            name: "TacitDaemonTests",
+            dependencies: [
+                "TacitDaemon", "TacitKafka", "TacitStore", "TacitData", "TacitModels", "TacitServiceTestSupport",
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

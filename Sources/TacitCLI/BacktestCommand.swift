@@ -14,14 +14,15 @@ struct BacktestCommand: AsyncParsableCommand {
         commandName: "backtest",
         abstract: "Replay a dataset through the daemon's store, trainer and serving path offline; score each served model on the events after it.",
         discussion: """
-        Events go through the daemon's parser and taxonomy (--config, or the defaults), in event-time \
-        order with their original spacing. The first --warmup share is applied and fine-tuned on; the \
-        rest is cut into --rounds chunks. Before each chunk is applied, every user already known gets \
-        the list the daemon would serve (top 10, consumed items left out), scored against the items \
-        they take positively in the chunk and had not consumed: HR@10 and NDCG@10, full ranking. A \
-        fine-tune (candidate, gate, promotion, refit) follows each chunk. Compare [trainer] settings \
-        with --config, --model and --refit.
-        """)
+            Events go through the daemon's parser and taxonomy (--config, or the defaults), in event-time \
+            order with their original spacing. The first --warmup share is applied and fine-tuned on; the \
+            rest is cut into --rounds chunks. Before each chunk is applied, every user already known gets \
+            the list the daemon would serve (top 10, consumed items left out), scored against the items \
+            they take positively in the chunk and had not consumed: HR@10 and NDCG@10, full ranking. A \
+            fine-tune (candidate, gate, promotion, refit) follows each chunk. Compare [trainer] settings \
+            with --config, --model and --refit.
+            """
+    )
 
     @Option(help: "Dataset, as for `tacit eval --data`: ml-100k, ml-1m, retail-rocket, tmall, or a path.")
     var data: String = "ml-100k"
@@ -100,22 +101,27 @@ struct BacktestCommand: AsyncParsableCommand {
         if case .behavior(let b) = target, !c.taxonomy.allTypes.contains(b) {
             throw ValidationError("--target \(b): not a type of [taxonomy] (\(c.taxonomy.allTypes.joined(separator: ", ")), or any)")
         }
-        let temporary = store == nil
-            ? FileManager.default.temporaryDirectory.appendingPathComponent("tacit-backtest-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
+        let temporary =
+            store == nil
+            ? FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tacit-backtest-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
+            )
             : nil
         if let temporary { try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true) }
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
         c.store.synchronous = .normal
 
         var logger = Logger(label: "tacit-backtest")
-        logger.logLevel = .error   // the table says what each fine-tune did
+        logger.logLevel = .error  // the table says what each fine-tune did
         Compute.configure(threads: c.trainer.threads)
         print("command: \(CommandLine.arguments.joined(separator: " "))")
         print("machine: \(Machine.summary); threads \(Compute.threads)")
         let dataset = try DatasetLoader.load(data)
         if dataset.taxonomy.behaviors == ["event"] {
-            throw ValidationError("--data \(data): no `type` (or `behavior`) column and no `rating` (or `value`) column, so no event "
-                + "has a type the daemon knows; add one of them (types: \(c.taxonomy.allTypes.joined(separator: ", ")))")
+            throw ValidationError(
+                "--data \(data): no `type` (or `behavior`) column and no `rating` (or `value`) column, so no event "
+                    + "has a type the daemon knows; add one of them (types: \(c.taxonomy.allTypes.joined(separator: ", ")))"
+            )
         }
         let source = ReplaySource.dataset(dataset)
         print("loaded:  \(source.description)")
@@ -134,38 +140,69 @@ struct BacktestCommand: AsyncParsableCommand {
             }
         }
         guard !events.isEmpty else {
-            throw ValidationError("--data \(data): none of its \(source.count) records parsed as events (dead letters \(rejected)); "
-                + "check the type column against [taxonomy]")
+            throw ValidationError(
+                "--data \(data): none of its \(source.count) records parsed as events (dead letters \(rejected)); "
+                    + "check the type column against [taxonomy]"
+            )
         }
         let warm = Int(Double(events.count) * warmup)
         print("events:  \(events.count) parsed\(rejected.isEmpty ? "" : ", dead letters \(rejected)"); warm-up \(warm), then \(rounds) rounds")
-        print("trainer: model \(c.trainer.model), refit \(c.trainer.refit), epochs \(c.trainer.epochs), dim \(c.trainer.dim), "
-            + "learning rate \(c.trainer.effectiveLearningRate), holdout \(c.trainer.holdoutFraction), seeds \(seeds.map(String.init).joined(separator: ","))")
+        print(
+            "trainer: model \(c.trainer.model), refit \(c.trainer.refit), epochs \(c.trainer.epochs), dim \(c.trainer.dim), "
+                + "learning rate \(c.trainer.effectiveLearningRate), holdout \(c.trainer.holdoutFraction), seeds \(seeds.map(String.init).joined(separator: ","))"
+        )
         print("lists:   target \(target), exclude consumed \(c.publisher.excludeConsumed), reshow auxiliary \(c.publisher.reshowAuxiliary)")
         var runs: [Run] = []
         for (n, s) in seeds.enumerated() {
             c.trainer.seed = s
-            c.store.path = store.map { seeds.count == 1 ? $0 : "\($0).seed\(s)" }
+            c.store.path =
+                store.map { seeds.count == 1 ? $0 : "\($0).seed\(s)" }
                 ?? temporary!.appendingPathComponent("backtest-\(n).sqlite").path
             let backtest = try Backtest(configuration: c, logger: logger)
             print("seed \(s)")
-            print("round  events             users  new users  HR@10   NDCG@10  NegShare@10  aux-only HR@10 (users)  served by       model share  then fine-tune (seconds, peak MiB)")
+            print(
+                "round  events             users  new users  HR@10   NDCG@10  NegShare@10  aux-only HR@10 (users)  served by       model share  then fine-tune (seconds, peak MiB)"
+            )
             var round = 0
             let results = try await backtest.run(events: events, warmupEvents: warm, rounds: rounds, target: target) { r in
                 let name = round == 0 ? "warm" : "\(round)"
                 round += 1
-                print(name.padding(toLength: 6, withPad: " ", startingAt: 0) + " "
-                    + "\(r.firstEvent)..<\(r.endEvent)".padding(toLength: 18, withPad: " ", startingAt: 0)
-                    + String(format: " %5d  %9d  %.4f  %.4f   %.4f     %.4f (%5d)         ", r.users, r.newUsers, r.hr10, r.ndcg10,
-                             r.negShare10, r.auxOnlyHR10, r.auxOnlyUsers)
-                    + r.servedBy.padding(toLength: 15, withPad: " ", startingAt: 0)
-                    + String(format: " %11.2f  ", r.modelShare) + r.fineTune + String(format: " (%.1f s, %.0f MiB)", r.fineTuneSeconds, r.peakMemoryMB))
+                print(
+                    name.padding(toLength: 6, withPad: " ", startingAt: 0) + " "
+                        + "\(r.firstEvent)..<\(r.endEvent)".padding(toLength: 18, withPad: " ", startingAt: 0)
+                        + String(
+                            format: " %5d  %9d  %.4f  %.4f   %.4f     %.4f (%5d)         ",
+                            r.users,
+                            r.newUsers,
+                            r.hr10,
+                            r.ndcg10,
+                            r.negShare10,
+                            r.auxOnlyHR10,
+                            r.auxOnlyUsers
+                        )
+                        + r.servedBy.padding(toLength: 15, withPad: " ", startingAt: 0)
+                        + String(format: " %11.2f  ", r.modelShare) + r.fineTune
+                        + String(format: " (%.1f s, %.0f MiB)", r.fineTuneSeconds, r.peakMemoryMB)
+                )
             }
             let run = Run(seed: s, rounds: results)
-            print(String(format: "seed %d, all rounds: %d lists scored, HR@10 %.4f, NDCG@10 %.4f, NegShare@10 %.4f (%d lists), "
-                + "aux-only HR@10 %.4f NDCG@10 %.4f (%d), fine-tune median %.1f s, peak %.0f MiB",
-                s, run.users, run.hr10, run.ndcg10, run.negShare10, run.negLists, run.auxOnlyHR10, run.auxOnlyNDCG10, run.auxOnlyUsers,
-                run.fineTuneSecondsMedian, run.peakMemoryMB))
+            print(
+                String(
+                    format: "seed %d, all rounds: %d lists scored, HR@10 %.4f, NDCG@10 %.4f, NegShare@10 %.4f (%d lists), "
+                        + "aux-only HR@10 %.4f NDCG@10 %.4f (%d), fine-tune median %.1f s, peak %.0f MiB",
+                    s,
+                    run.users,
+                    run.hr10,
+                    run.ndcg10,
+                    run.negShare10,
+                    run.negLists,
+                    run.auxOnlyHR10,
+                    run.auxOnlyNDCG10,
+                    run.auxOnlyUsers,
+                    run.fineTuneSecondsMedian,
+                    run.peakMemoryMB
+                )
+            )
             runs.append(run)
         }
         func ms(_ f: (Run) -> Double) -> (Double, Double) {
@@ -173,9 +210,22 @@ struct BacktestCommand: AsyncParsableCommand {
             return (m, xs.count > 1 ? (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1)).squareRoot() : 0)
         }
         let hr = ms(\.hr10), ndcg = ms(\.ndcg10), neg = ms(\.negShare10), auxHR = ms(\.auxOnlyHR10), auxNDCG = ms(\.auxOnlyNDCG10)
-        print("\(c.trainer.model) over seeds \(seeds.map(String.init).joined(separator: ",")) (target \(target)): "
-            + String(format: "HR@10 %.4f ± %.4f, NDCG@10 %.4f ± %.4f, NegShare@10 %.4f ± %.4f, aux-only HR@10 %.4f ± %.4f NDCG@10 %.4f ± %.4f",
-                     hr.0, hr.1, ndcg.0, ndcg.1, neg.0, neg.1, auxHR.0, auxHR.1, auxNDCG.0, auxNDCG.1))
+        print(
+            "\(c.trainer.model) over seeds \(seeds.map(String.init).joined(separator: ",")) (target \(target)): "
+                + String(
+                    format: "HR@10 %.4f ± %.4f, NDCG@10 %.4f ± %.4f, NegShare@10 %.4f ± %.4f, aux-only HR@10 %.4f ± %.4f NDCG@10 %.4f ± %.4f",
+                    hr.0,
+                    hr.1,
+                    ndcg.0,
+                    ndcg.1,
+                    neg.0,
+                    neg.1,
+                    auxHR.0,
+                    auxHR.1,
+                    auxNDCG.0,
+                    auxNDCG.1
+                )
+        )
         if let json {
             struct Summary: Encodable { var mean: Double, std: Double }
             struct Output: Encodable {
@@ -187,10 +237,22 @@ struct BacktestCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase
             func summary(_ p: (Double, Double)) -> Summary { Summary(mean: p.0, std: p.1) }
-            let out = Output(command: CommandLine.arguments.joined(separator: " "), machine: Machine.summary, data: data,
-                             model: c.trainer.model, refit: c.trainer.refit, target: target.description, warmupEvents: warm,
-                             seeds: seeds, runs: runs, hr10: summary(hr), ndcg10: summary(ndcg), negShare10: summary(neg),
-                             auxOnlyHR10: summary(auxHR), auxOnlyNDCG10: summary(auxNDCG))
+            let out = Output(
+                command: CommandLine.arguments.joined(separator: " "),
+                machine: Machine.summary,
+                data: data,
+                model: c.trainer.model,
+                refit: c.trainer.refit,
+                target: target.description,
+                warmupEvents: warm,
+                seeds: seeds,
+                runs: runs,
+                hr10: summary(hr),
+                ndcg10: summary(ndcg),
+                negShare10: summary(neg),
+                auxOnlyHR10: summary(auxHR),
+                auxOnlyNDCG10: summary(auxNDCG)
+            )
             try encoder.encode(out).write(to: URL(fileURLWithPath: json))
             print("wrote \(json)")
         }

@@ -9,7 +9,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time training epochs and split the time by op kind (BLAS vs the rest).",
-        discussion: "Prints the command, machine, data and the median of the timed epochs. Never asserted on in tests.")
+        discussion: "Prints the command, machine, data and the median of the timed epochs. Never asserted on in tests."
+    )
 
     @Option(help: "Dataset (see `tacit eval --help`).")
     var data: String = "ml-1m"
@@ -67,8 +68,15 @@ struct BenchCommand: ParsableCommand {
         let profile = Profiler.snapshot()
         let total = times.reduce(0, +)
         let median = times.sorted()[times.count / 2]
-        print(String(format: "median s/epoch over %d epochs: %.3f (min %.3f, max %.3f)", times.count, median,
-                     times.min()!, times.max()!))
+        print(
+            String(
+                format: "median s/epoch over %d epochs: %.3f (min %.3f, max %.3f)",
+                times.count,
+                median,
+                times.min()!,
+                times.max()!
+            )
+        )
         print("time by op kind (share of all timed epochs):")
         var accounted = 0.0
         for (cat, s) in profile.sorted(by: { $0.value > $1.value }) {
@@ -112,8 +120,14 @@ struct BenchCommand: ParsableCommand {
     }
 
     func report(_ inference: (p50: Double, p99: Double, users: Int), _ model: Recommender) {
-        print(String(format: "inference, one user at a time (%@; %d users): p50 %.3f ms, p99 %.3f ms",
-                     model is SequenceRecommender ? "re-encode the history, score all items, top 10" : "score all items, top 10",
-                     inference.users, inference.p50 * 1000, inference.p99 * 1000))
+        print(
+            String(
+                format: "inference, one user at a time (%@; %d users): p50 %.3f ms, p99 %.3f ms",
+                model is SequenceRecommender ? "re-encode the history, score all items, top 10" : "score all items, top 10",
+                inference.users,
+                inference.p50 * 1000,
+                inference.p99 * 1000
+            )
+        )
     }
 }

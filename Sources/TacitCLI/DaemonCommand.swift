@@ -10,11 +10,12 @@ struct DaemonCommand: AsyncParsableCommand {
         commandName: "daemon",
         abstract: "Run the streaming recommender until SIGTERM or SIGINT.",
         discussion: """
-        Consumes the configured input topics, applies events and offsets to SQLite in one transaction \
-        per batch, fine-tunes the configured model (trainer.model) and publishes top-K lists. Logs go \
-        to standard error. Exit status: 0 after a graceful stop, 78 (EX_CONFIG) for a configuration \
-        error (the message names the file and the key), 1 when a service failed.
-        """)
+            Consumes the configured input topics, applies events and offsets to SQLite in one transaction \
+            per batch, fine-tunes the configured model (trainer.model) and publishes top-K lists. Logs go \
+            to standard error. Exit status: 0 after a graceful stop, 78 (EX_CONFIG) for a configuration \
+            error (the message names the file and the key), 1 when a service failed.
+            """
+    )
 
     @Option(name: .shortAndLong, help: "The TOML configuration file (configs/tacit.toml documents every key).")
     var config: String = "configs/tacit.toml"
@@ -39,7 +40,8 @@ struct DaemonCommand: AsyncParsableCommand {
             throw ExitCode(Self.exitConfigError)
         }
         let c = configuration
-        let summary = "config \(config): brokers \(c.kafka.brokers.joined(separator: ",")), group \(c.kafka.groupID), "
+        let summary =
+            "config \(config): brokers \(c.kafka.brokers.joined(separator: ",")), group \(c.kafka.groupID), "
             + "topics \(c.kafka.inputTopics.joined(separator: ",")) → \(c.kafka.outputTopic), store \(c.store.path), "
             + "model \(c.trainer.model)\(c.trainer.enabled ? "" : " (trainer disabled)"), "
             + (c.http.enabled ? "http \(c.http.host):\(c.http.port)" : "http off")

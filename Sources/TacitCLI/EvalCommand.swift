@@ -10,10 +10,11 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Train a model, pick its epoch on validation, report test metrics once.",
         discussion: """
-        Protocols: full (RecBole general: ratings ≥ 3, 10-core, random 8:1:1, full ranking), sampled99 (HNT: \
-        leave-one-out on the target behavior, 99 sampled negatives), leave-last-10 (EmoRec), sequential \
-        (RecBole sequential: leave-one-out in time order, full ranking), skips (SINE reference code).
-        """)
+            Protocols: full (RecBole general: ratings ≥ 3, 10-core, random 8:1:1, full ranking), sampled99 (HNT: \
+            leave-one-out on the target behavior, 99 sampled negatives), leave-last-10 (EmoRec), sequential \
+            (RecBole sequential: leave-one-out in time order, full ranking), skips (SINE reference code).
+            """
+    )
 
     @Option(help: "Dataset: ml-100k, ml-1m, retail-rocket, tmall, or a path (folder with train.tsv, .inter, .jsonl, .tsv).")
     var data: String = "ml-100k"
@@ -41,7 +42,10 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Seed(s), comma-separated; several seeds report mean ± std.")
     var seed: String = "2024"
 
-    @Flag(help: "After choosing the epoch on validation, retrain from scratch on training + validation for that many epochs and test the retrained model (the selected model's test metrics stay in the JSON as refit.selected_metrics).")
+    @Flag(
+        help:
+            "After choosing the epoch on validation, retrain from scratch on training + validation for that many epochs and test the retrained model (the selected model's test metrics stay in the JSON as refit.selected_metrics)."
+    )
     var refit = false
 
     @Option(help: "Write the result as JSON to this file.")
@@ -72,17 +76,22 @@ struct EvalCommand: ParsableCommand {
         var results: [ExperimentResult] = []
         for s in seeds {
             let split = proto.split(dataset, seed: s)
-            say("split:   \(proto.rawValue), seed \(s): \(split.train.interactions.count) train interactions, "
-                + "\(split.validationUsers.count) validation users, \(split.testUsers.count) test users; \(split.dataset.summary)")
+            say(
+                "split:   \(proto.rawValue), seed \(s): \(split.train.interactions.count) train interactions, "
+                    + "\(split.validationUsers.count) validation users, \(split.testUsers.count) test users; \(split.dataset.summary)"
+            )
             guard !split.testUsers.isEmpty, !split.train.interactions.isEmpty else {
                 throw ValidationError("protocol \(proto.rawValue) leaves no test users or no training data on \(data)")
             }
             let model = try modelOptions.makeModel(train: split.train, seed: s)
             let epochs = model.parameters.isEmpty ? 0 : epochs
             let result = Experiment.run(
-                model: model, split: split, protocol: proto,
+                model: model,
+                split: split,
+                protocol: proto,
                 plan: TrainingPlan(epochs: epochs, evalEvery: evalEvery, patience: patience, seed: s),
-                dataName: data, settings: modelOptions.description
+                dataName: data,
+                settings: modelOptions.description
             ) { r in
                 let v = r.validation.map { String(format: "  valid %@ %.4f%@", proto.selectionMetric, $0, r.isBest ? " *" : "") } ?? ""
                 say(String(format: "epoch %3d  loss %.5f  %.2fs", r.epoch, r.loss, r.seconds) + v)
@@ -93,12 +102,21 @@ struct EvalCommand: ParsableCommand {
                 continue
             }
             let selected = result.metrics
-            say(String(format: "selected model on test: HR@10 %.4f, NDCG@10 %.4f", selected["HR@10"] ?? 0,
-                       selected["NDCG@10"] ?? 0))
+            say(
+                String(
+                    format: "selected model on test: HR@10 %.4f, NDCG@10 %.4f",
+                    selected["HR@10"] ?? 0,
+                    selected["NDCG@10"] ?? 0
+                )
+            )
             let refitSplit = split.withValidationInTraining()
             say("refit:   \(result.bestEpoch) epochs on \(refitSplit.train.interactions.count) interactions (training + validation)")
-            let refitted = Experiment.refit(result, model: try modelOptions.makeModel(train: refitSplit.train, seed: s),
-                                            split: refitSplit, protocol: proto) { r in
+            let refitted = Experiment.refit(
+                result,
+                model: try modelOptions.makeModel(train: refitSplit.train, seed: s),
+                split: refitSplit,
+                protocol: proto
+            ) { r in
                 say(String(format: "refit %3d  loss %.5f  %.2fs", r.epoch, r.loss, r.seconds))
             }
             results.append(refitted)

@@ -10,7 +10,8 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show what a model learns.",
-        subcommands: [Hesitation.self])
+        subcommands: [Hesitation.self]
+    )
 
     /// HNT's hesitation set for one user: the items they touched only with auxiliary behaviors,
     /// with the conversion probability HNT's scorer gives each (eq. 7) and whether it is in the
@@ -19,10 +20,11 @@ struct InspectCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Train HNT on a dataset and list one user's hesitation items with their conversion scores.",
             discussion: """
-            HNT is trained on all of the dataset's interactions (no split) for --epochs epochs with the \
-            given seed, so the same command prints the same list. Items are the user's auxiliary-only \
-            items (viewed, faved or carted, never bought), most likely to convert first.
-            """)
+                HNT is trained on all of the dataset's interactions (no split) for --epochs epochs with the \
+                given seed, so the same command prints the same list. Items are the user's auxiliary-only \
+                items (viewed, faved or carted, never bought), most likely to convert first.
+                """
+        )
 
         @Option(help: "Dataset (see `tacit eval --help`).")
         var data: String = "retail-rocket"
@@ -53,8 +55,12 @@ struct InspectCommand: ParsableCommand {
             guard !dataset.taxonomy.auxiliaryCodes.isEmpty else {
                 throw ValidationError("\(data) has no auxiliary behaviors: HNT's hesitation set needs them")
             }
-            let train = TrainingSet(userCount: dataset.userCount, itemCount: dataset.itemCount, taxonomy: dataset.taxonomy,
-                                    interactions: dataset.interactions)
+            let train = TrainingSet(
+                userCount: dataset.userCount,
+                itemCount: dataset.itemCount,
+                taxonomy: dataset.taxonomy,
+                interactions: dataset.interactions
+            )
             let model = HNT(train: train, settings: try modelOptions.hntSettings(seed: seed))
             var rng = SeededRNG(seed: seed)
             for epoch in 1...max(1, epochs) {
@@ -70,22 +76,30 @@ struct InspectCommand: ParsableCommand {
             if top > 0 { rows = Array(rows.prefix(top)) }
             if json {
                 let out = rows.map { r -> [String: Any] in
-                    ["item": dataset.items[r.item], "probability": Double(r.probability), "hesitant": r.hesitant,
-                     "behaviors": behaviors[r.item] ?? [:]]
+                    [
+                        "item": dataset.items[r.item], "probability": Double(r.probability), "hesitant": r.hesitant,
+                        "behaviors": behaviors[r.item] ?? [:],
+                    ]
                 }
-                let doc: [String: Any] = ["user": user, "data": data, "seed": seed, "epochs": epochs, "mu": Double(modelOptions.mu),
-                                          "items": out]
+                let doc: [String: Any] = [
+                    "user": user, "data": data, "seed": seed, "epochs": epochs, "mu": Double(modelOptions.mu),
+                    "items": out,
+                ]
                 let bytes = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: bytes, as: UTF8.self))
                 return
             }
-            print("user \(user): \(rows.count) auxiliary-only items shown; hesitation set = top \(modelOptions.mu) share of all users' auxiliary-only pairs")
+            print(
+                "user \(user): \(rows.count) auxiliary-only items shown; hesitation set = top \(modelOptions.mu) share of all users' auxiliary-only pairs"
+            )
             print("item        p(convert)  hesitant  behaviors")
             for r in rows {
                 let b = (behaviors[r.item] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")
                 let id = dataset.items[r.item]
-                print(id.padding(toLength: max(10, id.count), withPad: " ", startingAt: 0)
-                      + String(format: "  %.4f      %@  %@", r.probability, r.hesitant ? "yes     " : "no      ", b))
+                print(
+                    id.padding(toLength: max(10, id.count), withPad: " ", startingAt: 0)
+                        + String(format: "  %.4f      %@  %@", r.probability, r.hesitant ? "yes     " : "no      ", b)
+                )
             }
         }
     }

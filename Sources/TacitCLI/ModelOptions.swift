@@ -25,7 +25,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "L2 penalty on the embeddings a batch touches.")
     var l2: Float = 1e-4
 
-    @Option(help: "Ablation. hnt: \(HNT.Settings.ablations.joined(separator: ", ")); sine: \(SINE.Ablation.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(
+        help:
+            "Ablation. hnt: \(HNT.Settings.ablations.joined(separator: ", ")); sine: \(SINE.Ablation.allCases.map(\.rawValue).joined(separator: ", "))."
+    )
     var ablation: String = "full"
 
     @Option(help: "Attention heads, must divide --dim (default: hnt \(HNT.Settings().heads), sasrec 2, sine 1).")
@@ -64,10 +67,16 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Sequential models: dropout (default 0.5; emorec's THP 0.2).")
     var dropout: Float?
 
-    @Option(help: "Sequential models: training windows end this many positions apart; below --max-len every target sees that much more context (default: --max-len, disjoint windows).")
+    @Option(
+        help:
+            "Sequential models: training windows end this many positions apart; below --max-len every target sees that much more context (default: --max-len, disjoint windows)."
+    )
     var windowStride: Int?
 
-    @Option(help: "sasrec, sasrec-n: loss, ce (softmax over all items) or bpr (one sampled negative); emorec's THP variants: the same choice (default bpr, the paper's).")
+    @Option(
+        help:
+            "sasrec, sasrec-n: loss, ce (softmax over all items) or bpr (one sampled negative); emorec's THP variants: the same choice (default bpr, the paper's)."
+    )
     var loss: String?
 
     @Option(help: "sine: sub-interest prototypes K.")
@@ -133,18 +142,37 @@ struct ModelOptions: ParsableArguments {
 
     /// The model these options describe, over `train`.
     func makeModel(train: TrainingSet, seed: UInt64) throws -> Recommender {
-        try ModelFactory.make(model, train: train, settings: settings(seed: seed), hnt: hntSettings(seed: seed),
-                              sasrec: sasrecSettings(seed: seed), sine: sineSettings(seed: seed), emorec: emorecSettings(seed: seed))
+        try ModelFactory.make(
+            model,
+            train: train,
+            settings: settings(seed: seed),
+            hnt: hntSettings(seed: seed),
+            sasrec: sasrecSettings(seed: seed),
+            sine: sineSettings(seed: seed),
+            emorec: emorecSettings(seed: seed)
+        )
     }
 
     var transformer: TransformerEncoder.Settings {
-        TransformerEncoder.Settings(dim: dimValue, heads: headsValue, blocks: blocks, innerSize: innerValue, dropout: dropoutValue,
-                                    maxLength: maxLenValue)
+        TransformerEncoder.Settings(
+            dim: dimValue,
+            heads: headsValue,
+            blocks: blocks,
+            innerSize: innerValue,
+            dropout: dropoutValue,
+            maxLength: maxLenValue
+        )
     }
 
     func sasrecSettings(seed: UInt64) -> SASRec.Settings {
-        SASRec.Settings(transformer: transformer, loss: SASRec.Loss(rawValue: lossValue) ?? .crossEntropy,
-                        learningRate: learningRate, batchSize: batchValue, windowStride: windowStride, seed: seed)
+        SASRec.Settings(
+            transformer: transformer,
+            loss: SASRec.Loss(rawValue: lossValue) ?? .crossEntropy,
+            learningRate: learningRate,
+            batchSize: batchValue,
+            windowStride: windowStride,
+            seed: seed
+        )
     }
 
     func sineSettings(seed: UInt64) -> SINE.Settings {
@@ -199,31 +227,42 @@ struct ModelOptions: ParsableArguments {
     }
 
     var description: [String: String] {
-        var d = ["dim": "\(dimValue)", "layers": "\(layersValue)", "lr": "\(learningRate)", "batch_size": "\(batchValue)", "l2": "\(l2)",
-                 "threads": "\(Compute.threads)"]
+        var d = [
+            "dim": "\(dimValue)", "layers": "\(layersValue)", "lr": "\(learningRate)", "batch_size": "\(batchValue)", "l2": "\(l2)",
+            "threads": "\(Compute.threads)",
+        ]
         if isSequential {
-            d = ["dim": "\(dimValue)", "heads": "\(headsValue)", "blocks": "\(blocks)", "inner": "\(innerValue)",
-                 "dropout": "\(dropoutValue)", "max_len": "\(maxLenValue)", "window_stride": "\(windowStride ?? maxLenValue)", "lr": "\(learningRate)", "batch_size": "\(batchValue)",
-                 "threads": "\(Compute.threads)"]
+            d = [
+                "dim": "\(dimValue)", "heads": "\(headsValue)", "blocks": "\(blocks)", "inner": "\(innerValue)",
+                "dropout": "\(dropoutValue)", "max_len": "\(maxLenValue)", "window_stride": "\(windowStride ?? maxLenValue)", "lr": "\(learningRate)",
+                "batch_size": "\(batchValue)",
+                "threads": "\(Compute.threads)",
+            ]
             if model != "sine" { d["loss"] = lossValue }
             if model == "sine" {
-                d.merge(["ablation": ablation, "prototypes": "\(prototypes)", "beta_attention": "\(betaAttention)",
-                         "beta1": "\(beta1)", "skip_weight": "\(skipWeight)", "dcor_weight": "\(dcorWeight)"]) { $1 }
+                d.merge([
+                    "ablation": ablation, "prototypes": "\(prototypes)", "beta_attention": "\(betaAttention)",
+                    "beta1": "\(beta1)", "skip_weight": "\(skipWeight)", "dcor_weight": "\(dcorWeight)",
+                ]) { $1 }
             }
         }
         if model == "emorec", let v = variantValue {
             d.merge(["variant": v.paperName, "graph_dropout": "\(graphDropout)", "bpr_positives": bprPositives]) { $1 }
             if v.sequence {
-                d.merge(["heads": "\(headsValue)", "blocks": "\(blocks)", "inner": "\(innerValue)", "dropout": "\(dropoutValue)",
-                         "max_len": "\(maxLenValue)", "decay_per_day": "\(decay)", "learnable_decay": "\(learnableDecay)",
-                         "decay_window": "\(decayWindow)", "loss": lossValue]) { $1 }
+                d.merge([
+                    "heads": "\(headsValue)", "blocks": "\(blocks)", "inner": "\(innerValue)", "dropout": "\(dropoutValue)",
+                    "max_len": "\(maxLenValue)", "decay_per_day": "\(decay)", "learnable_decay": "\(learnableDecay)",
+                    "decay_window": "\(decayWindow)", "loss": lossValue,
+                ]) { $1 }
             }
             if v.polarityHead { d["polarity_weight"] = "\(polarityWeight)" }
         }
         if model == "hnt" {
-            d.merge(["ablation": ablation, "heads": "\(headsValue)", "mu": "\(mu)", "beta": "\(beta)", "lambda1": "\(lambda1)",
-                     "lambda2": "\(lambda2)", "tau": "\(tau)",
-                     "hesitation_edges": "\(hesitationEdges)", "transfer": "\(transfer)"]) { $1 }
+            d.merge([
+                "ablation": ablation, "heads": "\(headsValue)", "mu": "\(mu)", "beta": "\(beta)", "lambda1": "\(lambda1)",
+                "lambda2": "\(lambda2)", "tau": "\(tau)",
+                "hesitation_edges": "\(hesitationEdges)", "transfer": "\(transfer)",
+            ]) { $1 }
         }
         return d
     }
@@ -240,7 +279,9 @@ struct ModelOptions: ParsableArguments {
         guard headsValue > 0, dimValue % headsValue == 0 else { throw ValidationError("--heads must be positive and divide --dim (\(dimValue))") }
         guard mu >= 0, mu <= 1 else { throw ValidationError("--mu must be in [0, 1]") }
         guard maxLenValue > 0, blocks >= 1, innerValue > 0 else { throw ValidationError("--max-len, --blocks and --inner must be positive") }
-        guard dropoutValue >= 0, dropoutValue < 1, graphDropout >= 0, graphDropout < 1 else { throw ValidationError("--dropout and --graph-dropout must be in [0, 1)") }
+        guard dropoutValue >= 0, dropoutValue < 1, graphDropout >= 0, graphDropout < 1 else {
+            throw ValidationError("--dropout and --graph-dropout must be in [0, 1)")
+        }
         guard SASRec.Loss(rawValue: lossValue) != nil else { throw ValidationError("unknown --loss '\(lossValue)': choose ce or bpr") }
         if let windowStride, windowStride <= 0 { throw ValidationError("--window-stride must be positive") }
         guard prototypes >= 1 else { throw ValidationError("--prototypes must be ≥ 1") }
@@ -250,7 +291,9 @@ struct ModelOptions: ParsableArguments {
         guard tau > 0 else { throw ValidationError("--tau must be positive") }
         if model == "emorec" {
             guard variantValue != nil else {
-                throw ValidationError("unknown --variant '\(variant)': choose one of \(EmoRec.Variant.allCases.map(\.paperName).joined(separator: ", "))")
+                throw ValidationError(
+                    "unknown --variant '\(variant)': choose one of \(EmoRec.Variant.allCases.map(\.paperName).joined(separator: ", "))"
+                )
             }
             guard EmoRec.Positives(rawValue: bprPositives) != nil else {
                 throw ValidationError("unknown --bpr-positives '\(bprPositives)': choose all, positive or explicit")
@@ -271,7 +314,9 @@ struct ModelOptions: ParsableArguments {
 enum ArgumentValues {
     static func evaluationProtocol(_ name: String) throws -> EvaluationProtocol {
         guard let proto = EvaluationProtocol(rawValue: name) else {
-            throw ValidationError("unknown --protocol '\(name)': choose one of \(EvaluationProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "unknown --protocol '\(name)': choose one of \(EvaluationProtocol.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         return proto
     }

@@ -13,14 +13,15 @@ struct ReplayCommand: AsyncParsableCommand {
         commandName: "replay",
         abstract: "Replay a dataset or events file into a Kafka topic as Tacit events.",
         discussion: """
-        --data takes what `tacit eval --data` takes. Ratings (MovieLens) become \
-        {"user","item","type":"rating","value":r,"ts":…,"id":…}; multi-behavior TSV folders keep their \
-        behavior names as `type` (rename with --type-map pv=view); a .jsonl/.ndjson --file is sent line \
-        by line unchanged (key = its "user"). Records go out in event-time order (ties by user). \
-        --timestamps: now (default; `ts` = the send time, which makes the daemon's freshness metric \
-        meaningful), shift (original spacing, newest event = start of the replay) or original (MovieLens \
-        dates from 1997-98 are before events.earliest_timestamp and get dead-lettered by default).
-        """)
+            --data takes what `tacit eval --data` takes. Ratings (MovieLens) become \
+            {"user","item","type":"rating","value":r,"ts":…,"id":…}; multi-behavior TSV folders keep their \
+            behavior names as `type` (rename with --type-map pv=view); a .jsonl/.ndjson --file is sent line \
+            by line unchanged (key = its "user"). Records go out in event-time order (ties by user). \
+            --timestamps: now (default; `ts` = the send time, which makes the daemon's freshness metric \
+            meaningful), shift (original spacing, newest event = start of the replay) or original (MovieLens \
+            dates from 1997-98 are before events.earliest_timestamp and get dead-lettered by default).
+            """
+    )
 
     @Option(help: "An events file: .jsonl/.ndjson (sent unchanged), .tsv with a header, or a RecBole .inter file.")
     var file: String?
@@ -81,7 +82,8 @@ struct ReplayCommand: AsyncParsableCommand {
         let total = source.count
         let start = min(skip, total)
         let end = limit > 0 ? min(total, start + limit) : total
-        let header = "replay: \(source.description) → \(topic) on \(brokers): records \(start)..<\(end), "
+        let header =
+            "replay: \(source.description) → \(topic) on \(brokers): records \(start)..<\(end), "
             + "rate \(rate > 0 ? "\(Int(rate))/s" : "unlimited")\(speedup > 0 ? ", speedup \(speedup)×" : ""), timestamps \(timestamps.rawValue)\n"
         FileHandle.standardError.write(Data(header.utf8))
 
@@ -94,10 +96,15 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(
-                client: KafkaClientConfiguration(brokers: brokers.split(separator: ",").map(String.init),
-                                                 clientID: "tacit-replay", properties: props),
-                linger: .milliseconds(5)),
-            logger: logger)
+                client: KafkaClientConfiguration(
+                    brokers: brokers.split(separator: ",").map(String.init),
+                    clientID: "tacit-replay",
+                    properties: props
+                ),
+                linger: .milliseconds(5)
+            ),
+            logger: logger
+        )
         let poller = Task { await producer.run(pollInterval: .milliseconds(1)) }
         let tally = Tally(logPath: deliveryLog)
 
@@ -119,8 +126,14 @@ struct ReplayCommand: AsyncParsableCommand {
             }
             if t0 + due > clock.now + .milliseconds(1) { try await clock.sleep(until: t0 + due) }
             let sendMs = wallMs()
-            let (key, value) = source.record(n, sendMs: sendMs, shiftMs: shiftMs, mode: timestamps, ids: !noIds,
-                                             typeMap: parsedTypeMap)
+            let (key, value) = source.record(
+                n,
+                sendMs: sendMs,
+                shiftMs: shiftMs,
+                mode: timestamps,
+                ids: !noIds,
+                typeMap: parsedTypeMap
+            )
             let record = ProducerRecord(topic: topic, key: key, value: value)
             // A full local queue refuses at once: wait for acknowledgements and try again.
             while true {
@@ -145,8 +158,10 @@ struct ReplayCommand: AsyncParsableCommand {
             if let p = nextProgress, clock.now >= p {
                 nextProgress = p + .milliseconds(Int64(progressEvery * 1000))
                 let secs = seconds(clock.now - t0)
-                print("replay: \(sent)/\(end - start) records, \(tally.ackedCount) acknowledged, \(fmt(secs, 1)) s, "
-                      + "\(Int(Double(sent) / max(secs, 1e-9))) records/s")
+                print(
+                    "replay: \(sent)/\(end - start) records, \(tally.ackedCount) acknowledged, \(fmt(secs, 1)) s, "
+                        + "\(Int(Double(sent) / max(secs, 1e-9))) records/s"
+                )
             }
         }
         // Wait for every acknowledgement (acks=all), then release the client.
@@ -160,9 +175,11 @@ struct ReplayCommand: AsyncParsableCommand {
         producer.close(flushTimeout: .seconds(5))
         tally.close()
         let failed = tally.failedCount + tally.outstanding.load(ordering: .relaxed)
-        print("replay: done: \(tally.ackedCount) records acknowledged → \(topic) in \(fmt(secs, 2)) s "
-              + "(\(Int(Double(tally.ackedCount) / max(secs, 1e-9))) records/s), \(failed) failed"
-              + (tally.lastError.map { " (last error: \($0))" } ?? ""))
+        print(
+            "replay: done: \(tally.ackedCount) records acknowledged → \(topic) in \(fmt(secs, 2)) s "
+                + "(\(Int(Double(tally.ackedCount) / max(secs, 1e-9))) records/s), \(failed) failed"
+                + (tally.lastError.map { " (last error: \($0))" } ?? "")
+        )
         if failed > 0 { throw ExitCode.failure }
     }
 
@@ -213,8 +230,7 @@ enum ReplaySource {
             var key: [UInt8] = []
             var secs = Int64(n)
             if let o = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] {
-                if let u = o["user"] as? String { key = Array(u.utf8) }
-                else if let u = o["user"] as? NSNumber { key = Array(u.stringValue.utf8) }
+                if let u = o["user"] as? String { key = Array(u.utf8) } else if let u = o["user"] as? NSNumber { key = Array(u.stringValue.utf8) }
                 if let t = o["ts"] as? NSNumber { secs = t.int64Value > 100_000_000_000 ? t.int64Value / 1000 : t.int64Value }
             }
             // Lines that are not JSON objects are sent too: the daemon dead-letters them.
@@ -251,8 +267,14 @@ enum ReplaySource {
         return wallNowMs - eventSeconds(count - 1) * 1000
     }
 
-    func record(_ n: Int, sendMs: Int64, shiftMs: Int64, mode: ReplayCommand.TimestampMode, ids: Bool,
-                typeMap: [String: String]) -> (key: [UInt8], value: [UInt8]) {
+    func record(
+        _ n: Int,
+        sendMs: Int64,
+        shiftMs: Int64,
+        mode: ReplayCommand.TimestampMode,
+        ids: Bool,
+        typeMap: [String: String]
+    ) -> (key: [UInt8], value: [UInt8]) {
         switch self {
         case .lines(_, let l):
             return (l[n].key, l[n].value)
@@ -261,11 +283,12 @@ enum ReplaySource {
             let user = d.users[e.user], item = d.items[e.item]
             var type = d.taxonomy.behaviors[Int(e.behavior)]
             type = typeMap[type] ?? type
-            let ts: Int64 = switch mode {
-            case .now: sendMs
-            case .shift: e.timestamp * 1000 + shiftMs
-            case .original: e.timestamp * 1000
-            }
+            let ts: Int64 =
+                switch mode {
+                case .now: sendMs
+                case .shift: e.timestamp * 1000 + shiftMs
+                case .original: e.timestamp * 1000
+                }
             var s = "{\"user\":" + JSON.quoted(user) + ",\"item\":" + JSON.quoted(item) + ",\"type\":" + JSON.quoted(type)
             if e.hasValue { s += ",\"value\":" + String(Double(e.value)) }
             s += ",\"ts\":\(ts)"
@@ -320,7 +343,10 @@ final class Tally: Sendable {
     }
 
     func close() {
-        let rest = buffer.withLock { b -> String in defer { b = "" }; return b }
+        let rest = buffer.withLock { b -> String in
+            defer { b = "" }
+            return b
+        }
         log.withLock {
             $0?.write(Data(rest.utf8))
             try? $0?.close()

@@ -3,8 +3,10 @@ import TacitEval
 
 /// Renders experiment results: a metrics table (mean ± std over seeds) and the JSON document.
 enum ResultTable {
-    static let order = ["HR@10", "NDCG@10", "Recall@10", "Precision@10", "MAP@10", "MRR@10", "NegShare@10", "AUC", "GAUC",
-                        "NDCG(untruncated)", "HR@20", "NDCG@20", "Recall@20", "HR@5", "NDCG@5"]
+    static let order = [
+        "HR@10", "NDCG@10", "Recall@10", "Precision@10", "MAP@10", "MRR@10", "NegShare@10", "AUC", "GAUC",
+        "NDCG(untruncated)", "HR@20", "NDCG@20", "Recall@20", "HR@5", "NDCG@5",
+    ]
 
     static func meanStd(_ xs: [Double]) -> (Double, Double) {
         let m = xs.reduce(0, +) / Double(max(xs.count, 1))
@@ -16,7 +18,10 @@ enum ResultTable {
         guard let first = results.first else { return "" }
         let keys = order.filter { first.metrics[$0] != nil }
         let refit = first.refit != nil ? ", refit on training + validation" : ""
-        var lines = ["", "\(first.model) on \(first.data), protocol \(first.protocol)\(refit), seeds \(results.map { String($0.seed) }.joined(separator: ","))"]
+        var lines = [
+            "",
+            "\(first.model) on \(first.data), protocol \(first.protocol)\(refit), seeds \(results.map { String($0.seed) }.joined(separator: ","))",
+        ]
         for k in keys {
             let (m, s) = meanStd(results.map { $0.metrics[k] ?? 0 })
             lines.append(String(format: "  %-18@ %.4f", k, m) + (results.count > 1 ? String(format: " ± %.4f", s) : ""))
@@ -40,9 +45,18 @@ enum ResultTable {
         var mean: [String: Double] = [:], std: [String: Double] = [:]
         for k in keys { (mean[k], std[k]) = meanStd(results.map { $0.metrics[k] ?? 0 }) }
         let r = results[0]
-        return try encoder.encode(Multi(model: r.model, data: r.data, protocol: r.protocol, seeds: results.map(\.seed),
-                                        metrics: mean, metrics_std: std,
-                                        train_seconds: results.map(\.trainSeconds).reduce(0, +),
-                                        seconds_per_epoch: meanStd(results.map(\.secondsPerEpoch)).0, runs: results))
+        return try encoder.encode(
+            Multi(
+                model: r.model,
+                data: r.data,
+                protocol: r.protocol,
+                seeds: results.map(\.seed),
+                metrics: mean,
+                metrics_std: std,
+                train_seconds: results.map(\.trainSeconds).reduce(0, +),
+                seconds_per_epoch: meanStd(results.map(\.secondsPerEpoch)).0,
+                runs: results
+            )
+        )
     }
 }

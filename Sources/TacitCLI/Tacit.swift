@@ -27,6 +27,8 @@ public struct Tacit: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tacit",
         abstract: "Streaming recommender: train, evaluate, serve, replay and inspect.",
-        subcommands: [EvalCommand.self, BenchCommand.self, DaemonCommand.self, ReplayCommand.self, BacktestCommand.self, TailCommand.self, InspectCommand.self]
+        subcommands: [
+            EvalCommand.self, BenchCommand.self, DaemonCommand.self, ReplayCommand.self, BacktestCommand.self, TailCommand.self, InspectCommand.self,
+        ]
     )
 }

@@ -10,13 +10,14 @@ struct TailCommand: AsyncParsableCommand {
         commandName: "tail",
         abstract: "Print recommendation messages as they arrive (until --limit, --idle-exit or Ctrl-C).",
         discussion: """
-        Joins its own consumer group (default tacit-tail-<pid>) and reads every partition. Without \
-        --from-beginning, messages produced before tail started are skipped by their timestamp (the \
-        test broker's "latest" offset is unreliable, so tail reads from the start and filters). One \
-        line per list: user, model@version, age (now − generated_at), the events it reflects \
-        (events_through), then the top items with scores. --json prints each message as received \
-        with receive and record times instead (for scripts).
-        """)
+            Joins its own consumer group (default tacit-tail-<pid>) and reads every partition. Without \
+            --from-beginning, messages produced before tail started are skipped by their timestamp (the \
+            test broker's "latest" offset is unreliable, so tail reads from the start and filters). One \
+            line per list: user, model@version, age (now − generated_at), the events it reflects \
+            (events_through), then the top items with scores. --json prints each message as received \
+            with receive and record times instead (for scripts).
+            """
+    )
 
     @Option(help: "Topic to follow.")
     var topic: String = "tacit.recommendations"
@@ -59,10 +60,16 @@ struct TailCommand: AsyncParsableCommand {
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
                 client: KafkaClientConfiguration(brokers: brokers.split(separator: ",").map(String.init), clientID: "tacit-tail"),
-                groupID: groupID, topics: [topic],
+                groupID: groupID,
+                topics: [topic],
                 // Fast joins on Tansu (~1-3 s), see ../shared/docs/kafka.md.
-                sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500), startPosition: .beginning),
-            offsetSource: NoStoredOffsets(), logger: logger)
+                sessionTimeout: .seconds(6),
+                heartbeatInterval: .milliseconds(500),
+                startPosition: .beginning
+            ),
+            offsetSource: NoStoredOffsets(),
+            logger: logger
+        )
         try consumer.subscribe()
         let startMs = wallMs()
         let clock = ContinuousClock()
@@ -74,7 +81,9 @@ struct TailCommand: AsyncParsableCommand {
         var models: [String: Int] = [:]
         var nextPrint = clock.now
         if !json && !quiet {
-            FileHandle.standardError.write(Data("tail: following \(topic) on \(brokers) (group \(groupID)\(fromBeginning ? ", from the beginning" : ""))\n".utf8))
+            FileHandle.standardError.write(
+                Data("tail: following \(topic) on \(brokers) (group \(groupID)\(fromBeginning ? ", from the beginning" : ""))\n".utf8)
+            )
         }
         loop: while !TailCommand.interrupted.load(ordering: .relaxed) {
             // Short polls keep Ctrl-C responsive; sleeping between them leaves the thread to others.
@@ -89,15 +98,20 @@ struct TailCommand: AsyncParsableCommand {
                 let o = (try? JSONSerialization.jsonObject(with: Data(m.value))) as? [String: Any]
                 let generatedMs = (o?["generated_at"] as? String).flatMap(parseRFC3339Ms)
                 let producedMs = m.timestampMs ?? generatedMs ?? now
-                if !fromBeginning && producedMs < startMs - 1000 { skipped += 1; continue }
+                if !fromBeginning && producedMs < startMs - 1000 {
+                    skipped += 1
+                    continue
+                }
                 lastMessage = clock.now
                 shown += 1
                 if let u = o?["user"] as? String { users.insert(u) }
                 if let g = generatedMs { ages.append(Double(now - g) / 1000) }
                 if let model = o?["model"] as? String { models["\(model)@\(o?["model_version"] ?? "?")", default: 0] += 1 }
                 if json {
-                    print("{\"received_ms\":\(now),\"timestamp_ms\":\(m.timestampMs.map { "\($0)" } ?? "null"),"
-                          + "\"partition\":\(m.partition),\"offset\":\(m.offset),\"message\":\(String(decoding: m.value, as: UTF8.self))}")
+                    print(
+                        "{\"received_ms\":\(now),\"timestamp_ms\":\(m.timestampMs.map { "\($0)" } ?? "null"),"
+                            + "\"partition\":\(m.partition),\"offset\":\(m.offset),\"message\":\(String(decoding: m.value, as: UTF8.self))}"
+                    )
                 } else if !quiet && clock.now >= nextPrint {
                     print(pretty(o, raw: m.value, nowMs: now, generatedMs: generatedMs))
                     if every > 0 { nextPrint = clock.now + .milliseconds(Int64(every * 1000)) }
@@ -109,7 +123,8 @@ struct TailCommand: AsyncParsableCommand {
         let secs = seconds(clock.now - t0)
         ages.sort()
         let p50 = ages.isEmpty ? "-" : fmt(ages[ages.count / 2], 2) + " s"
-        let summary = "tail: \(shown) lists for \(users.count) users in \(fmt(secs, 1)) s"
+        let summary =
+            "tail: \(shown) lists for \(users.count) users in \(fmt(secs, 1)) s"
             + (skipped > 0 ? " (\(skipped) older messages skipped)" : "")
             + "; models \(models.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))"
             + "; age at receipt p50 \(p50)"

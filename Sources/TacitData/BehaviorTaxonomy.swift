@@ -17,8 +17,15 @@ public struct BehaviorTaxonomy: Sendable, Equatable, Codable {
     /// For rating behaviors: ratings ≥ this are positive feedback (EmoRec, SINE: 4).
     public var positiveRatingThreshold: Float
 
-    public init(behaviors: [String], target: String, auxiliary: [String] = [], positive: [String] = [],
-                passiveNegative: [String] = [], explicitNegative: [String] = [], positiveRatingThreshold: Float = 4) {
+    public init(
+        behaviors: [String],
+        target: String,
+        auxiliary: [String] = [],
+        positive: [String] = [],
+        passiveNegative: [String] = [],
+        explicitNegative: [String] = [],
+        positiveRatingThreshold: Float = 4
+    ) {
         self.behaviors = behaviors
         self.target = target
         self.auxiliary = auxiliary
@@ -54,8 +61,12 @@ public struct BehaviorTaxonomy: Sendable, Equatable, Codable {
 
     /// The multi-behavior e-commerce taxonomy (Retail Rocket, Tmall): target buy, the rest auxiliary.
     public static func ecommerce(behaviors: [String]) -> BehaviorTaxonomy {
-        BehaviorTaxonomy(behaviors: behaviors, target: "buy", auxiliary: behaviors.filter { $0 != "buy" },
-                         positive: ["buy"])
+        BehaviorTaxonomy(
+            behaviors: behaviors,
+            target: "buy",
+            auxiliary: behaviors.filter { $0 != "buy" },
+            positive: ["buy"]
+        )
     }
 
     /// A single rating behavior (MovieLens): target "rating", feedback kind from the value.
@@ -64,16 +75,22 @@ public struct BehaviorTaxonomy: Sendable, Equatable, Codable {
 
 /// Feedback polarity, EmoRec's four kinds (paper §3): from ratings 5 / 4 / 3 / ≤ 2, or from event types.
 public enum FeedbackKind: Int, Sendable, CaseIterable, Codable {
-    case explicitPositive = 0, implicitPositive, implicitNegative, explicitNegative
+    case explicitPositive = 0
+    case implicitPositive, implicitNegative, explicitNegative
 
     public var isPositive: Bool { self == .explicitPositive || self == .implicitPositive }
 
     /// 5 → explicit positive, [threshold, 5) → implicit positive, [threshold − 1, threshold) → implicit
     /// negative, below → explicit negative (threshold 4 gives the paper's 5/4/3/≤2 mapping).
     public init(rating: Float, positiveThreshold: Float = 4) {
-        if rating >= positiveThreshold + 1 { self = .explicitPositive }
-        else if rating >= positiveThreshold { self = .implicitPositive }
-        else if rating >= positiveThreshold - 1 { self = .implicitNegative }
-        else { self = .explicitNegative }
+        if rating >= positiveThreshold + 1 {
+            self = .explicitPositive
+        } else if rating >= positiveThreshold {
+            self = .implicitPositive
+        } else if rating >= positiveThreshold - 1 {
+            self = .implicitNegative
+        } else {
+            self = .explicitNegative
+        }
     }
 }

@@ -11,8 +11,15 @@ public struct Dataset: Sendable {
     /// Whether interactions carry ratings in `value`.
     public var hasRatings: Bool
 
-    public init(name: String, users: IDMap, items: IDMap, taxonomy: BehaviorTaxonomy, interactions: [Interaction],
-                givenTest: [(user: Int32, item: Int32)]? = nil, hasRatings: Bool = false) {
+    public init(
+        name: String,
+        users: IDMap,
+        items: IDMap,
+        taxonomy: BehaviorTaxonomy,
+        interactions: [Interaction],
+        givenTest: [(user: Int32, item: Int32)]? = nil,
+        hasRatings: Bool = false
+    ) {
         self.name = name
         self.users = users
         self.items = items

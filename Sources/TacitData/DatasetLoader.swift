@@ -17,8 +17,11 @@ public enum DatasetLoader {
     ///
     /// Named MovieLens sets live in `$TACIT_DATA_DIR` (default `.data/` of the working directory, filled by
     /// `scripts/setup.sh`); the shared multi-behavior sets in `$TACIT_SHARED_DATA` (default `../shared/data`).
-    public static func load(_ nameOrPath: String, watch: WatchThresholds = WatchThresholds(),
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Dataset {
+    public static func load(
+        _ nameOrPath: String,
+        watch: WatchThresholds = WatchThresholds(),
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> Dataset {
         let dataset = try resolve(nameOrPath, watch: watch, environment: environment)
         guard !dataset.interactions.isEmpty else {
             throw LoadError(path: nameOrPath, line: nil, reason: "no interactions in the dataset")
@@ -38,8 +41,12 @@ public enum DatasetLoader {
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDir) else {
-            throw LoadError(path: nameOrPath, line: nil, reason:
-                "no such dataset: use ml-100k, ml-1m, retail-rocket, tmall, or a path (run scripts/setup.sh for MovieLens)")
+            throw LoadError(
+                path: nameOrPath,
+                line: nil,
+                reason:
+                    "no such dataset: use ml-100k, ml-1m, retail-rocket, tmall, or a path (run scripts/setup.sh for MovieLens)"
+            )
         }
         let name = URL(fileURLWithPath: nameOrPath).lastPathComponent
         if isDir.boolValue { return try tsvFolder(path: nameOrPath, name: name) }
@@ -62,9 +69,20 @@ public enum DatasetLoader {
             }
             let b = String(f[2])
             let code: Int
-            if let c = behaviors.firstIndex(of: b) { code = c } else { behaviors.append(b); code = behaviors.count - 1 }
-            rows.append(Interaction(user: users.intern(String(f[0])), item: items.intern(String(f[1])),
-                                    behavior: UInt8(code), timestamp: ts))
+            if let c = behaviors.firstIndex(of: b) {
+                code = c
+            } else {
+                behaviors.append(b)
+                code = behaviors.count - 1
+            }
+            rows.append(
+                Interaction(
+                    user: users.intern(String(f[0])),
+                    item: items.intern(String(f[1])),
+                    behavior: UInt8(code),
+                    timestamp: ts
+                )
+            )
         }
         // Canonical behavior order (funnel order) so codes do not depend on the file's first rows.
         let funnel = ["pv", "view", "click", "fav", "cart", "buy"]
@@ -86,8 +104,14 @@ public enum DatasetLoader {
         guard ordered.contains("buy") else {
             throw LoadError(path: trainPath, line: nil, reason: "no 'buy' behavior: found \(ordered)")
         }
-        return Dataset(name: name, users: users, items: items, taxonomy: .ecommerce(behaviors: ordered),
-                       interactions: rows, givenTest: test)
+        return Dataset(
+            name: name,
+            users: users,
+            items: items,
+            taxonomy: .ecommerce(behaviors: ordered),
+            interactions: rows,
+            givenTest: test
+        )
     }
 
     // MARK: - RecBole atomic files
@@ -112,11 +136,24 @@ public enum DatasetLoader {
             }
             let rating = col.r.flatMap { Float(f[$0]) } ?? .nan
             let ts = col.t.flatMap { Double(f[$0]) }.map { Int64($0) } ?? Int64(number)
-            rows.append(Interaction(user: users.intern(String(f[col.u])), item: items.intern(String(f[col.i])),
-                                    behavior: 0, timestamp: ts, value: rating))
+            rows.append(
+                Interaction(
+                    user: users.intern(String(f[col.u])),
+                    item: items.intern(String(f[col.i])),
+                    behavior: 0,
+                    timestamp: ts,
+                    value: rating
+                )
+            )
         }
-        return Dataset(name: name, users: users, items: items, taxonomy: .ratings, interactions: rows,
-                       hasRatings: col.r != nil)
+        return Dataset(
+            name: name,
+            users: users,
+            items: items,
+            taxonomy: .ratings,
+            interactions: rows,
+            hasRatings: col.r != nil
+        )
     }
 
     // MARK: - Generic events
@@ -150,11 +187,13 @@ public enum DatasetLoader {
                 guard let u = str("user"), let i = str("item") else {
                     throw LoadError(path: path, line: number, reason: "needs \"user\" and \"item\"")
                 }
-                user = u; item = i
+                user = u
+                item = i
                 // A row with a value and no type is a rating (MovieLens-style exports).
                 behavior = str("type") ?? str("behavior") ?? (obj["value"] ?? obj["rating"] != nil ? "rating" : behavior)
-                if let t = obj["ts"] as? NSNumber { ts = t.doubleValue }
-                else if let t = obj["ts"] as? String {
+                if let t = obj["ts"] as? NSNumber {
+                    ts = t.doubleValue
+                } else if let t = obj["ts"] as? String {
                     guard let d = ISO8601DateFormatter().date(from: t) else {
                         throw LoadError(path: path, line: number, reason: "ts \"\(t)\" is not RFC 3339")
                     }
@@ -168,7 +207,8 @@ public enum DatasetLoader {
                 if header.isEmpty {
                     header = f.map { $0.split(separator: ":").first.map(String.init)?.lowercased() ?? "" }
                     guard header.contains("user") || header.contains("user_id"),
-                          header.contains("item") || header.contains("item_id") else {
+                        header.contains("item") || header.contains("item_id")
+                    else {
                         throw LoadError(path: path, line: 1, reason: "TSV header needs user and item columns")
                     }
                     return
@@ -192,10 +232,17 @@ public enum DatasetLoader {
                 behavior = w < Double(watch.skipBelowMs) ? "skip" : (fraction ?? 0) >= watch.positiveFraction ? "play" : "watch"
                 value = Float(fraction ?? .nan)
             }
-            if ts > 1e11 { ts /= 1000 } // epoch milliseconds
+            if ts > 1e11 { ts /= 1000 }  // epoch milliseconds
             anyValue = anyValue || !value.isNaN
-            rows.append(Interaction(user: users.intern(user), item: items.intern(item),
-                                    behavior: UInt8(behaviors.intern(behavior)), timestamp: Int64(ts), value: value))
+            rows.append(
+                Interaction(
+                    user: users.intern(user),
+                    item: items.intern(item),
+                    behavior: UInt8(behaviors.intern(behavior)),
+                    timestamp: Int64(ts),
+                    value: value
+                )
+            )
         }
         guard behaviors.count <= Int(UInt8.max) else {
             throw LoadError(path: path, line: nil, reason: "more than 255 behavior names")
@@ -205,10 +252,16 @@ public enum DatasetLoader {
         for r in rows { counts[Int(r.behavior)] += 1 }
         // The target: buy, else the most frequent behavior that is not negative feedback or a partial watch.
         let candidates = counts.indices.filter { !["skip", "dislike", "watch"].contains(names[$0]) }
-        let target = names.contains("buy") ? "buy"
+        let target =
+            names.contains("buy")
+            ? "buy"
             : names[candidates.max { counts[$0] < counts[$1] } ?? counts.indices.max { counts[$0] < counts[$1] } ?? 0]
-        var taxonomy = BehaviorTaxonomy(behaviors: names, target: target, auxiliary: names.filter { $0 != target },
-                                        positive: names.filter { ["buy", "like", "play", "rating"].contains($0) } + [target])
+        var taxonomy = BehaviorTaxonomy(
+            behaviors: names,
+            target: target,
+            auxiliary: names.filter { $0 != target },
+            positive: names.filter { ["buy", "like", "play", "rating"].contains($0) } + [target]
+        )
         taxonomy.passiveNegative = names.filter { $0 == "skip" }
         taxonomy.explicitNegative = names.filter { $0 == "dislike" }
         taxonomy.auxiliary.removeAll { taxonomy.passiveNegative.contains($0) || taxonomy.explicitNegative.contains($0) }
@@ -219,8 +272,11 @@ public enum DatasetLoader {
 
     /// Calls `body(line, lineNumber)` for each non-empty line (1-based numbers). Splits on bytes:
     /// Swift treats "\r\n" as one Character, so a Character split on "\n" misses CRLF files.
-    static func forEachLine(_ path: String, skipHeader: Bool,
-                            _ body: (Substring, Int) throws -> Void) throws {
+    static func forEachLine(
+        _ path: String,
+        skipHeader: Bool,
+        _ body: (Substring, Int) throws -> Void
+    ) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LoadError(path: path, line: nil, reason: "cannot read file")
         }

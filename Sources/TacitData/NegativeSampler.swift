@@ -21,8 +21,12 @@ public struct NegativeSampler: Sendable {
     }
 
     /// `count` distinct negatives for `user`, also avoiding `exclude` (e.g. held-out items).
-    public func sampleDistinct(_ count: Int, for user: Int32, excluding exclude: Set<Int32> = [],
-                               rng: inout SeededRNG) -> [Int32] {
+    public func sampleDistinct(
+        _ count: Int,
+        for user: Int32,
+        excluding exclude: Set<Int32> = [],
+        rng: inout SeededRNG
+    ) -> [Int32] {
         let available = positives.itemCount - positives.items(of: user).count - exclude.count
         let k = min(count, max(0, available))
         var chosen = Set<Int32>()

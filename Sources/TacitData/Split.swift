@@ -23,11 +23,20 @@ public struct Split: Sendable {
     /// training with the validation events in `withValidationInTraining()`.
     public let validationCompanions: [Interaction]
 
-    public init(dataset: Dataset, train: [Interaction], validation: [[Interaction]], test: [[Interaction]],
-                validationCompanions: [Interaction] = []) {
+    public init(
+        dataset: Dataset,
+        train: [Interaction],
+        validation: [[Interaction]],
+        test: [[Interaction]],
+        validationCompanions: [Interaction] = []
+    ) {
         self.dataset = dataset
-        self.train = TrainingSet(userCount: dataset.userCount, itemCount: dataset.itemCount,
-                                 taxonomy: dataset.taxonomy, interactions: train)
+        self.train = TrainingSet(
+            userCount: dataset.userCount,
+            itemCount: dataset.itemCount,
+            taxonomy: dataset.taxonomy,
+            interactions: train
+        )
         self.validationEvents = validation
         self.testEvents = test
         self.validationCompanions = validationCompanions
@@ -50,8 +59,12 @@ public struct Split: Sendable {
         let rows = (train.interactions + restored).enumerated().sorted {
             ($0.element.user, $0.element.timestamp, $0.offset) < ($1.element.user, $1.element.timestamp, $1.offset)
         }.map(\.element)
-        var refit = Split(dataset: dataset, train: rows,
-                          validation: [[Interaction]](repeating: [], count: validationEvents.count), test: testEvents)
+        var refit = Split(
+            dataset: dataset,
+            train: rows,
+            validation: [[Interaction]](repeating: [], count: validationEvents.count),
+            test: testEvents
+        )
         refit.testNegatives = testNegatives
         return refit
     }
@@ -78,7 +91,8 @@ public struct Split: Sendable {
             for i in 1..<3 {
                 if cnt[0] <= 1 { break }
                 if 0 < ratios[3 - i] * Double(total) && ratios[3 - i] * Double(total) < 1 {
-                    cnt[3 - i] += 1; cnt[0] -= 1
+                    cnt[3 - i] += 1
+                    cnt[0] -= 1
                 }
             }
             train.append(contentsOf: rows[0..<cnt[0]])
@@ -129,8 +143,12 @@ public struct Split: Sendable {
             let tested = Set(test[u].map(\.item)), validated = Set(valid[u].map(\.item))
             for r in start[u]..<start[u + 1] where keep[r] {
                 let item = dataset.interactions[r].item
-                if tested.contains(item) { keep[r] = false }
-                else if validated.contains(item) { keep[r] = false; companions.append(dataset.interactions[r]) }
+                if tested.contains(item) {
+                    keep[r] = false
+                } else if validated.contains(item) {
+                    keep[r] = false
+                    companions.append(dataset.interactions[r])
+                }
             }
         }
         let train = zip(dataset.interactions, keep).filter(\.1).map(\.0)
@@ -147,8 +165,14 @@ public struct Split: Sendable {
         for u in 0..<dataset.userCount {
             let rows = Array(dataset.interactions[start[u]..<start[u + 1]])
             var cut = rows.count
-            if rows.count >= 2 * n { test[u] = Array(rows[(cut - n)...]); cut -= n }
-            if rows.count >= 3 * n { valid[u] = Array(rows[(cut - n)..<cut]); cut -= n }
+            if rows.count >= 2 * n {
+                test[u] = Array(rows[(cut - n)...])
+                cut -= n
+            }
+            if rows.count >= 3 * n {
+                valid[u] = Array(rows[(cut - n)..<cut])
+                cut -= n
+            }
             train.append(contentsOf: rows[..<cut])
         }
         return Split(dataset: dataset, train: train, validation: valid, test: test)
@@ -165,9 +189,7 @@ public struct Split: Sendable {
         var valid = [[Interaction]](repeating: [], count: dataset.userCount)
         var test = valid
         for e in dataset.interactions {
-            if e.timestamp < t1 { train.append(e) }
-            else if e.timestamp < t2 { valid[Int(e.user)].append(e) }
-            else { test[Int(e.user)].append(e) }
+            if e.timestamp < t1 { train.append(e) } else if e.timestamp < t2 { valid[Int(e.user)].append(e) } else { test[Int(e.user)].append(e) }
         }
         return Split(dataset: dataset, train: train, validation: valid, test: test)
     }

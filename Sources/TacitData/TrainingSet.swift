@@ -16,7 +16,10 @@ public struct TrainingSet: Sendable {
         self.interactions = interactions
         byBehavior = taxonomy.behaviors.indices.map { b in
             var us: [Int32] = [], its: [Int32] = []
-            for e in interactions where Int(e.behavior) == b { us.append(e.user); its.append(e.item) }
+            for e in interactions where Int(e.behavior) == b {
+                us.append(e.user)
+                its.append(e.item)
+            }
             return UserItemMatrix(userCount: userCount, itemCount: itemCount, users: us, items: its)
         }
     }
@@ -26,8 +29,12 @@ public struct TrainingSet: Sendable {
 
     /// Users' item sets over all behaviors together.
     public func anyBehavior() -> UserItemMatrix {
-        UserItemMatrix(userCount: userCount, itemCount: itemCount, users: interactions.map(\.user),
-                       items: interactions.map(\.item))
+        UserItemMatrix(
+            userCount: userCount,
+            itemCount: itemCount,
+            users: interactions.map(\.user),
+            items: interactions.map(\.item)
+        )
     }
 
     /// Popularity of each item under the target behavior (number of distinct users).

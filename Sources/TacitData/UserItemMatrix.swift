@@ -18,14 +18,21 @@ public struct UserItemMatrix: Sendable {
         for u in 0..<userCount { counts[u + 1] += counts[u] }
         var fill = counts
         var flat = [Int32](repeating: 0, count: items.count)
-        for k in 0..<users.count { let u = Int(users[k]); flat[fill[u]] = items[k]; fill[u] += 1 }
+        for k in 0..<users.count {
+            let u = Int(users[k])
+            flat[fill[u]] = items[k]
+            fill[u] += 1
+        }
         var start = [Int](repeating: 0, count: userCount + 1)
         var out: [Int32] = []
         out.reserveCapacity(flat.count)
         for u in 0..<userCount {
             let row = flat[counts[u]..<counts[u + 1]].sorted()
             var last: Int32 = -1
-            for i in row where i != last { out.append(i); last = i }
+            for i in row where i != last {
+                out.append(i)
+                last = i
+            }
             start[u + 1] = out.count
         }
         rowStart = start

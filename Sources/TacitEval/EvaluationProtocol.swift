@@ -24,7 +24,11 @@ public enum EvaluationProtocol: String, CaseIterable, Sendable, Codable {
     case skips
 
     /// How candidates are formed.
-    public enum Candidates: Sendable { case allItems(maskHistory: Bool), sampled, heldOutWindow }
+    public enum Candidates: Sendable {
+        case allItems(maskHistory: Bool)
+        case sampled
+        case heldOutWindow
+    }
 
     public var candidates: Candidates {
         switch self {
@@ -77,7 +81,10 @@ enum SkipsSplit {
         for u in 0..<d.userCount {
             let rows = Array(d.interactions[start[u]..<start[u + 1]])
             let positives = rows.indices.filter { rows[$0].behavior == positive }
-            guard positives.count >= 3 else { train.append(contentsOf: rows); continue }
+            guard positives.count >= 3 else {
+                train.append(contentsOf: rows)
+                continue
+            }
             let t = positives[positives.count - 1], v = positives[positives.count - 2]
             // held-out window = the skips before the held-out positive, back to the previous positive
             let prevOfV = positives[positives.count - 3]
@@ -100,14 +107,24 @@ extension Dataset {
         let rows = interactions.compactMap { e -> Interaction? in
             let name = taxonomy.behaviors[Int(e.behavior)]
             var out = e
-            if negatives.contains(name) { out.behavior = 1 }
-            else if name == "rating" { out.behavior = e.hasValue && e.value < threshold ? 1 : 0 }
-            else if positives.contains(name) { out.behavior = 0 }
-            else { return nil }
+            if negatives.contains(name) {
+                out.behavior = 1
+            } else if name == "rating" {
+                out.behavior = e.hasValue && e.value < threshold ? 1 : 0
+            } else if positives.contains(name) {
+                out.behavior = 0
+            } else {
+                return nil
+            }
             return out
         }
-        let tax = BehaviorTaxonomy(behaviors: ["positive", "skip"], target: "positive", positive: ["positive"],
-                                   passiveNegative: ["skip"], positiveRatingThreshold: threshold)
+        let tax = BehaviorTaxonomy(
+            behaviors: ["positive", "skip"],
+            target: "positive",
+            positive: ["positive"],
+            passiveNegative: ["skip"],
+            positiveRatingThreshold: threshold
+        )
         return Dataset(name: name, users: users, items: items, taxonomy: tax, interactions: rows, hasRatings: hasRatings)
     }
 }

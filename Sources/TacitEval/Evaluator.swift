@@ -28,12 +28,14 @@ public struct Evaluator: Sendable {
     /// the held-out point: training, plus at test the validation events, which come before the test's.
     func scores(_ model: Recommender, users: [Int32], side: Side) -> [Float] {
         guard let sequential = model as? SequenceRecommender else { return model.scores(users: users) }
-        return sequential.scores(histories: users.map { u in
-            let train = trainHistories[Int(u)]
-            guard side == .test, !split.validationEvents[Int(u)].isEmpty else { return train }
-            return (train + split.validationEvents[Int(u)]).enumerated()
-                .sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
-        })
+        return sequential.scores(
+            histories: users.map { u in
+                let train = trainHistories[Int(u)]
+                guard side == .test, !split.validationEvents[Int(u)].isEmpty else { return train }
+                return (train + split.validationEvents[Int(u)]).enumerated()
+                    .sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
+            }
+        )
     }
 
     public func evaluate(_ model: Recommender, on side: Side) -> [String: Double] {
@@ -114,8 +116,14 @@ public struct Evaluator: Sendable {
 
     /// Ranks each user's positives among their negatives. Ties rank the positive below the
     /// negative (pessimistic), so a model that scores everything equal earns nothing.
-    func rankCandidates(_ model: Recommender, side: Side, users: [Int32], positives: (Int32) -> [Int32],
-                        negatives: (Int32) -> [Int32], untruncatedNDCG: Bool = false) -> [String: Double] {
+    func rankCandidates(
+        _ model: Recommender,
+        side: Side,
+        users: [Int32],
+        positives: (Int32) -> [Int32],
+        negatives: (Int32) -> [Int32],
+        untruncatedNDCG: Bool = false
+    ) -> [String: Double] {
         let names = Metrics.names(ks: ks)
         var totals = [Double](repeating: 0, count: names.count)
         var aucSum = 0.0, aucUsers = 0, gaucSum = 0.0, gaucUsers = 0, ndcgFull = 0.0
@@ -134,8 +142,12 @@ public struct Evaluator: Sendable {
                 let values = Metrics.values(ranked: ranked[...], relevant: Set(pos), ks: ks)
                 for k in values.indices { totals[k] += values[k] }
                 if let a = Metrics.auc(positives: ps, negatives: ns) {
-                    aucSum += a; aucUsers += 1
-                    if neg.count >= 2 { gaucSum += a; gaucUsers += 1 }
+                    aucSum += a
+                    aucUsers += 1
+                    if neg.count >= 2 {
+                        gaucSum += a
+                        gaucUsers += 1
+                    }
                 }
                 if untruncatedNDCG, let firstHit = cands.firstIndex(where: \.2) {
                     ndcgFull += 1 / log2(Double(firstHit) + 2)
@@ -167,8 +179,14 @@ public struct Evaluator: Sendable {
         }
         // AUC, GAUC and untruncated NDCG within the windows (the reference code's measures); HR/NDCG/…@K
         // from ranking the held-out positive among all items with history masked.
-        let windowed = rankCandidates(model, side: side, users: users, positives: { positives[Int($0)] },
-                                      negatives: { skips[Int($0)] }, untruncatedNDCG: true)
+        let windowed = rankCandidates(
+            model,
+            side: side,
+            users: users,
+            positives: { positives[Int($0)] },
+            negatives: { skips[Int($0)] },
+            untruncatedNDCG: true
+        )
         var result = fullRanking(model, side: side, maskHistory: true, relevant: positives)
         for key in ["AUC", "GAUC", "NDCG(untruncated)"] { result[key] = windowed[key] }
         return result

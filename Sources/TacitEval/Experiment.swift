@@ -61,24 +61,35 @@ public struct ExperimentResult: Codable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case epochs
-            case trainSeconds = "train_seconds", trainInteractions = "train_interactions"
+            case trainSeconds = "train_seconds"
+            case trainInteractions = "train_interactions"
             case selectedMetrics = "selected_metrics"
         }
     }
 
     enum CodingKeys: String, CodingKey {
         case model, data, `protocol`, seed, epochs, metrics, settings, dataset, refit
-        case bestEpoch = "best_epoch", selectionMetric = "selection_metric", validationMetrics = "validation_metrics"
-        case trainSeconds = "train_seconds", secondsPerEpoch = "seconds_per_epoch"
+        case bestEpoch = "best_epoch"
+        case selectionMetric = "selection_metric"
+        case validationMetrics = "validation_metrics"
+        case trainSeconds = "train_seconds"
+        case secondsPerEpoch = "seconds_per_epoch"
     }
 }
 
 /// Train with validation-based model selection, then test once (issue 3: "Model selection on
 /// validation, test reported once").
 public enum Experiment {
-    public static func run(model: Recommender, split: Split, protocol proto: EvaluationProtocol, plan: TrainingPlan,
-                           dataName: String, settings: [String: String] = [:], ks: [Int] = [5, 10, 20],
-                           progress: (EpochReport) -> Void = { _ in }) -> ExperimentResult {
+    public static func run(
+        model: Recommender,
+        split: Split,
+        protocol proto: EvaluationProtocol,
+        plan: TrainingPlan,
+        dataName: String,
+        settings: [String: String] = [:],
+        ks: [Int] = [5, 10, 20],
+        progress: (EpochReport) -> Void = { _ in }
+    ) -> ExperimentResult {
         let evaluator = Evaluator(split: split, protocol: proto, ks: ks)
         let metric = proto.selectionMetric
         var rng = SeededRNG(seed: plan.seed)
@@ -112,11 +123,21 @@ public enum Experiment {
         if let best { model.restore(best.params) }
         let validation = hasValidation ? evaluator.evaluate(model, on: .validation) : [:]
         let test = evaluator.evaluate(model, on: .test)
-        return ExperimentResult(model: model.name, data: dataName, protocol: proto.rawValue, seed: plan.seed,
-                                epochs: epochsRun, bestEpoch: best?.epoch ?? epochsRun, selectionMetric: metric,
-                                metrics: test, validationMetrics: validation, trainSeconds: trainSeconds,
-                                secondsPerEpoch: epochsRun > 0 ? trainSeconds / Double(epochsRun) : 0,
-                                dataset: split.dataset.summary, settings: settings)
+        return ExperimentResult(
+            model: model.name,
+            data: dataName,
+            protocol: proto.rawValue,
+            seed: plan.seed,
+            epochs: epochsRun,
+            bestEpoch: best?.epoch ?? epochsRun,
+            selectionMetric: metric,
+            metrics: test,
+            validationMetrics: validation,
+            trainSeconds: trainSeconds,
+            secondsPerEpoch: epochsRun > 0 ? trainSeconds / Double(epochsRun) : 0,
+            dataset: split.dataset.summary,
+            settings: settings
+        )
     }
 }
 
@@ -125,18 +146,33 @@ extension Experiment {
     /// `withValidationInTraining()` — for the epochs `selected` chose on validation, with the same
     /// seed, and tests it once on the same test. Selection stays on validation; only the final
     /// model also learns from the validation events, as a model put into service would.
-    public static func refit(_ selected: ExperimentResult, model: Recommender, split: Split,
-                             protocol proto: EvaluationProtocol, ks: [Int] = [5, 10, 20],
-                             progress: (EpochReport) -> Void = { _ in }) -> ExperimentResult {
+    public static func refit(
+        _ selected: ExperimentResult,
+        model: Recommender,
+        split: Split,
+        protocol proto: EvaluationProtocol,
+        ks: [Int] = [5, 10, 20],
+        progress: (EpochReport) -> Void = { _ in }
+    ) -> ExperimentResult {
         precondition(split.validationUsers.isEmpty, "refit on a split without validation")
         // Without validation, `run` trains every planned epoch and tests the last one.
         let epochs = model.parameters.isEmpty ? 0 : selected.bestEpoch
-        let retrained = run(model: model, split: split, protocol: proto,
-                            plan: TrainingPlan(epochs: epochs, patience: 0, seed: selected.seed),
-                            dataName: selected.data, ks: ks, progress: progress)
+        let retrained = run(
+            model: model,
+            split: split,
+            protocol: proto,
+            plan: TrainingPlan(epochs: epochs, patience: 0, seed: selected.seed),
+            dataName: selected.data,
+            ks: ks,
+            progress: progress
+        )
         var result = selected
-        result.refit = .init(epochs: epochs, trainSeconds: retrained.trainSeconds,
-                             trainInteractions: split.train.interactions.count, selectedMetrics: selected.metrics)
+        result.refit = .init(
+            epochs: epochs,
+            trainSeconds: retrained.trainSeconds,
+            trainInteractions: split.train.interactions.count,
+            selectedMetrics: selected.metrics
+        )
         result.metrics = retrained.metrics
         return result
     }

@@ -69,13 +69,19 @@ public enum Metrics {
 
     static func lowerBound(_ a: [Float], _ x: Float) -> Int {
         var lo = 0, hi = a.count
-        while lo < hi { let m = (lo + hi) / 2; if a[m] < x { lo = m + 1 } else { hi = m } }
+        while lo < hi {
+            let m = (lo + hi) / 2
+            if a[m] < x { lo = m + 1 } else { hi = m }
+        }
         return lo
     }
 
     static func upperBound(_ a: [Float], _ x: Float) -> Int {
         var lo = 0, hi = a.count
-        while lo < hi { let m = (lo + hi) / 2; if a[m] <= x { lo = m + 1 } else { hi = m } }
+        while lo < hi {
+            let m = (lo + hi) / 2
+            if a[m] <= x { lo = m + 1 } else { hi = m }
+        }
         return lo
     }
 

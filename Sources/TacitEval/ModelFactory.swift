@@ -19,9 +19,15 @@ public enum ModelFactory {
     /// `hnt` takes its own settings from `hnt`, with `settings` as its embedding settings; the
     /// sequential models take theirs from `sasrec` and `sine` (`sasrec-n` is `sasrec` with skips as negatives),
     /// EmoRec from `emorec` (its variant included).
-    public static func make(_ name: String, train: TrainingSet, settings: EmbeddingSettings,
-                            hnt: HNT.Settings = HNT.Settings(), sasrec: SASRec.Settings = SASRec.Settings(),
-                            sine: SINE.Settings = SINE.Settings(), emorec: EmoRec.Settings = EmoRec.Settings()) throws -> Recommender {
+    public static func make(
+        _ name: String,
+        train: TrainingSet,
+        settings: EmbeddingSettings,
+        hnt: HNT.Settings = HNT.Settings(),
+        sasrec: SASRec.Settings = SASRec.Settings(),
+        sine: SINE.Settings = SINE.Settings(),
+        emorec: EmoRec.Settings = EmoRec.Settings()
+    ) throws -> Recommender {
         switch name {
         case "popularity", "pop": return Popularity(train: train)
         case "popularity-all": return Popularity(train: train, allBehaviors: true)

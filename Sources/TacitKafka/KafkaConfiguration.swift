@@ -55,10 +55,16 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
     public var fetchWaitMax: Duration
     public var startPosition: StartPosition
 
-    public init(client: KafkaClientConfiguration, groupID: String, topics: [String],
-                sessionTimeout: Duration = .seconds(10), heartbeatInterval: Duration = .seconds(1),
-                maxPollInterval: Duration = .seconds(300), fetchWaitMax: Duration = .milliseconds(500),
-                startPosition: StartPosition = .beginning) {
+    public init(
+        client: KafkaClientConfiguration,
+        groupID: String,
+        topics: [String],
+        sessionTimeout: Duration = .seconds(10),
+        heartbeatInterval: Duration = .seconds(1),
+        maxPollInterval: Duration = .seconds(300),
+        fetchWaitMax: Duration = .milliseconds(500),
+        startPosition: StartPosition = .beginning
+    ) {
         self.client = client
         self.groupID = groupID
         self.topics = topics
@@ -100,8 +106,12 @@ public struct KafkaProducerConfiguration: Sendable, Equatable {
     /// outstanding sends fail with `KafkaError.Code.purged`, which callers retry.
     public var stallTimeout: Duration
 
-    public init(client: KafkaClientConfiguration, linger: Duration = .milliseconds(5),
-                messageTimeout: Duration = .seconds(120), stallTimeout: Duration = .seconds(30)) {
+    public init(
+        client: KafkaClientConfiguration,
+        linger: Duration = .milliseconds(5),
+        messageTimeout: Duration = .seconds(120),
+        stallTimeout: Duration = .seconds(30)
+    ) {
         self.client = client
         self.linger = linger
         self.messageTimeout = messageTimeout

@@ -45,8 +45,10 @@ extension KafkaConsumer {
         static let offsetBeginning: Int64 = -2
         static let offsetStored: Int64 = -1000
 
-        mutating func assigned(_ partitions: [TopicPartition],
-                               stored: Result<[TopicPartition: Int64], any Error>) -> AssignAction {
+        mutating func assigned(
+            _ partitions: [TopicPartition],
+            stored: Result<[TopicPartition: Int64], any Error>
+        ) -> AssignAction {
             rebalancedDuringPoll = true
             guard case .subscribed(var current) = state else {
                 return .assignNothingAndFail("assignment while \(state)")

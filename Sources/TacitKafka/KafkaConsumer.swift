@@ -38,8 +38,11 @@ public final class KafkaConsumer: Sendable {
         public var lastError: String?
     }
 
-    public init(configuration: KafkaConsumerConfiguration, offsetSource: any KafkaOffsetSource,
-                logger: Logger) throws {
+    public init(
+        configuration: KafkaConsumerConfiguration,
+        offsetSource: any KafkaOffsetSource,
+        logger: Logger
+    ) throws {
         self.configuration = configuration
         self.offsetSource = offsetSource
         self.logger = logger
@@ -63,7 +66,8 @@ public final class KafkaConsumer: Sendable {
             },
             onRebalance: { rebalance in
                 KafkaConsumer.rebalance(rebalance, machine: machine, source: source, stats: stats, logger: log)
-            })
+            }
+        )
         handle = try RDKafkaHandle.consumer(properties: try configuration.rdkafkaProperties(), context: context)
     }
 
@@ -136,7 +140,7 @@ public final class KafkaConsumer: Sendable {
         let (rebalanced, assigned) = machine.withLock { ($0.rebalancedDuringPoll, $0.assignment) }
         if !out.isEmpty { stats.withLock { $0.brokersDown = false } }
         if rebalanced { out.removeAll { !assigned.contains($0.topicPartition) } }
-        try machine.withLock { $0.beginPoll() }.get()   // surfaces a failure raised inside this poll
+        try machine.withLock { $0.beginPoll() }.get()  // surfaces a failure raised inside this poll
         return out
     }
 
@@ -165,8 +169,13 @@ public final class KafkaConsumer: Sendable {
 
     // MARK: - Rebalance (runs inside the consumer's poll)
 
-    private static func rebalance(_ rebalance: RDKafkaRebalance, machine: Locked<StateMachine>, source: any KafkaOffsetSource,
-                                  stats: Locked<Statistics>, logger: Logger) {
+    private static func rebalance(
+        _ rebalance: RDKafkaRebalance,
+        machine: Locked<StateMachine>,
+        source: any KafkaOffsetSource,
+        stats: Locked<Statistics>,
+        logger: Logger
+    ) {
         let partitions = rebalance.partitions
         if rebalance.isAssignment {
             let stored = Result { try source.resumeOffsets(for: partitions) }
@@ -174,11 +183,17 @@ public final class KafkaConsumer: Sendable {
             switch action {
             case .assign(let positions):
                 let res = rebalance.assign(positions, otherwise: StateMachine.offsetBeginning)
-                stats.withLock { $0.assignments += 1; $0.brokersDown = false }
-                logger.info("partitions assigned", metadata: [
-                    "positions": "\(positions.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" })",
-                    "result": "\(res.name)",
-                ])
+                stats.withLock {
+                    $0.assignments += 1
+                    $0.brokersDown = false
+                }
+                logger.info(
+                    "partitions assigned",
+                    metadata: [
+                        "positions": "\(positions.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" })",
+                        "result": "\(res.name)",
+                    ]
+                )
             case .assignNothingAndFail(let reason):
                 logger.error("cannot resume assigned partitions; consuming nothing", metadata: ["reason": "\(reason)"])
                 rebalance.unassign()

@@ -4,7 +4,7 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Value: Hashable, Sendable {
             case configuration, clientCreation, subscription, poll, commit, produce, queueFull,
-                 delivery, purged, fatal, closed, offsets
+                delivery, purged, fatal, closed, offsets
         }
         fileprivate let value: Value
 

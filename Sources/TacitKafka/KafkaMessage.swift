@@ -10,8 +10,15 @@ public struct KafkaMessage: Sendable {
     public var timestampMs: Int64?
     public var headers: [KafkaHeader]
 
-    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8],
-                timestampMs: Int64? = nil, headers: [KafkaHeader] = []) {
+    public init(
+        topic: String,
+        partition: Int32,
+        offset: Int64,
+        key: [UInt8]?,
+        value: [UInt8],
+        timestampMs: Int64? = nil,
+        headers: [KafkaHeader] = []
+    ) {
         self.topic = topic
         self.partition = partition
         self.offset = offset
@@ -48,8 +55,14 @@ public struct ProducerRecord: Sendable {
     public var headers: [KafkaHeader]
     public var timestampMs: Int64?
 
-    public init(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8],
-                headers: [KafkaHeader] = [], timestampMs: Int64? = nil) {
+    public init(
+        topic: String,
+        partition: Int32? = nil,
+        key: [UInt8]?,
+        value: [UInt8],
+        headers: [KafkaHeader] = [],
+        timestampMs: Int64? = nil
+    ) {
         self.topic = topic
         self.partition = partition
         self.key = key

@@ -75,8 +75,13 @@ public final class KafkaProducer: Sendable {
             var remaining: Int
             var waiter: CheckedContinuation<Void, Never>?
         }
-        let gather = Locked(Gather(results: Array(repeating: nil, count: records.count),
-                                   remaining: records.count, waiter: nil))
+        let gather = Locked(
+            Gather(
+                results: Array(repeating: nil, count: records.count),
+                remaining: records.count,
+                waiter: nil
+            )
+        )
         @Sendable func finish(_ i: Int, _ r: Result<DeliveryReport, KafkaError>) {
             let waiter = gather.withLock { g -> CheckedContinuation<Void, Never>? in
                 g.results[i] = r
@@ -91,7 +96,7 @@ public final class KafkaProducer: Sendable {
             while true {
                 guard let refused = tryEnqueue(record, completion: { finish(i, $0) }) else { break }
                 if refused.code == .queueFull {
-                    try? await Task.sleep(for: .milliseconds(5))   // run() drains the queue meanwhile
+                    try? await Task.sleep(for: .milliseconds(5))  // run() drains the queue meanwhile
                     continue
                 }
                 finish(i, .failure(refused))
@@ -120,7 +125,10 @@ public final class KafkaProducer: Sendable {
     /// Enqueues `record` and returns nil, or returns why librdkafka refused it (then `completion`
     /// is never called).
     func tryEnqueue(_ record: ProducerRecord, completion: @escaping Completion) -> KafkaError? {
-        let id = nextID.withLock { v -> UInt64 in defer { v &+= 1 }; return v }
+        let id = nextID.withLock { v -> UInt64 in
+            defer { v &+= 1 }
+            return v
+        }
         pending.withLock { $0[id] = completion }
         let refused: KafkaError? = client.withLock { c in
             guard let c else { return KafkaError(.closed, "producer is closed") }
@@ -166,7 +174,12 @@ public final class KafkaProducer: Sendable {
     /// client. Idempotent.
     public func close(flushTimeout: Duration) {
         machine.withLock { $0.close() }
-        guard let c = client.withLock({ c -> Client? in defer { c = nil }; return c }) else { return }
+        guard
+            let c = client.withLock({ c -> Client? in
+                defer { c = nil }
+                return c
+            })
+        else { return }
         if !c.handle.flush(timeoutMs: Int32(clamping: flushTimeout.milliseconds)).isOK {
             logger.warning("producer closed with undelivered messages", metadata: ["outstanding": "\(c.handle.outstanding)"])
             c.handle.purgeAll()
@@ -187,11 +200,13 @@ public final class KafkaProducer: Sendable {
             logger.error("could not recreate producer", metadata: ["error": "\(error)"])
             return
         }
-        guard let old = client.withLock({ c -> Client? in
-            guard let old = c else { return nil }
-            c = fresh
-            return old
-        }) else {
+        guard
+            let old = client.withLock({ c -> Client? in
+                guard let old = c else { return nil }
+                c = fresh
+                return old
+            })
+        else {
             fresh.handle.destroy()
             return
         }
@@ -236,12 +251,16 @@ public final class KafkaProducer: Sendable {
                     }
                     done(.failure(KafkaError(d.code.isPurged ? .purged : .delivery, d.code.description, rdkafkaError: d.code.rawValue)))
                 }
-            })
+            }
+        )
         return Client(handle: try RDKafkaHandle.producer(properties: properties, context: context), generation: generation)
     }
 
     private func failAllPending(_ error: KafkaError) {
-        let all = pending.withLock { p -> [Completion] in defer { p.removeAll() }; return Array(p.values) }
+        let all = pending.withLock { p -> [Completion] in
+            defer { p.removeAll() }
+            return Array(p.values)
+        }
         for done in all { done(.failure(error)) }
     }
 }

@@ -5,8 +5,8 @@ import TacitTensor
 public final class BPRMF: Recommender {
     public let name = "bpr"
     public let settings: EmbeddingSettings
-    public let userEmbedding: Tensor   // (users, d)
-    public let itemEmbedding: Tensor   // (items, d)
+    public let userEmbedding: Tensor  // (users, d)
+    public let itemEmbedding: Tensor  // (items, d)
     public var parameters: [Tensor] { [userEmbedding, itemEmbedding] }
     public var itemCount: Int { itemEmbedding.shape[0] }
     private let batches: PairBatches
@@ -23,9 +23,9 @@ public final class BPRMF: Recommender {
 
     public func trainEpoch(rng: inout SeededRNG) -> Float {
         batches.forEachBatch(size: settings.batchSize, rng: &rng) { b, _ in
-            let u = Tensor.gather(userEmbedding, b.users)        // (B, d)
-            let i = Tensor.gather(itemEmbedding, b.positives)    // (B, d)
-            let j = Tensor.gather(itemEmbedding, b.negatives)    // (B, d)
+            let u = Tensor.gather(userEmbedding, b.users)  // (B, d)
+            let i = Tensor.gather(itemEmbedding, b.positives)  // (B, d)
+            let j = Tensor.gather(itemEmbedding, b.negatives)  // (B, d)
             var loss = Tensor.bprLoss(positive: Tensor.rowDot(u, i), negative: Tensor.rowDot(u, j))
             if settings.l2 > 0 {
                 let reg = (u.squaredNorm() + i.squaredNorm() + j.squaredNorm()).scaled(by: settings.l2 / Float(b.users.count))

@@ -8,8 +8,8 @@ import TacitTensor
 public final class LightGCN: Recommender, CachesEmbeddings {
     public let name = "lightgcn"
     public let settings: EmbeddingSettings
-    public let userEmbedding: Tensor   // (users, d) — layer 0
-    public let itemEmbedding: Tensor   // (items, d)
+    public let userEmbedding: Tensor  // (users, d) — layer 0
+    public let itemEmbedding: Tensor  // (items, d)
     public var parameters: [Tensor] { [userEmbedding, itemEmbedding] }
     public var itemCount: Int { itemEmbedding.shape[0] }
     public let userCount: Int
@@ -26,8 +26,12 @@ public final class LightGCN: Recommender, CachesEmbeddings {
         userEmbedding = Initializer.xavierNormal([train.userCount, settings.dim], rng: &rng)
         itemEmbedding = Initializer.xavierNormal([train.itemCount, settings.dim], rng: &rng)
         let edges = (graph ?? train.target).pairs()
-        adjacency = SparseMatrix.normalizedBipartite(users: train.userCount, items: train.itemCount,
-                                                     edgeUsers: edges.users, edgeItems: edges.items)
+        adjacency = SparseMatrix.normalizedBipartite(
+            users: train.userCount,
+            items: train.itemCount,
+            edgeUsers: edges.users,
+            edgeItems: edges.items
+        )
         batches = PairBatches(target: train.target)
         optimizer = Adam([userEmbedding, itemEmbedding], settings: .init(learningRate: settings.learningRate))
     }
@@ -57,7 +61,8 @@ public final class LightGCN: Recommender, CachesEmbeddings {
             var loss = Tensor.bprLoss(positive: Tensor.rowDot(u, i), negative: Tensor.rowDot(u, j))
             if settings.l2 > 0 {
                 // L2 on the layer-0 embeddings of the batch (LightGCN eq. 15).
-                let reg = Tensor.gather(userEmbedding, b.users).squaredNorm()
+                let reg =
+                    Tensor.gather(userEmbedding, b.users).squaredNorm()
                     + Tensor.gather(itemEmbedding, b.positives).squaredNorm()
                     + Tensor.gather(itemEmbedding, b.negatives).squaredNorm()
                 loss = loss + reg.scaled(by: settings.l2 / Float(b.users.count))

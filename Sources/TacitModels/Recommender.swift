@@ -71,8 +71,14 @@ public struct EmbeddingSettings: Sendable, Equatable {
     /// Seed for initialization (training randomness comes from the caller's generator).
     public var seed: UInt64 = 2024
 
-    public init(dim: Int = 64, learningRate: Float = 1e-3, batchSize: Int = 2048, l2: Float = 1e-4, layers: Int = 3,
-                seed: UInt64 = 2024) {
+    public init(
+        dim: Int = 64,
+        learningRate: Float = 1e-3,
+        batchSize: Int = 2048,
+        l2: Float = 1e-4,
+        layers: Int = 3,
+        seed: UInt64 = 2024
+    ) {
         self.dim = dim
         self.learningRate = learningRate
         self.batchSize = batchSize

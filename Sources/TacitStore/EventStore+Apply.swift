@@ -92,8 +92,12 @@ extension EventStore {
             }
         }
 
-        private mutating func applyInTransaction(_ records: [IngestRecord], ids batchIDs: inout [String])
-            throws(StoreError) -> (ApplyOutcome, positives: [Int32: Int64]) {
+        private mutating func applyInTransaction(
+            _ records: [IngestRecord],
+            ids batchIDs: inout [String]
+        )
+            throws(StoreError) -> (ApplyOutcome, positives: [Int32: Int64])
+        {
             var outcome = ApplyOutcome()
             // Stored next offsets of the partitions in this batch: the replay filter.
             var next: [StreamPartition: Int64] = [:]
@@ -106,16 +110,22 @@ extension EventStore {
             let stored = next
 
             let insertID = try db.statement("INSERT INTO event_ids(id) VALUES (?1)")
-            let insertEvent = try db.statement("""
+            let insertEvent = try db.statement(
+                """
                 INSERT INTO events(user, item, behavior, feedback, ts, value, weight) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                """)
-            let insertDead = try db.statement("""
+                """
+            )
+            let insertDead = try db.statement(
+                """
                 INSERT INTO dead_letters(topic, partition, offset, reason, detail, key, payload, ts)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                """)
-            let countDead = try db.statement("""
+                """
+            )
+            let countDead = try db.statement(
+                """
                 INSERT INTO dead_letter_counts(reason, count) VALUES (?1, 1) ON CONFLICT(reason) DO UPDATE SET count = count + 1
-                """)
+                """
+            )
 
             var deltas: [Int64: UserDelta] = [:]
             var interactions: [InteractionKey: InteractionDelta] = [:]
@@ -172,32 +182,38 @@ extension EventStore {
             }
 
             // Once per (user, item, behavior), (user, behavior) and item, in key order (B-tree locality).
-            let upsertInteraction = try db.statement("""
+            let upsertInteraction = try db.statement(
+                """
                 INSERT INTO interactions(user, item, behavior, count, weight, last_ts, last_feedback)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                 ON CONFLICT(user, item, behavior) DO UPDATE SET count = count + excluded.count,
                     weight = weight + excluded.weight,
                     last_feedback = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last_feedback ELSE last_feedback END,
                     last_ts = max(last_ts, excluded.last_ts)
-                """)
+                """
+            )
             for (k, d) in interactions.sorted(by: { $0.key < $1.key }) {
                 upsertInteraction.reset()
                 upsertInteraction.bind(1, k.user).bind(2, k.item).bind(3, k.behavior).bind(4, d.count).bind(5, d.weight)
                     .bind(6, d.lastTs).bind(7, d.lastFeedback)
                 try upsertInteraction.run()
             }
-            let upsertUserBehavior = try db.statement("""
+            let upsertUserBehavior = try db.statement(
+                """
                 INSERT INTO user_behaviors(user, behavior, count) VALUES (?1, ?2, ?3)
                 ON CONFLICT(user, behavior) DO UPDATE SET count = count + excluded.count
-                """)
+                """
+            )
             for (k, n) in userBehaviors.sorted(by: { $0.key < $1.key }) {
                 upsertUserBehavior.reset()
                 upsertUserBehavior.bind(1, k.user).bind(2, k.behavior).bind(3, n)
                 try upsertUserBehavior.run()
             }
-            let bumpItem = try db.statement("""
+            let bumpItem = try db.statement(
+                """
                 UPDATE items SET event_count = event_count + ?2, positive_count = positive_count + ?3 WHERE id = ?1
-                """)
+                """
+            )
             var positives: [Int32: Int64] = [:]
             for (item, n) in itemEvents.sorted(by: { $0.key < $1.key }) {
                 bumpItem.reset()
@@ -209,19 +225,25 @@ extension EventStore {
             // Per-user totals, then trim sequences that grew past the bound (oldest by event time).
             // Each touched user now owes a list reflecting events through `lastSeq`; the publisher
             // clears the row once such a list is acknowledged, so a crash before that loses nothing.
-            let bumpUser = try db.statement("""
+            let bumpUser = try db.statement(
+                """
                 UPDATE users SET event_count = event_count + ?2, seq_len = seq_len + ?2,
                     last_ts = max(coalesce(last_ts, ?3), ?3) WHERE id = ?1 RETURNING seq_len
-                """)
-            let trim = try db.statement("""
+                """
+            )
+            let trim = try db.statement(
+                """
                 DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE user = ?1 ORDER BY ts, seq LIMIT ?2)
-                """)
+                """
+            )
             let setLen = try db.statement("UPDATE users SET seq_len = ?2 WHERE id = ?1")
-            let owe = try db.statement("""
+            let owe = try db.statement(
+                """
                 INSERT INTO owed_lists(user, through_seq, last_ts) VALUES (?1, ?2, ?3)
                 ON CONFLICT(user) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq),
                     last_ts = max(coalesce(last_ts, excluded.last_ts), excluded.last_ts)
-                """)
+                """
+            )
             let maxLen = Int64(configuration.maxSequenceLength)
             for (user, d) in deltas {
                 bumpUser.reset()
@@ -239,8 +261,14 @@ extension EventStore {
                 owe.reset()
                 owe.bind(1, user).bind(2, d.lastSeq).bind(3, d.lastTs)
                 try owe.run()
-                outcome.touchedUsers.append(TouchedUser(id: Int32(user - 1), external: d.external, newEvents: d.events,
-                                                        lastTimestampMs: d.lastTs))
+                outcome.touchedUsers.append(
+                    TouchedUser(
+                        id: Int32(user - 1),
+                        external: d.external,
+                        newEvents: d.events,
+                        lastTimestampMs: d.lastTs
+                    )
+                )
             }
 
             // Bound the stored de-duplication window (the in-memory one bounds itself).
@@ -250,10 +278,12 @@ extension EventStore {
                 try trimIDs.run()
             }
 
-            let putOffset = try db.statement("""
+            let putOffset = try db.statement(
+                """
                 INSERT INTO offsets(topic, partition, next_offset) VALUES (?1, ?2, ?3)
                 ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset
-                """)
+                """
+            )
             for (p, n) in next where n != stored[p] {
                 putOffset.reset()
                 putOffset.bind(1, p.topic).bind(2, Int64(p.partition)).bind(3, n)

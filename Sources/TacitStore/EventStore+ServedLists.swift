@@ -49,36 +49,51 @@ extension EventStore {
     /// bounded by the users) and, where the user's previous list was followed by events, scores that
     /// previous list with `score` (HR, NDCG when something was relevant; NegShare) and adds it to its
     /// model version's totals — all in one transaction, so a restart keeps lists and totals alike.
-    public func recordDelivered(_ lists: [ServedList],
-                                score: (ListFollowUp) -> (hit: (hr: Double, ndcg: Double)?, negShare: Double?)) throws {
+    public func recordDelivered(
+        _ lists: [ServedList],
+        score: (ListFollowUp) -> (hit: (hr: Double, ndcg: Double)?, negShare: Double?)
+    ) throws {
         guard !lists.isEmpty else { return }
         try write { db throws(StoreError) in
             let previous = try db.statement("SELECT model, version, items, through_seq, published_ms FROM served_lists WHERE user = ?1")
-            let after = try db.statement("""
+            let after = try db.statement(
+                """
                 SELECT e.item, b.name, e.feedback FROM events e JOIN behaviors b ON b.id = e.behavior
                 WHERE e.user = ?1 AND e.seq > ?2 AND e.seq <= ?3 ORDER BY e.seq
-                """)
-            let interactions = try db.statement("""
+                """
+            )
+            let interactions = try db.statement(
+                """
                 SELECT i.item, b.name, i.count FROM interactions i JOIN behaviors b ON b.id = i.behavior WHERE i.user = ?1
-                """)
-            let total = try db.statement("""
+                """
+            )
+            let total = try db.statement(
+                """
                 INSERT INTO list_quality(model, version, lists, hit_lists, hr_sum, ndcg_sum, neg_share_sum)
                 VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)
                 ON CONFLICT(model, version) DO UPDATE SET lists = lists + 1, hit_lists = hit_lists + excluded.hit_lists,
                     hr_sum = hr_sum + excluded.hr_sum, ndcg_sum = ndcg_sum + excluded.ndcg_sum,
                     neg_share_sum = neg_share_sum + excluded.neg_share_sum
-                """)
-            let remember = try db.statement("""
+                """
+            )
+            let remember = try db.statement(
+                """
                 INSERT OR REPLACE INTO served_lists(user, model, version, items, through_seq, published_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                """)
+                """
+            )
             for list in lists {
                 let user = Int64(list.user) + 1
                 previous.reset()
                 previous.bind(1, user)
                 if try previous.step(), previous.int64(3) < list.throughSeq {
-                    let old = ServedList(user: list.user, model: previous.string(0), version: previous.int64(1),
-                                         items: Self.decodeItems(previous.string(2)), throughSeq: previous.int64(3),
-                                         publishedMs: previous.int64(4))
+                    let old = ServedList(
+                        user: list.user,
+                        model: previous.string(0),
+                        version: previous.int64(1),
+                        items: Self.decodeItems(previous.string(2)),
+                        throughSeq: previous.int64(3),
+                        publishedMs: previous.int64(4)
+                    )
                     after.reset()
                     after.bind(1, user).bind(2, old.throughSeq).bind(3, list.throughSeq)
                     var next: [(item: Int32, behavior: String, feedback: FeedbackKind?)] = []
@@ -119,13 +134,24 @@ extension EventStore {
     /// Online quality per model version, oldest version first.
     public func listQuality() throws -> [ListQuality] {
         try read { r in
-            let s = try r.statement("""
+            let s = try r.statement(
+                """
                 SELECT model, version, lists, hit_lists, hr_sum, ndcg_sum, neg_share_sum FROM list_quality ORDER BY version, model
-                """)
+                """
+            )
             var out: [ListQuality] = []
             while try s.step() {
-                out.append(ListQuality(model: s.string(0), version: s.int64(1), lists: s.int64(2), hitLists: s.int64(3),
-                                       hrSum: s.double(4), ndcgSum: s.double(5), negShareSum: s.double(6)))
+                out.append(
+                    ListQuality(
+                        model: s.string(0),
+                        version: s.int64(1),
+                        lists: s.int64(2),
+                        hitLists: s.int64(3),
+                        hrSum: s.double(4),
+                        ndcgSum: s.double(5),
+                        negShareSum: s.double(6)
+                    )
+                )
             }
             return out
         }
@@ -137,8 +163,14 @@ extension EventStore {
             let s = try r.statement("SELECT model, version, items, through_seq, published_ms FROM served_lists WHERE user = ?1")
             s.bind(1, Int64(user) + 1)
             guard try s.step() else { return nil }
-            return ServedList(user: user, model: s.string(0), version: s.int64(1), items: Self.decodeItems(s.string(2)),
-                              throughSeq: s.int64(3), publishedMs: s.int64(4))
+            return ServedList(
+                user: user,
+                model: s.string(0),
+                version: s.int64(1),
+                items: Self.decodeItems(s.string(2)),
+                throughSeq: s.int64(3),
+                publishedMs: s.int64(4)
+            )
         }
     }
 

@@ -62,7 +62,7 @@ public final class EventStore: Sendable {
     public func apply(_ records: [IngestRecord]) throws -> ApplyOutcome {
         try writer.withLock { w in
             let (outcome, positives) = try w.apply(records)
-            popularity.withLock { $0.add(positives) }   // after the commit, in commit order
+            popularity.withLock { $0.add(positives) }  // after the commit, in commit order
             return outcome
         }
     }
@@ -172,13 +172,15 @@ public final class EventStore: Sendable {
             var dl: [String: Int64] = [:]
             let s = try r.statement("SELECT reason, count FROM dead_letter_counts")
             while try s.step() { dl[s.string(0)] = s.int64(1) }
-            return Counts(users: Int(try scalar("SELECT count(*) FROM users")),
-                          items: Int(try scalar("SELECT count(*) FROM items")),
-                          eventsApplied: try scalar("SELECT coalesce(sum(event_count), 0) FROM users"),
-                          eventsStored: try scalar("SELECT count(*) FROM events"),
-                          pendingDeadLetters: Int(try scalar("SELECT count(*) FROM dead_letters")),
-                          deadLettered: dl,
-                          lastSeq: try scalar("SELECT coalesce(max(seq), 0) FROM events"))
+            return Counts(
+                users: Int(try scalar("SELECT count(*) FROM users")),
+                items: Int(try scalar("SELECT count(*) FROM items")),
+                eventsApplied: try scalar("SELECT coalesce(sum(event_count), 0) FROM users"),
+                eventsStored: try scalar("SELECT count(*) FROM events"),
+                pendingDeadLetters: Int(try scalar("SELECT count(*) FROM dead_letters")),
+                deadLettered: dl,
+                lastSeq: try scalar("SELECT coalesce(max(seq), 0) FROM events")
+            )
         }
     }
 
@@ -205,9 +207,11 @@ public final class EventStore: Sendable {
     public func behaviorCounts(user: Int32) throws -> [String: Int64] {
         try read { r in
             var out: [String: Int64] = [:]
-            let s = try r.statement("""
+            let s = try r.statement(
+                """
                 SELECT b.name, ub.count FROM user_behaviors ub JOIN behaviors b ON b.id = ub.behavior WHERE ub.user = ?1
-                """)
+                """
+            )
             s.bind(1, Int64(user) + 1)
             while try s.step() { out[s.string(0)] = s.int64(1) }
             return out
@@ -218,15 +222,25 @@ public final class EventStore: Sendable {
     public func sequence(user: Int32) throws -> [SequenceEvent] {
         try read { r in
             var out: [SequenceEvent] = []
-            let s = try r.statement("""
+            let s = try r.statement(
+                """
                 SELECT e.seq, e.item, b.name, e.feedback, e.ts, e.value, e.weight
                 FROM events e JOIN behaviors b ON b.id = e.behavior WHERE e.user = ?1 ORDER BY e.ts, e.seq
-                """)
+                """
+            )
             s.bind(1, Int64(user) + 1)
             while try s.step() {
-                out.append(SequenceEvent(seq: s.int64(0), item: Int32(s.int64(1) - 1), behavior: s.string(2),
-                                         feedback: s.optionalInt64(3).map(Int.init), timestampMs: s.int64(4),
-                                         value: s.optionalDouble(5), weight: s.double(6)))
+                out.append(
+                    SequenceEvent(
+                        seq: s.int64(0),
+                        item: Int32(s.int64(1) - 1),
+                        behavior: s.string(2),
+                        feedback: s.optionalInt64(3).map(Int.init),
+                        timestampMs: s.int64(4),
+                        value: s.optionalDouble(5),
+                        weight: s.double(6)
+                    )
+                )
             }
             return out
         }
@@ -251,9 +265,11 @@ public final class EventStore: Sendable {
     public func interactions(user: Int32) throws -> [(item: Int32, behavior: String, lastFeedback: Int?)] {
         try read { r in
             var out: [(Int32, String, Int?)] = []
-            let s = try r.statement("""
+            let s = try r.statement(
+                """
                 SELECT i.item, b.name, i.last_feedback FROM interactions i JOIN behaviors b ON b.id = i.behavior WHERE i.user = ?1
-                """)
+                """
+            )
             s.bind(1, Int64(user) + 1)
             while try s.step() { out.append((Int32(s.int64(0) - 1), s.string(1), s.optionalInt64(2).map(Int.init))) }
             return out
@@ -271,9 +287,11 @@ public final class EventStore: Sendable {
     /// popularity (`ItemTrend`) counts.
     public func positiveEvents(afterSeq: Int64 = 0, newest: Int? = nil) throws -> [(seq: Int64, user: Int32, item: Int32)] {
         try read { r in
-            let s = try r.statement("""
+            let s = try r.statement(
+                """
                 SELECT seq, user, item FROM events WHERE seq > ?1 AND feedback IN (?2, ?3) ORDER BY seq DESC LIMIT ?4
-                """)
+                """
+            )
             s.bind(1, afterSeq).bind(2, Int64(FeedbackKind.explicitPositive.rawValue))
                 .bind(3, Int64(FeedbackKind.implicitPositive.rawValue)).bind(4, Int64(newest ?? -1))
             var out: [(seq: Int64, user: Int32, item: Int32)] = []
@@ -285,19 +303,32 @@ public final class EventStore: Sendable {
     /// Streams stored events with `seq > afterSeq` in sequence order as the learning core's
     /// `Interaction`s (dense ids, behavior index into `behaviors`, Unix seconds, value or NaN).
     /// `behaviors` maps behavior names to codes; events of other behaviors are skipped.
-    public func forEachInteraction(afterSeq: Int64 = 0, behaviors: [String: UInt8],
-                                   _ body: (Int64, Interaction) throws -> Void) throws {
+    public func forEachInteraction(
+        afterSeq: Int64 = 0,
+        behaviors: [String: UInt8],
+        _ body: (Int64, Interaction) throws -> Void
+    ) throws {
         try read { r in
-            let s = try r.statement("""
+            let s = try r.statement(
+                """
                 SELECT e.seq, e.user, e.item, b.name, e.ts, e.value FROM events e JOIN behaviors b ON b.id = e.behavior
                 WHERE e.seq > ?1 ORDER BY e.seq
-                """)
+                """
+            )
             s.bind(1, afterSeq)
             while try s.step() {
                 guard let code = behaviors[s.string(3)] else { continue }
                 let value = s.optionalDouble(5).map(Float.init) ?? .nan
-                try body(s.int64(0), Interaction(user: Int32(s.int64(1) - 1), item: Int32(s.int64(2) - 1),
-                                                 behavior: code, timestamp: s.int64(4) / 1000, value: value))
+                try body(
+                    s.int64(0),
+                    Interaction(
+                        user: Int32(s.int64(1) - 1),
+                        item: Int32(s.int64(2) - 1),
+                        behavior: code,
+                        timestamp: s.int64(4) / 1000,
+                        value: value
+                    )
+                )
             }
         }
     }
@@ -308,14 +339,24 @@ public final class EventStore: Sendable {
     public func pendingDeadLetters(limit: Int) throws -> [DeadLetter] {
         try read { r in
             var out: [DeadLetter] = []
-            let s = try r.statement("""
+            let s = try r.statement(
+                """
                 SELECT id, topic, partition, offset, reason, detail, key, payload, ts FROM dead_letters ORDER BY id LIMIT ?1
-                """)
+                """
+            )
             s.bind(1, Int64(limit))
             while try s.step() {
-                out.append(DeadLetter(id: s.int64(0), position: StreamPosition(s.string(1), Int32(s.int64(2)), s.int64(3)),
-                                      reason: s.string(4), detail: s.string(5), key: s.isNull(6) ? nil : s.blob(6),
-                                      payload: s.blob(7), timestampMs: s.optionalInt64(8)))
+                out.append(
+                    DeadLetter(
+                        id: s.int64(0),
+                        position: StreamPosition(s.string(1), Int32(s.int64(2)), s.int64(3)),
+                        reason: s.string(4),
+                        detail: s.string(5),
+                        key: s.isNull(6) ? nil : s.blob(6),
+                        payload: s.blob(7),
+                        timestampMs: s.optionalInt64(8)
+                    )
+                )
             }
             return out
         }
@@ -343,13 +384,21 @@ public final class EventStore: Sendable {
     public func owedLists() throws -> [OwedList] {
         try read { r in
             var out: [OwedList] = []
-            let s = try r.statement("""
+            let s = try r.statement(
+                """
                 SELECT o.user, u.ext, o.through_seq, coalesce(o.last_ts, u.last_ts, 0)
                 FROM owed_lists o JOIN users u ON u.id = o.user ORDER BY o.through_seq
-                """)
+                """
+            )
             while try s.step() {
-                out.append(OwedList(user: Int32(s.int64(0) - 1), external: s.string(1), throughSeq: s.int64(2),
-                                    lastTimestampMs: s.int64(3)))
+                out.append(
+                    OwedList(
+                        user: Int32(s.int64(0) - 1),
+                        external: s.string(1),
+                        throughSeq: s.int64(2),
+                        lastTimestampMs: s.int64(3)
+                    )
+                )
             }
             return out
         }
@@ -397,10 +446,12 @@ public final class EventStore: Sendable {
         let metrics = String(decoding: try enc.encode(snapshot.metrics), as: UTF8.self)
         return try writer.withLock { w in
             try w.db.transaction { () throws(StoreError) -> ModelSnapshot in
-                let s = try w.db.statement("""
+                let s = try w.db.statement(
+                    """
                     INSERT INTO snapshots(model, created_ms, metadata, metrics, user_count, item_count, events_through_seq, promoted)
                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                    """)
+                    """
+                )
                 s.bind(1, snapshot.model).bind(2, snapshot.createdMs).bind(3, meta).bind(4, metrics)
                     .bind(5, snapshot.userCount).bind(6, snapshot.itemCount).bind(7, snapshot.eventsThroughSeq)
                     .bind(8, snapshot.promoted ? 1 : 0)
@@ -432,9 +483,11 @@ public final class EventStore: Sendable {
     /// The newest promoted snapshot of `model` (any model when nil).
     public func latestPromotedSnapshot(model: String? = nil) throws -> ModelSnapshot? {
         let version: Int64? = try read { r in
-            let s = try r.statement(model == nil
-                ? "SELECT max(version) FROM snapshots WHERE promoted = 1"
-                : "SELECT max(version) FROM snapshots WHERE promoted = 1 AND model = ?1")
+            let s = try r.statement(
+                model == nil
+                    ? "SELECT max(version) FROM snapshots WHERE promoted = 1"
+                    : "SELECT max(version) FROM snapshots WHERE promoted = 1 AND model = ?1"
+            )
             if let model { s.bind(1, model) }
             return try s.step() ? s.optionalInt64(0) : nil
         }
@@ -443,20 +496,32 @@ public final class EventStore: Sendable {
 
     public func snapshot(version: Int64) throws -> ModelSnapshot? {
         try read { r in
-            let s = try r.statement("""
+            let s = try r.statement(
+                """
                 SELECT model, created_ms, metadata, metrics, user_count, item_count, events_through_seq, promoted
                 FROM snapshots WHERE version = ?1
-                """)
+                """
+            )
             s.bind(1, version)
             guard try s.step() else { return nil }
             let dec = JSONDecoder()
             guard let metadata = try? dec.decode([String: String].self, from: Data(s.string(2).utf8)),
-                  let metrics = try? dec.decode([String: Double].self, from: Data(s.string(3).utf8)) else {
+                let metrics = try? dec.decode([String: Double].self, from: Data(s.string(3).utf8))
+            else {
                 throw StoreError(.corrupt, "snapshot \(version): undecodable metadata or metrics")
             }
-            var snap = ModelSnapshot(version: version, model: s.string(0), createdMs: s.int64(1), metadata: metadata,
-                                     metrics: metrics, tensors: [], userCount: s.int(4), itemCount: s.int(5),
-                                     eventsThroughSeq: s.int64(6), promoted: s.int64(7) == 1)
+            var snap = ModelSnapshot(
+                version: version,
+                model: s.string(0),
+                createdMs: s.int64(1),
+                metadata: metadata,
+                metrics: metrics,
+                tensors: [],
+                userCount: s.int(4),
+                itemCount: s.int(5),
+                eventsThroughSeq: s.int64(6),
+                promoted: s.int64(7) == 1
+            )
             let t = try r.statement("SELECT name, shape, data FROM snapshot_tensors WHERE version = ?1 ORDER BY rowid")
             t.bind(1, version)
             while try t.step() {

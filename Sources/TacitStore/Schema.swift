@@ -73,14 +73,17 @@ enum Schema {
     /// Statements that bring a file of an older version to this one, run after `statements` when the
     /// recorded version is below `toVersion`.
     static let upgrades: [(toVersion: Int, statements: [String])] = [
-        (4, [
-            "DROP INDEX IF EXISTS items_popularity",
-            // Rebuilt without UNIQUE(id), keeping its rows and seqs.
-            "CREATE TABLE event_ids_v4(seq INTEGER PRIMARY KEY, id TEXT NOT NULL)",
-            "INSERT INTO event_ids_v4(seq, id) SELECT seq, id FROM event_ids",
-            "DROP TABLE event_ids",
-            "ALTER TABLE event_ids_v4 RENAME TO event_ids",
-        ]),
+        (
+            4,
+            [
+                "DROP INDEX IF EXISTS items_popularity",
+                // Rebuilt without UNIQUE(id), keeping its rows and seqs.
+                "CREATE TABLE event_ids_v4(seq INTEGER PRIMARY KEY, id TEXT NOT NULL)",
+                "INSERT INTO event_ids_v4(seq, id) SELECT seq, id FROM event_ids",
+                "DROP TABLE event_ids",
+                "ALTER TABLE event_ids_v4 RENAME TO event_ids",
+            ]
+        )
     ]
 
     /// The oldest version `migrate` upgrades in place.

@@ -14,8 +14,13 @@ public struct StoreConfiguration: Sendable, Equatable {
 
     public enum Synchronous: String, Sendable, CaseIterable { case normal, full }
 
-    public init(path: String, maxSequenceLength: Int = 200, dedupWindow: Int = 1_000_000,
-                idCacheCapacity: Int = 100_000, synchronous: Synchronous = .full) {
+    public init(
+        path: String,
+        maxSequenceLength: Int = 200,
+        dedupWindow: Int = 1_000_000,
+        idCacheCapacity: Int = 100_000,
+        synchronous: Synchronous = .full
+    ) {
         self.path = path
         self.maxSequenceLength = maxSequenceLength
         self.dedupWindow = dedupWindow

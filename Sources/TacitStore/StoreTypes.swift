@@ -35,8 +35,15 @@ public struct DeadLetter: Sendable, Equatable {
     /// The record's Kafka timestamp, if any.
     public var timestampMs: Int64?
 
-    public init(id: Int64 = 0, position: StreamPosition, reason: String, detail: String, key: [UInt8]?,
-                payload: [UInt8], timestampMs: Int64? = nil) {
+    public init(
+        id: Int64 = 0,
+        position: StreamPosition,
+        reason: String,
+        detail: String,
+        key: [UInt8]?,
+        payload: [UInt8],
+        timestampMs: Int64? = nil
+    ) {
         self.id = id
         self.position = position
         self.reason = reason
@@ -141,9 +148,18 @@ public struct ModelSnapshot: Sendable, Equatable {
     /// Whether it was promoted to serving.
     public var promoted: Bool
 
-    public init(version: Int64 = 0, model: String, createdMs: Int64, metadata: [String: String] = [:],
-                metrics: [String: Double] = [:], tensors: [SnapshotTensor], userCount: Int, itemCount: Int,
-                eventsThroughSeq: Int64, promoted: Bool) {
+    public init(
+        version: Int64 = 0,
+        model: String,
+        createdMs: Int64,
+        metadata: [String: String] = [:],
+        metrics: [String: Double] = [:],
+        tensors: [SnapshotTensor],
+        userCount: Int,
+        itemCount: Int,
+        eventsThroughSeq: Int64,
+        promoted: Bool
+    ) {
         self.version = version
         self.model = model
         self.createdMs = createdMs

@@ -20,8 +20,16 @@ public struct UserEvent: Sendable, Equatable {
     public var value: Double?
     public var weight: Double
 
-    public init(user: String, item: String, behavior: String, feedback: FeedbackKind?, timestampMs: Int64,
-                eventID: String? = nil, value: Double? = nil, weight: Double = 1) {
+    public init(
+        user: String,
+        item: String,
+        behavior: String,
+        feedback: FeedbackKind?,
+        timestampMs: Int64,
+        eventID: String? = nil,
+        value: Double? = nil,
+        weight: Double = 1
+    ) {
         self.user = user
         self.item = item
         self.behavior = behavior

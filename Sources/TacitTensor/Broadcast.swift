@@ -47,7 +47,11 @@ struct Broadcast {
             mode = .general
         }
         guard mode == .general else {
-            run = count; aStep = 0; bStep = 0; aBlock = []; bBlock = []
+            run = count
+            aStep = 0
+            bStep = 0
+            aBlock = []
+            bBlock = []
             return
         }
         // The inner run: the trailing dimensions (ignoring those of size 1) over which each operand is
@@ -77,16 +81,22 @@ struct Broadcast {
         var idx = [Int](repeating: 0, count: rank)
         var offA = 0, offB = 0
         for blk in 0..<blocks {
-            ia[blk] = offA; ib[blk] = offB
+            ia[blk] = offA
+            ib[blk] = offB
             var d = first - 1
             while d >= 0 {
-                idx[d] += 1; offA += sa[d]; offB += sb[d]
+                idx[d] += 1
+                offA += sa[d]
+                offB += sb[d]
                 if idx[d] < out[d] { break }
-                offA -= sa[d] * out[d]; offB -= sb[d] * out[d]; idx[d] = 0
+                offA -= sa[d] * out[d]
+                offB -= sb[d] * out[d]
+                idx[d] = 0
                 d -= 1
             }
         }
-        aBlock = ia; bBlock = ib
+        aBlock = ia
+        bBlock = ib
     }
 
     /// Calls `body(outIndex, aIndex, bIndex)` for every output element.

@@ -1,9 +1,11 @@
 import COpenBLAS
+import Dispatch
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import CLibc
 #endif
-import Dispatch
-import Synchronization
 
 /// Process-wide compute settings: how many threads our kernels and OpenBLAS use.
 public enum Compute {
@@ -65,7 +67,6 @@ public enum Compute {
     }
 }
 
-import Foundation
 enum ProcessInfoShim {
     static var activeProcessorCount: Int { ProcessInfo.processInfo.activeProcessorCount }
 }

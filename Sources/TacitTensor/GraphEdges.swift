@@ -1,3 +1,5 @@
+import Foundation
+
 /// The edges of one relation of a graph, from source nodes (columns) to target nodes (rows), for ops
 /// whose values live on the edges (graph attention). Edges are numbered in CSR order (by target, then
 /// source); the same edges grouped by source are kept beside them, so that both an aggregation and
@@ -87,8 +89,16 @@ extension Tensor {
                             out.withUnsafeMutableBufferPointer { po in
                                 Compute.parallelFor(edges.rows, minChunk: 256) { range in
                                     for t in range {
-                                        SparseMatrix.row(t, start: start, col: col, val: w, x: px.baseAddress!, d: d,
-                                                         y: po.baseAddress!, accumulate: false)
+                                        SparseMatrix.row(
+                                            t,
+                                            start: start,
+                                            col: col,
+                                            val: w,
+                                            x: px.baseAddress!,
+                                            d: d,
+                                            y: po.baseAddress!,
+                                            accumulate: false
+                                        )
                                     }
                                 }
                             }
@@ -111,8 +121,16 @@ extension Tensor {
                                     transposed.withUnsafeBufferPointer { wt in
                                         Compute.parallelFor(edges.cols, minChunk: 256) { range in
                                             for s in range {
-                                                SparseMatrix.row(s, start: start, col: col, val: wt, x: gy.baseAddress!, d: d,
-                                                                 y: gx.baseAddress!, accumulate: true)
+                                                SparseMatrix.row(
+                                                    s,
+                                                    start: start,
+                                                    col: col,
+                                                    val: wt,
+                                                    x: gy.baseAddress!,
+                                                    d: d,
+                                                    y: gx.baseAddress!,
+                                                    accumulate: true
+                                                )
                                             }
                                         }
                                     }
@@ -130,8 +148,11 @@ extension Tensor {
                                     edges.target.withUnsafeBufferPointer { target in
                                         Compute.parallelFor(edges.count, minChunk: 4096) { range in
                                             for e in range {
-                                                gw[e] += VectorKernels.dot(gy.baseAddress! + Int(target[e]) &* d,
-                                                                           px.baseAddress! + Int(source[e]) &* d, count: d)
+                                                gw[e] += VectorKernels.dot(
+                                                    gy.baseAddress! + Int(target[e]) &* d,
+                                                    px.baseAddress! + Int(source[e]) &* d,
+                                                    count: d
+                                                )
                                             }
                                         }
                                     }
@@ -159,7 +180,10 @@ extension Tensor {
                             var mx = -Float.infinity
                             for e in lo..<hi { mx = Swift.max(mx, px[e]) }
                             var sum: Float = 0
-                            for e in lo..<hi { po[e] = Foundation.exp(px[e] - mx); sum += po[e] }
+                            for e in lo..<hi {
+                                po[e] = Foundation.exp(px[e] - mx)
+                                sum += po[e]
+                            }
                             let inv = 1 / sum
                             for e in lo..<hi { po[e] *= inv }
                         }
@@ -192,5 +216,3 @@ extension Tensor {
         unary({ $0 > 0 ? $0 : slope * $0 }, derivative: { x, _ in x > 0 ? 1 : slope })
     }
 }
-
-import Foundation

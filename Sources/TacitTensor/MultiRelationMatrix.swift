@@ -26,8 +26,10 @@ public final class MultiRelationMatrix: Sendable {
         self.relationCount = relationCount
         var order = Array(0..<values.count)
         for e in order {
-            precondition(rowIndex[e] >= 0 && Int(rowIndex[e]) < size && colIndex[e] >= 0 && Int(colIndex[e]) < size,
-                         "entry (\(rowIndex[e]), \(colIndex[e])) out of a \(size)×\(size) matrix")
+            precondition(
+                rowIndex[e] >= 0 && Int(rowIndex[e]) < size && colIndex[e] >= 0 && Int(colIndex[e]) < size,
+                "entry (\(rowIndex[e]), \(colIndex[e])) out of a \(size)×\(size) matrix"
+            )
             precondition(relation[e] >= 0 && Int(relation[e]) < relationCount, "relation \(relation[e]) out of 0..<\(relationCount)")
         }
         order.sort { (rowIndex[$0], colIndex[$0], relation[$0]) < (rowIndex[$1], colIndex[$1], relation[$1]) }
@@ -41,8 +43,13 @@ public final class MultiRelationMatrix: Sendable {
     }
 
     /// y (size × d) = Σ_g (A_g x) ⊙ w_g, or y += … when `accumulate`; w: (relationCount × d). Row-parallel.
-    public func multiply(_ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, columns d: Int,
-                         into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    public func multiply(
+        _ x: UnsafePointer<Float>,
+        weights w: UnsafePointer<Float>,
+        columns d: Int,
+        into y: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
         Profiler.measure(.sparse) {
             rowStart.withUnsafeBufferPointer { start in
                 colIndex.withUnsafeBufferPointer { col in
@@ -50,8 +57,18 @@ public final class MultiRelationMatrix: Sendable {
                         relation.withUnsafeBufferPointer { rel in
                             Compute.parallelFor(size, minChunk: 256) { range in
                                 for r in range {
-                                    MultiRelationMatrix.row(r, start: start, col: col, val: val, rel: rel, x: x, w: w, d: d,
-                                                            y: y, accumulate: accumulate)
+                                    MultiRelationMatrix.row(
+                                        r,
+                                        start: start,
+                                        col: col,
+                                        val: val,
+                                        rel: rel,
+                                        x: x,
+                                        w: w,
+                                        d: d,
+                                        y: y,
+                                        accumulate: accumulate
+                                    )
                                 }
                             }
                         }
@@ -63,8 +80,12 @@ public final class MultiRelationMatrix: Sendable {
 
     /// gw (relationCount × d) += Σ_r Σ_{e ∈ row r} v_e · dy_r ⊙ x_{c_e}, into `gw[relation[e]]`: the
     /// gradient of `multiply` with respect to the weights. Each thread sums its rows into its own table.
-    public func weightGradient(_ x: UnsafePointer<Float>, upstream dy: UnsafePointer<Float>, columns d: Int,
-                               into gw: UnsafeMutablePointer<Float>) {
+    public func weightGradient(
+        _ x: UnsafePointer<Float>,
+        upstream dy: UnsafePointer<Float>,
+        columns d: Int,
+        into gw: UnsafeMutablePointer<Float>
+    ) {
         let tableSize = relationCount * d
         let chunks = min(Compute.threads, max(1, size / 256))
         var partials = [Float](repeating: 0, count: chunks * tableSize)
@@ -100,9 +121,18 @@ public final class MultiRelationMatrix: Sendable {
     }
 
     @inline(__always)
-    static func row(_ r: Int, start: UnsafeBufferPointer<Int>, col: UnsafeBufferPointer<Int32>, val: UnsafeBufferPointer<Float>,
-                    rel: UnsafeBufferPointer<Int32>, x: UnsafePointer<Float>, w: UnsafePointer<Float>, d: Int,
-                    y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    static func row(
+        _ r: Int,
+        start: UnsafeBufferPointer<Int>,
+        col: UnsafeBufferPointer<Int32>,
+        val: UnsafeBufferPointer<Float>,
+        rel: UnsafeBufferPointer<Int32>,
+        x: UnsafePointer<Float>,
+        w: UnsafePointer<Float>,
+        d: Int,
+        y: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
         let lo = start[r], hi = start[r &+ 1]
         let out = y + r &* d
         var c = 0
@@ -114,7 +144,8 @@ public final class MultiRelationMatrix: Sendable {
                 let src = UnsafeRawPointer(x + (Int(col[e]) &* d &+ c))
                 let wt = UnsafeRawPointer(w + (Int(rel[e]) &* d &+ c))
                 a0 += v * src.loadUnaligned(as: SIMD16<Float>.self) * wt.loadUnaligned(as: SIMD16<Float>.self)
-                a1 += v * src.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+                a1 +=
+                    v * src.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
                     * wt.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
             }
             let dst = UnsafeMutableRawPointer(out + c)

@@ -63,7 +63,9 @@ extension Tensor {
                             if a.requiresGrad {
                                 a.accumulateGrad { ga in
                                     if plan.mode == .same {
-                                        Compute.parallelFor(plan.count, minChunk: elementwiseChunk) { r in for i in r { ga[i] += g[i] * Op.da(pa[i], pb[i]) } }
+                                        Compute.parallelFor(plan.count, minChunk: elementwiseChunk) { r in
+                                            for i in r { ga[i] += g[i] * Op.da(pa[i], pb[i]) }
+                                        }
                                     } else {
                                         plan.forEach { i, ia, ib in ga[ia] += g[i] * Op.da(pa[ia], pb[ib]) }
                                     }
@@ -72,7 +74,9 @@ extension Tensor {
                             if b.requiresGrad {
                                 b.accumulateGrad { gb in
                                     if plan.mode == .same {
-                                        Compute.parallelFor(plan.count, minChunk: elementwiseChunk) { r in for i in r { gb[i] += g[i] * Op.db(pa[i], pb[i]) } }
+                                        Compute.parallelFor(plan.count, minChunk: elementwiseChunk) { r in
+                                            for i in r { gb[i] += g[i] * Op.db(pa[i], pb[i]) }
+                                        }
                                     } else {
                                         plan.forEach { i, ia, ib in gb[ib] += g[i] * Op.db(pa[ia], pb[ib]) }
                                     }
@@ -121,7 +125,9 @@ extension Tensor {
                     y.grad.withUnsafeBufferPointer { g in
                         x.value.withUnsafeBufferPointer { px in
                             y.value.withUnsafeBufferPointer { py in
-                                Compute.parallelFor(gx.count, minChunk: elementwiseChunk) { r in for i in r { gx[i] += g[i] * derivative(px[i], py[i]) } }
+                                Compute.parallelFor(gx.count, minChunk: elementwiseChunk) { r in
+                                    for i in r { gx[i] += g[i] * derivative(px[i], py[i]) }
+                                }
                             }
                         }
                     }
@@ -169,7 +175,7 @@ extension Tensor {
     /// expf, and it was 7 % of an EmoRec epoch on MovieLens-1M. The forward keeps s = σ(2u) for the backward:
     /// dy/dx = s + x · 2s(1 − s) · √(2/π)(1 + 3·0.044715x²).
     public func gelu() -> Tensor {
-        let c: Float = 0.7978845608 // √(2/π)
+        let c: Float = 0.7978845608  // √(2/π)
         var out = [Float](repeating: 0, count: count)
         var sigmoid2U = [Float](repeating: 0, count: count)
         Profiler.measure(.elementwise) {

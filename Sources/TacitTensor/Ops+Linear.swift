@@ -9,18 +9,51 @@ extension Tensor {
         let (k2, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
         precondition(k == k2, "matmul inner sizes differ: \(a.shape)\(transA ? "ᵀ" : "") · \(b.shape)\(transB ? "ᵀ" : "")")
         var out = [Float](repeating: 0, count: m * n)
-        gemmInto(&out, a.value, b.value, transA: transA, transB: transB, m: m, n: n, k: k,
-                 lda: a.shape[1], ldb: b.shape[1], beta: 0)
+        gemmInto(
+            &out,
+            a.value,
+            b.value,
+            transA: transA,
+            transB: transB,
+            m: m,
+            n: n,
+            k: k,
+            lda: a.shape[1],
+            ldb: b.shape[1],
+            beta: 0
+        )
         return Tensor(result: [m, n], value: out, parents: [a, b]) { c in
             // dA = dC · op(B)ᵀ  (stored as A is: transposed when transA)
             if a.requiresGrad {
                 a.accumulateGrad { ga in
                     if !transA {
-                        gemm(ga.baseAddress!, c.grad, b.value, transA: false, transB: !transB, m: m, n: k, k: n,
-                             lda: n, ldb: b.shape[1], ldc: k)
+                        gemm(
+                            ga.baseAddress!,
+                            c.grad,
+                            b.value,
+                            transA: false,
+                            transB: !transB,
+                            m: m,
+                            n: k,
+                            k: n,
+                            lda: n,
+                            ldb: b.shape[1],
+                            ldc: k
+                        )
                     } else {
-                        gemm(ga.baseAddress!, b.value, c.grad, transA: transB, transB: true, m: k, n: m, k: n,
-                             lda: b.shape[1], ldb: n, ldc: m)
+                        gemm(
+                            ga.baseAddress!,
+                            b.value,
+                            c.grad,
+                            transA: transB,
+                            transB: true,
+                            m: k,
+                            n: m,
+                            k: n,
+                            lda: b.shape[1],
+                            ldb: n,
+                            ldc: m
+                        )
                     }
                 }
             }
@@ -28,11 +61,33 @@ extension Tensor {
             if b.requiresGrad {
                 b.accumulateGrad { gb in
                     if !transB {
-                        gemm(gb.baseAddress!, a.value, c.grad, transA: !transA, transB: false, m: k, n: n, k: m,
-                             lda: a.shape[1], ldb: n, ldc: n)
+                        gemm(
+                            gb.baseAddress!,
+                            a.value,
+                            c.grad,
+                            transA: !transA,
+                            transB: false,
+                            m: k,
+                            n: n,
+                            k: m,
+                            lda: a.shape[1],
+                            ldb: n,
+                            ldc: n
+                        )
                     } else {
-                        gemm(gb.baseAddress!, c.grad, a.value, transA: true, transB: transA, m: n, n: k, k: m,
-                             lda: n, ldb: a.shape[1], ldc: k)
+                        gemm(
+                            gb.baseAddress!,
+                            c.grad,
+                            a.value,
+                            transA: true,
+                            transB: transA,
+                            m: n,
+                            n: k,
+                            k: m,
+                            lda: n,
+                            ldb: a.shape[1],
+                            ldc: k
+                        )
                     }
                 }
             }
@@ -41,8 +96,10 @@ extension Tensor {
 
     /// Batched product: a: (B, M, K) (or (B, K, M) when `transA`), b: (B, K, N) (or (B, N, K)) → (B, M, N).
     public static func batchedMatmul(_ a: Tensor, _ b: Tensor, transA: Bool = false, transB: Bool = false) -> Tensor {
-        precondition(a.rank == 3 && b.rank == 3 && a.shape[0] == b.shape[0],
-                     "batchedMatmul takes (B,·,·) tensors with one B, got \(a.shape) and \(b.shape)")
+        precondition(
+            a.rank == 3 && b.rank == 3 && a.shape[0] == b.shape[0],
+            "batchedMatmul takes (B,·,·) tensors with one B, got \(a.shape) and \(b.shape)"
+        )
         let batch = a.shape[0]
         let (m, k) = transA ? (a.shape[2], a.shape[1]) : (a.shape[1], a.shape[2])
         let (k2, n) = transB ? (b.shape[2], b.shape[1]) : (b.shape[1], b.shape[2])
@@ -54,9 +111,21 @@ extension Tensor {
             b.value.withUnsafeBufferPointer { pb in
                 out.withUnsafeMutableBufferPointer { pc in
                     for i in 0..<batch {
-                        BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
-                                  a: pa.baseAddress! + i * aStride, lda: lda, b: pb.baseAddress! + i * bStride, ldb: ldb,
-                                  beta: 0, c: pc.baseAddress! + i * cStride, ldc: n)
+                        BLAS.gemm(
+                            transA: transA,
+                            transB: transB,
+                            m: m,
+                            n: n,
+                            k: k,
+                            alpha: 1,
+                            a: pa.baseAddress! + i * aStride,
+                            lda: lda,
+                            b: pb.baseAddress! + i * bStride,
+                            ldb: ldb,
+                            beta: 0,
+                            c: pc.baseAddress! + i * cStride,
+                            ldc: n
+                        )
                     }
                 }
             }
@@ -71,11 +140,37 @@ extension Tensor {
                                 let gA = ga.baseAddress! + i * aStride, B = pb.baseAddress! + i * bStride
                                 let dC = g + i * cStride
                                 if !transA {
-                                    BLAS.gemm(transA: false, transB: !transB, m: m, n: k, k: n, alpha: 1, a: dC, lda: n,
-                                              b: B, ldb: ldb, beta: 1, c: gA, ldc: lda)
+                                    BLAS.gemm(
+                                        transA: false,
+                                        transB: !transB,
+                                        m: m,
+                                        n: k,
+                                        k: n,
+                                        alpha: 1,
+                                        a: dC,
+                                        lda: n,
+                                        b: B,
+                                        ldb: ldb,
+                                        beta: 1,
+                                        c: gA,
+                                        ldc: lda
+                                    )
                                 } else {
-                                    BLAS.gemm(transA: transB, transB: true, m: k, n: m, k: n, alpha: 1, a: B, lda: ldb,
-                                              b: dC, ldb: n, beta: 1, c: gA, ldc: lda)
+                                    BLAS.gemm(
+                                        transA: transB,
+                                        transB: true,
+                                        m: k,
+                                        n: m,
+                                        k: n,
+                                        alpha: 1,
+                                        a: B,
+                                        lda: ldb,
+                                        b: dC,
+                                        ldb: n,
+                                        beta: 1,
+                                        c: gA,
+                                        ldc: lda
+                                    )
                                 }
                             }
                         }
@@ -88,11 +183,37 @@ extension Tensor {
                                 let gB = gb.baseAddress! + i * bStride, A = pa.baseAddress! + i * aStride
                                 let dC = g + i * cStride
                                 if !transB {
-                                    BLAS.gemm(transA: !transA, transB: false, m: k, n: n, k: m, alpha: 1, a: A, lda: lda,
-                                              b: dC, ldb: n, beta: 1, c: gB, ldc: ldb)
+                                    BLAS.gemm(
+                                        transA: !transA,
+                                        transB: false,
+                                        m: k,
+                                        n: n,
+                                        k: m,
+                                        alpha: 1,
+                                        a: A,
+                                        lda: lda,
+                                        b: dC,
+                                        ldb: n,
+                                        beta: 1,
+                                        c: gB,
+                                        ldc: ldb
+                                    )
                                 } else {
-                                    BLAS.gemm(transA: true, transB: transA, m: n, n: k, k: m, alpha: 1, a: dC, lda: n,
-                                              b: A, ldb: lda, beta: 1, c: gB, ldc: ldb)
+                                    BLAS.gemm(
+                                        transA: true,
+                                        transB: transA,
+                                        m: n,
+                                        n: k,
+                                        k: m,
+                                        alpha: 1,
+                                        a: dC,
+                                        lda: n,
+                                        b: A,
+                                        ldb: lda,
+                                        beta: 1,
+                                        c: gB,
+                                        ldc: ldb
+                                    )
                                 }
                             }
                         }
@@ -135,24 +256,72 @@ extension Tensor {
 
 /// C (m×n) += op(A) · op(B) into a raw buffer, all row-major.
 @usableFromInline
-func gemm(_ c: UnsafeMutablePointer<Float>, _ a: [Float], _ b: [Float], transA: Bool, transB: Bool,
-          m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int) {
+func gemm(
+    _ c: UnsafeMutablePointer<Float>,
+    _ a: [Float],
+    _ b: [Float],
+    transA: Bool,
+    transB: Bool,
+    m: Int,
+    n: Int,
+    k: Int,
+    lda: Int,
+    ldb: Int,
+    ldc: Int
+) {
     a.withUnsafeBufferPointer { pa in
         b.withUnsafeBufferPointer { pb in
-            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: pa.baseAddress!, lda: lda,
-                      b: pb.baseAddress!, ldb: ldb, beta: 1, c: c, ldc: ldc)
+            BLAS.gemm(
+                transA: transA,
+                transB: transB,
+                m: m,
+                n: n,
+                k: k,
+                alpha: 1,
+                a: pa.baseAddress!,
+                lda: lda,
+                b: pb.baseAddress!,
+                ldb: ldb,
+                beta: 1,
+                c: c,
+                ldc: ldc
+            )
         }
     }
 }
 
 @usableFromInline
-func gemmInto(_ out: inout [Float], _ a: [Float], _ b: [Float], transA: Bool, transB: Bool,
-              m: Int, n: Int, k: Int, lda: Int, ldb: Int, beta: Float) {
+func gemmInto(
+    _ out: inout [Float],
+    _ a: [Float],
+    _ b: [Float],
+    transA: Bool,
+    transB: Bool,
+    m: Int,
+    n: Int,
+    k: Int,
+    lda: Int,
+    ldb: Int,
+    beta: Float
+) {
     out.withUnsafeMutableBufferPointer { pc in
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
-                BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: pa.baseAddress!, lda: lda,
-                          b: pb.baseAddress!, ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: n)
+                BLAS.gemm(
+                    transA: transA,
+                    transB: transB,
+                    m: m,
+                    n: n,
+                    k: k,
+                    alpha: 1,
+                    a: pa.baseAddress!,
+                    lda: lda,
+                    b: pb.baseAddress!,
+                    ldb: ldb,
+                    beta: beta,
+                    c: pc.baseAddress!,
+                    ldc: n
+                )
             }
         }
     }

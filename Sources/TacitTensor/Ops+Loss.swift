@@ -61,7 +61,11 @@ extension Tensor {
                                 var mx = -Float.infinity
                                 for j in 0..<c { mx = max(mx, px[o + j]) }
                                 var s: Float = 0
-                                for j in 0..<c { let e = Foundation.exp(px[o + j] - mx); pp[o + j] = e; s += e }
+                                for j in 0..<c {
+                                    let e = Foundation.exp(px[o + j] - mx)
+                                    pp[o + j] = e
+                                    s += e
+                                }
                                 let inv = 1 / s
                                 for j in 0..<c { pp[o + j] *= inv }
                                 let t = Int(targets[r])
@@ -115,7 +119,7 @@ extension Tensor {
         precondition(x.rank == 1 && x.shape == y.shape, "distanceCorrelation: \(x.shape) vs \(y.shape)")
         let n = x.count
         func centeredDistances(_ v: Tensor) -> Tensor {
-            let d = ((v.reshaped([n, 1]) - v.reshaped([1, n])).squared() + epsilon).sqrt()    // (n, n)
+            let d = ((v.reshaped([n, 1]) - v.reshaped([1, n])).squared() + epsilon).sqrt()  // (n, n)
             return d - d.mean(axis: 0).reshaped([1, n]) - d.mean(axis: 1).reshaped([n, 1]) + d.mean()
         }
         let a = centeredDistances(x), b = centeredDistances(y)

@@ -73,8 +73,11 @@ extension Tensor {
     /// least one unmasked entry, writes exp(x − max) of the unmasked entries into `exponentials` and
     /// calls `body(rowOffset, isUnmasked(column), max, Σ exp(x − max))`. Rows with nothing unmasked
     /// are left as they are.
-    private func forEachSoftmaxRow(mask: Tensor?, exponentials: UnsafeMutableBufferPointer<Float>,
-                                   _ body: (Int, (Int) -> Bool, Float, Float) -> Void) {
+    private func forEachSoftmaxRow(
+        mask: Tensor?,
+        exponentials: UnsafeMutableBufferPointer<Float>,
+        _ body: (Int, (Int) -> Bool, Float, Float) -> Void
+    ) {
         let n = shape.last!, rows = count / max(n, 1)
         let maskValues = mask?.value ?? []
         let maskCount = maskValues.count
@@ -113,7 +116,10 @@ extension Tensor {
                     for j in 0..<d { mean += px[o + j] }
                     mean /= Float(d)
                     var v: Float = 0
-                    for j in 0..<d { let c = px[o + j] - mean; v += c * c }
+                    for j in 0..<d {
+                        let c = px[o + j] - mean
+                        v += c * c
+                    }
                     let inv = 1 / (v / Float(d) + epsilon).squareRoot()
                     invStd[r] = inv
                     for j in 0..<d {
@@ -129,7 +135,13 @@ extension Tensor {
                 y.grad.withUnsafeBufferPointer { g in
                     if gamma.requiresGrad || beta.requiresGrad {
                         var dg = [Float](repeating: 0, count: d), db = [Float](repeating: 0, count: d)
-                        for r in 0..<rows { let o = r * d; for j in 0..<d { dg[j] += g[o + j] * xhat[o + j]; db[j] += g[o + j] } }
+                        for r in 0..<rows {
+                            let o = r * d
+                            for j in 0..<d {
+                                dg[j] += g[o + j] * xhat[o + j]
+                                db[j] += g[o + j]
+                            }
+                        }
                         if gamma.requiresGrad { gamma.accumulateGrad { p in for j in 0..<d { p[j] += dg[j] } } }
                         if beta.requiresGrad { beta.accumulateGrad { p in for j in 0..<d { p[j] += db[j] } } }
                     }
@@ -139,7 +151,11 @@ extension Tensor {
                             for r in 0..<rows {
                                 let o = r * d
                                 var s1: Float = 0, s2: Float = 0
-                                for j in 0..<d { let gh = g[o + j] * gamma.value[j]; s1 += gh; s2 += gh * xhat[o + j] }
+                                for j in 0..<d {
+                                    let gh = g[o + j] * gamma.value[j]
+                                    s1 += gh
+                                    s2 += gh * xhat[o + j]
+                                }
                                 let k = invStd[r] / Float(d)
                                 for j in 0..<d {
                                     let gh = g[o + j] * gamma.value[j]

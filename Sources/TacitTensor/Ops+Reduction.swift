@@ -92,14 +92,20 @@ extension Tensor {
                 if a.requiresGrad {
                     a.accumulateGrad { ga in
                         b.value.withUnsafeBufferPointer { pb in
-                            for r in 0..<n { let o = r * d; for j in 0..<d { ga[o + j] += g[r] * pb[o + j] } }
+                            for r in 0..<n {
+                                let o = r * d
+                                for j in 0..<d { ga[o + j] += g[r] * pb[o + j] }
+                            }
                         }
                     }
                 }
                 if b.requiresGrad {
                     b.accumulateGrad { gb in
                         a.value.withUnsafeBufferPointer { pa in
-                            for r in 0..<n { let o = r * d; for j in 0..<d { gb[o + j] += g[r] * pa[o + j] } }
+                            for r in 0..<n {
+                                let o = r * d
+                                for j in 0..<d { gb[o + j] += g[r] * pa[o + j] }
+                            }
                         }
                     }
                 }

@@ -32,9 +32,11 @@ extension Tensor {
             source[i] = off
             var d = rank - 1
             while d >= 0 {
-                idx[d] += 1; off += strides[d]
+                idx[d] += 1
+                off += strides[d]
                 if idx[d] < outShape[d] { break }
-                off -= strides[d] * outShape[d]; idx[d] = 0
+                off -= strides[d] * outShape[d]
+                idx[d] = 0
                 d -= 1
             }
         }
@@ -61,8 +63,10 @@ extension Tensor {
         let rank = parts[0].rank
         let ax = axis < 0 ? rank + axis : axis
         for p in parts {
-            precondition(p.rank == rank && zip(p.shape, parts[0].shape).enumerated().allSatisfy { $0.offset == ax || $0.element.0 == $0.element.1 },
-                         "concat along \(axis): shapes \(parts.map(\.shape)) disagree")
+            precondition(
+                p.rank == rank && zip(p.shape, parts[0].shape).enumerated().allSatisfy { $0.offset == ax || $0.element.0 == $0.element.1 },
+                "concat along \(axis): shapes \(parts.map(\.shape)) disagree"
+            )
         }
         let outer = parts[0].shape[..<ax].reduce(1, *)
         let inner = parts[0].shape[(ax + 1)...].reduce(1, *)
@@ -118,7 +122,10 @@ extension Tensor {
     /// Splits `axis` into pieces of the given sizes.
     public func split(axis: Int, sizes: [Int]) -> [Tensor] {
         var start = 0
-        return sizes.map { n in defer { start += n }; return slice(axis: axis, start..<(start + n)) }
+        return sizes.map { n in
+            defer { start += n }
+            return slice(axis: axis, start..<(start + n))
+        }
     }
 
     /// Embedding lookup: rows of table (N, d…) at `indices` → (indices.count, d…), reshaped to

@@ -11,8 +11,14 @@ public final class Adam {
         public var weightDecay: Float
         public var decoupled: Bool
 
-        public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
-                    weightDecay: Float = 0, decoupled: Bool = false) {
+        public init(
+            learningRate: Float = 1e-3,
+            beta1: Float = 0.9,
+            beta2: Float = 0.999,
+            epsilon: Float = 1e-8,
+            weightDecay: Float = 0,
+            decoupled: Bool = false
+        ) {
             self.learningRate = learningRate
             self.beta1 = beta1
             self.beta2 = beta2
@@ -84,8 +90,11 @@ public final class Adam {
         guard let k = parameters.firstIndex(where: { $0 === old }) else { return }
         let keep = min(old.count, new.count)
         var mk = [Float](repeating: 0, count: new.count), vk = [Float](repeating: 0, count: new.count)
-        mk[..<keep] = m[k][..<keep]; vk[..<keep] = v[k][..<keep]
-        parameters[k] = new; m[k] = mk; v[k] = vk
+        mk[..<keep] = m[k][..<keep]
+        vk[..<keep] = v[k][..<keep]
+        parameters[k] = new
+        m[k] = mk
+        v[k] = vk
     }
 }
 
@@ -95,8 +104,11 @@ public enum Initializer {
     public static func xavierUniform(_ shape: [Int], rng: inout SeededRNG) -> Tensor {
         let (fanIn, fanOut) = fans(shape)
         let a = (6 / Float(fanIn + fanOut)).squareRoot()
-        return Tensor(shape: shape, value: (0..<elementCount(shape)).map { _ in (rng.nextFloat() * 2 - 1) * a },
-                      requiresGrad: true)
+        return Tensor(
+            shape: shape,
+            value: (0..<elementCount(shape)).map { _ in (rng.nextFloat() * 2 - 1) * a },
+            requiresGrad: true
+        )
     }
 
     /// Xavier/Glorot normal: N(0, 2 / (fanIn + fanOut)).

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A seeded xoshiro256** generator: the same seed gives the same stream on every machine,
 /// which is what makes a training run reproducible bit for bit.
 public struct SeededRNG: RandomNumberGenerator, Sendable {
@@ -13,14 +15,20 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
+        s0 = splitMix()
+        s1 = splitMix()
+        s2 = splitMix()
+        s3 = splitMix()
     }
 
     @inlinable
     public mutating func next() -> UInt64 {
         let result = rotl(s1 &* 5, 7) &* 9
         let t = s1 << 17
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
         s2 ^= t
         s3 = rotl(s3, 45)
         return result
@@ -63,6 +71,5 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
     }
 }
 
-import Foundation
 @inline(__always) private func _log(_ x: Double) -> Double { Foundation.log(x) }
 @inline(__always) private func _cos(_ x: Double) -> Double { Foundation.cos(x) }

@@ -22,10 +22,21 @@ public final class SparseMatrix: Sendable {
     }
 
     /// Builds from coordinates; duplicate (row, col) entries are summed, columns sorted per row.
-    public convenience init(rows: Int, cols: Int, rowIndex: [Int32], colIndex: [Int32], values: [Float],
-                            symmetric: Bool = false) {
-        let (start, cidx, vals) = SparseMatrix.compress(rows: rows, cols: cols, rowIndex: rowIndex,
-                                                        colIndex: colIndex, values: values)
+    public convenience init(
+        rows: Int,
+        cols: Int,
+        rowIndex: [Int32],
+        colIndex: [Int32],
+        values: [Float],
+        symmetric: Bool = false
+    ) {
+        let (start, cidx, vals) = SparseMatrix.compress(
+            rows: rows,
+            cols: cols,
+            rowIndex: rowIndex,
+            colIndex: colIndex,
+            values: values
+        )
         self.init(rows: rows, cols: cols, rowStart: start, colIndex: cidx, values: vals, symmetric: symmetric)
     }
 
@@ -39,17 +50,35 @@ public final class SparseMatrix: Sendable {
         self.colIndex = colIndex
         self.values = values
         self.isSymmetric = symmetric
-        storedTranspose = symmetric ? nil : SparseMatrix.transposeOf(rows: rows, cols: cols, rowStart: rowStart,
-                                                                     colIndex: colIndex, values: values)
+        storedTranspose =
+            symmetric
+            ? nil
+            : SparseMatrix.transposeOf(
+                rows: rows,
+                cols: cols,
+                rowStart: rowStart,
+                colIndex: colIndex,
+                values: values
+            )
     }
 
     /// Aᵀ of CSR arrays, as a matrix without a stored transpose of its own.
-    private static func transposeOf(rows: Int, cols: Int, rowStart: [Int], colIndex: [Int32],
-                                    values: [Float]) -> SparseMatrix {
+    private static func transposeOf(
+        rows: Int,
+        cols: Int,
+        rowStart: [Int],
+        colIndex: [Int32],
+        values: [Float]
+    ) -> SparseMatrix {
         var rowIdx = [Int32](repeating: 0, count: values.count)
         for r in 0..<rows { for e in rowStart[r]..<rowStart[r + 1] { rowIdx[e] = Int32(r) } }
-        let (tStart, tCol, tVal) = SparseMatrix.compress(rows: cols, cols: rows, rowIndex: colIndex,
-                                                         colIndex: rowIdx, values: values)
+        let (tStart, tCol, tVal) = SparseMatrix.compress(
+            rows: cols,
+            cols: rows,
+            rowIndex: colIndex,
+            colIndex: rowIdx,
+            values: values
+        )
         return SparseMatrix(rows: cols, cols: rows, rowStart: tStart, colIndex: tCol, values: tVal, asTranspose: ())
     }
 
@@ -65,8 +94,15 @@ public final class SparseMatrix: Sendable {
     }
 
     /// Counting sort by row, then by column within each row; sums duplicates.
-    static func compress(rows: Int, cols: Int, rowIndex: [Int32], colIndex: [Int32], values: [Float])
-        -> ([Int], [Int32], [Float]) {
+    static func compress(
+        rows: Int,
+        cols: Int,
+        rowIndex: [Int32],
+        colIndex: [Int32],
+        values: [Float]
+    )
+        -> ([Int], [Int32], [Float])
+    {
         precondition(rowIndex.count == colIndex.count && colIndex.count == values.count)
         var counts = [Int](repeating: 0, count: rows + 1)
         for r in rowIndex {
@@ -114,16 +150,28 @@ public final class SparseMatrix: Sendable {
     /// y (rows × d) = self · x (cols × d), or y += self · x when `accumulate`. Row-parallel.
     /// Each output row is accumulated in SIMD registers across all of the row's entries and
     /// stored once (64 columns per pass), instead of a load/store of y per entry.
-    public func multiply(_ x: UnsafePointer<Float>, columns d: Int, into y: UnsafeMutablePointer<Float>,
-                         accumulate: Bool) {
+    public func multiply(
+        _ x: UnsafePointer<Float>,
+        columns d: Int,
+        into y: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
         Profiler.measure(.sparse) {
             rowStart.withUnsafeBufferPointer { start in
                 colIndex.withUnsafeBufferPointer { col in
                     values.withUnsafeBufferPointer { val in
                         Compute.parallelFor(rows, minChunk: 256) { range in
                             for r in range {
-                                SparseMatrix.row(r, start: start, col: col, val: val, x: x, d: d, y: y,
-                                                 accumulate: accumulate)
+                                SparseMatrix.row(
+                                    r,
+                                    start: start,
+                                    col: col,
+                                    val: val,
+                                    x: x,
+                                    d: d,
+                                    y: y,
+                                    accumulate: accumulate
+                                )
                             }
                         }
                     }
@@ -133,9 +181,16 @@ public final class SparseMatrix: Sendable {
     }
 
     @inline(__always)
-    static func row(_ r: Int, start: UnsafeBufferPointer<Int>, col: UnsafeBufferPointer<Int32>,
-                    val: UnsafeBufferPointer<Float>, x: UnsafePointer<Float>, d: Int,
-                    y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    static func row(
+        _ r: Int,
+        start: UnsafeBufferPointer<Int>,
+        col: UnsafeBufferPointer<Int32>,
+        val: UnsafeBufferPointer<Float>,
+        x: UnsafePointer<Float>,
+        d: Int,
+        y: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
         let lo = start[r], hi = start[r &+ 1]
         let out = y + r &* d
         var c = 0
@@ -192,8 +247,13 @@ extension SparseMatrix {
     /// Each (user, item) pair counts once whatever its multiplicity (keeping its first weight);
     /// `weights` (if given) scale edges.
     /// Isolated nodes get an all-zero row (LightGCN, He et al. 2020, eq. 7).
-    public static func normalizedBipartite(users: Int, items: Int, edgeUsers: [Int32], edgeItems: [Int32],
-                                           weights: [Float]? = nil) -> SparseMatrix {
+    public static func normalizedBipartite(
+        users: Int,
+        items: Int,
+        edgeUsers: [Int32],
+        edgeItems: [Int32],
+        weights: [Float]? = nil
+    ) -> SparseMatrix {
         precondition(edgeUsers.count == edgeItems.count)
         let n = users + items
         // Deduplicate pairs first so the degree counts each neighbour once.
@@ -212,15 +272,24 @@ extension SparseMatrix {
         for p in pairs where uniq.last.map({ $0.0 != p.0 || $0.1 != p.1 }) ?? true { uniq.append(p) }
 
         var degree = [Float](repeating: 0, count: n)
-        for (u, i, w) in uniq { degree[Int(u)] += w; degree[users + Int(i)] += w }
+        for (u, i, w) in uniq {
+            degree[Int(u)] += w
+            degree[users + Int(i)] += w
+        }
         let invSqrt = degree.map { $0 > 0 ? 1 / $0.squareRoot() : 0 }
         var r = [Int32](), c = [Int32](), v = [Float]()
-        r.reserveCapacity(2 * uniq.count); c.reserveCapacity(2 * uniq.count); v.reserveCapacity(2 * uniq.count)
+        r.reserveCapacity(2 * uniq.count)
+        c.reserveCapacity(2 * uniq.count)
+        v.reserveCapacity(2 * uniq.count)
         for (u, i, w) in uniq {
             let a = Int(u), b = users + Int(i)
             let x = w * invSqrt[a] * invSqrt[b]
-            r.append(Int32(a)); c.append(Int32(b)); v.append(x)
-            r.append(Int32(b)); c.append(Int32(a)); v.append(x)
+            r.append(Int32(a))
+            c.append(Int32(b))
+            v.append(x)
+            r.append(Int32(b))
+            c.append(Int32(a))
+            v.append(x)
         }
         return SparseMatrix(rows: n, cols: n, rowIndex: r, colIndex: c, values: v, symmetric: true)
     }

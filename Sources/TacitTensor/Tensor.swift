@@ -23,8 +23,10 @@ public final class Tensor {
     /// A leaf tensor (a parameter when `requiresGrad`, else a constant).
     public init(shape: [Int], value: [Float], requiresGrad: Bool = false) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative extent in shape \(shape)")
-        precondition(value.count == shape.reduce(1, *),
-                     "shape \(shape) needs \(shape.reduce(1, *)) values, got \(value.count)")
+        precondition(
+            value.count == shape.reduce(1, *),
+            "shape \(shape) needs \(shape.reduce(1, *)) values, got \(value.count)"
+        )
         self.shape = shape
         self.value = value
         self.requiresGrad = requiresGrad
@@ -32,8 +34,11 @@ public final class Tensor {
 
     /// A constant or parameter filled with `fill`.
     public convenience init(zeros shape: [Int], fill: Float = 0, requiresGrad: Bool = false) {
-        self.init(shape: shape, value: [Float](repeating: fill, count: shape.reduce(1, *)),
-                  requiresGrad: requiresGrad)
+        self.init(
+            shape: shape,
+            value: [Float](repeating: fill, count: shape.reduce(1, *)),
+            requiresGrad: requiresGrad
+        )
     }
 
     /// A scalar constant.

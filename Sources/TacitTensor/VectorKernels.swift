@@ -12,9 +12,11 @@ enum VectorKernels {
         var j = 0
         while j &+ 16 <= n {
             let offset = j &* 4
-            s0 += ra.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+            s0 +=
+                ra.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
                 * rb.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-            s1 += ra.loadUnaligned(fromByteOffset: offset &+ 32, as: SIMD8<Float>.self)
+            s1 +=
+                ra.loadUnaligned(fromByteOffset: offset &+ 32, as: SIMD8<Float>.self)
                 * rb.loadUnaligned(fromByteOffset: offset &+ 32, as: SIMD8<Float>.self)
             j &+= 16
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
-import Testing
 import TacitModels
+import Testing
+
 @testable import TacitCLI
 
 /// The command line as a user types it: every bad value must be refused at parse time, before a

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TacitCLI
 
 /// `tacit backtest --data FILE` on a user's own files: a ratings export must run through the
@@ -31,8 +32,12 @@ struct BacktestFileTests {
         let data = try temporaryFile("ratings.tsv", Self.ratingsTSV())
         let json = data.deletingLastPathComponent().appendingPathComponent("out.json")
         defer { try? FileManager.default.removeItem(at: data.deletingLastPathComponent()) }
-        var command = try #require(try Tacit.parseAsRoot(["backtest", "--data", data.path, "--model", "popularity",
-                                                          "--rounds", "2", "--json", json.path]) as? BacktestCommand)
+        var command = try #require(
+            try Tacit.parseAsRoot([
+                "backtest", "--data", data.path, "--model", "popularity",
+                "--rounds", "2", "--json", json.path,
+            ]) as? BacktestCommand
+        )
         try await command.run()
         let out = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
         let runs = try #require(out["runs"] as? [[String: Any]])

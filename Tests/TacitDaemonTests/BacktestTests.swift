@@ -1,9 +1,10 @@
 import Foundation
 import Logging
-import TacitServiceTestSupport
-import Testing
 import TacitData
+import TacitServiceTestSupport
 import TacitStore
+import Testing
+
 @testable import TacitDaemon
 
 @Suite("Backtest: the serving path scored on the events after each model")

@@ -1,6 +1,7 @@
 import Foundation
 import TacitServiceTestSupport
 import Testing
+
 @testable import TacitDaemon
 @testable import TacitKafka
 
@@ -26,7 +27,8 @@ struct ConfigurationTests {
     }
 
     @Test func valuesAreRead() throws {
-        let c = try TacitConfiguration.parse("""
+        let c = try TacitConfiguration.parse(
+            """
             [kafka]
             brokers = ["a:1", "b:2"]
             group_id = "g"
@@ -45,7 +47,9 @@ struct ConfigurationTests {
             model = "sasrec"
             window_stride = 25
             refit = false
-            """, file: "x.toml")
+            """,
+            file: "x.toml"
+        )
         #expect(c.kafka.brokers == ["a:1", "b:2"] && c.kafka.groupID == "g")
         #expect(c.kafka.properties == ["compression.type": "lz4", "socket.keepalive.enable": "true", "fetch.min.bytes": "10"])
         #expect(c.taxonomy.target == ["purchase"] && c.store.synchronous == .normal && c.publisher.topK == 20)
@@ -81,23 +85,50 @@ struct ConfigurationTests {
         #expect(error("[kafka]\nbrokrs = \"a:1\"") == "configs/tacit.toml: kafka.brokrs: unknown key")
         #expect(error("[kafak]\n") == "configs/tacit.toml: kafak: unknown key")
         #expect(error("[publisher]\ntop_k = 0") == "configs/tacit.toml: publisher.top_k: expected an integer in 1...10000, found 0")
-        #expect(error("[publisher]\nreshow_boost = -1.0") == "configs/tacit.toml: publisher.reshow_boost: expected a number in 0.0...100.0, found -1.0")
-        #expect(error("[publisher]\nreshow_recent = 2000") == "configs/tacit.toml: publisher.reshow_recent: expected an integer in 0...1000, found 2000")
-        #expect(error("[store]\nsynchronous = \"off\"") == "configs/tacit.toml: store.synchronous: expected one of \"normal\", \"full\", found \"off\"")
+        #expect(
+            error("[publisher]\nreshow_boost = -1.0") == "configs/tacit.toml: publisher.reshow_boost: expected a number in 0.0...100.0, found -1.0"
+        )
+        #expect(
+            error("[publisher]\nreshow_recent = 2000") == "configs/tacit.toml: publisher.reshow_recent: expected an integer in 0...1000, found 2000"
+        )
+        #expect(
+            error("[store]\nsynchronous = \"off\"") == "configs/tacit.toml: store.synchronous: expected one of \"normal\", \"full\", found \"off\""
+        )
         #expect(error("[http]\nenabled = \"yes\"") == "configs/tacit.toml: http.enabled: expected true or false, found string")
-        #expect(error("[kafka.properties]\n\"enable.auto.commit\" = true")?.hasPrefix("configs/tacit.toml: kafka.properties.enable.auto.commit: managed by Tacit") == true)
-        #expect(error("[kafka.properties]\nx = [1]") == "configs/tacit.toml: kafka.properties.x: expected a string, integer, boolean or number, found array")
-        #expect(error("[trainer]\nablation = \"no-such\"") == "configs/tacit.toml: trainer.ablation: unknown HNT variant \"no-such\": choose full, base, no-hesitation, no-negative-transfer, hesitation-only")
+        #expect(
+            error("[kafka.properties]\n\"enable.auto.commit\" = true")?.hasPrefix(
+                "configs/tacit.toml: kafka.properties.enable.auto.commit: managed by Tacit"
+            ) == true
+        )
+        #expect(
+            error("[kafka.properties]\nx = [1]")
+                == "configs/tacit.toml: kafka.properties.x: expected a string, integer, boolean or number, found array"
+        )
+        #expect(
+            error("[trainer]\nablation = \"no-such\"")
+                == "configs/tacit.toml: trainer.ablation: unknown HNT variant \"no-such\": choose full, base, no-hesitation, no-negative-transfer, hesitation-only"
+        )
         #expect(error("[trainer]\nheads = 3") == "configs/tacit.toml: trainer.heads: must divide trainer.dim (64)")
-        #expect(error("[trainer]\nwindow_stride = 60") == "configs/tacit.toml: trainer.window_stride: must be at most trainer.max_length (50); 0 means max_length")
+        #expect(
+            error("[trainer]\nwindow_stride = 60")
+                == "configs/tacit.toml: trainer.window_stride: must be at most trainer.max_length (50); 0 means max_length"
+        )
         #expect(error("[trainer]\nrefit = 1") == "configs/tacit.toml: trainer.refit: expected true or false, found integer")
         #expect(error("[trainer]\nwindow_stride = -1") == "configs/tacit.toml: trainer.window_stride: expected an integer in 0...10000, found -1")
         #expect(error("[taxonomy]\ntarget = []") == "configs/tacit.toml: taxonomy.target: expected at least one element")
         #expect(error("[taxonomy]\nauxiliary = [\"buy\"]") == "configs/tacit.toml: taxonomy.auxiliary: \"buy\" is already listed in taxonomy.target")
         #expect(error("[taxonomy]\nwatch = [\"w\", \"w\"]") == "configs/tacit.toml: taxonomy.watch: duplicate elements")
-        #expect(error("[events]\nearliest_timestamp = \"2000\"")?.hasPrefix("configs/tacit.toml: events.earliest_timestamp: expected an RFC 3339") == true)
-        #expect(error("[kafka]\nheartbeat_interval_ms = 20000") == "configs/tacit.toml: kafka.heartbeat_interval_ms: must be less than session_timeout_ms (10000)")
-        #expect(error("[kafka]\ninput_topics = [\"tacit.deadletter\"]") == "configs/tacit.toml: kafka.input_topics: \"tacit.deadletter\" is also an output topic")
+        #expect(
+            error("[events]\nearliest_timestamp = \"2000\"")?.hasPrefix("configs/tacit.toml: events.earliest_timestamp: expected an RFC 3339") == true
+        )
+        #expect(
+            error("[kafka]\nheartbeat_interval_ms = 20000")
+                == "configs/tacit.toml: kafka.heartbeat_interval_ms: must be less than session_timeout_ms (10000)"
+        )
+        #expect(
+            error("[kafka]\ninput_topics = [\"tacit.deadletter\"]")
+                == "configs/tacit.toml: kafka.input_topics: \"tacit.deadletter\" is also an output topic"
+        )
         #expect(error("[service]\nlog_level = \"loud\"")?.hasPrefix("configs/tacit.toml: service.log_level: expected one of") == true)
         #expect(error("kafka = 3") == "configs/tacit.toml: kafka: expected a table, found integer")
         #expect(error("[kafka.properties]\n\"fetch.wait.max.ms\" = 10")?.contains("kafka.properties.fetch.wait.max.ms: managed by Tacit") == true)

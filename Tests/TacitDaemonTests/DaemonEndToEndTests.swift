@@ -1,9 +1,10 @@
 import Foundation
 import Logging
-import TacitServiceTestSupport
-import Testing
 import TacitKafka
+import TacitServiceTestSupport
 import TacitStore
+import Testing
+
 @testable import TacitDaemon
 
 @Suite("Daemon end to end against a real Tansu broker", .serialized, .enabled(if: TestBroker.isAvailable))
@@ -23,9 +24,18 @@ struct DaemonEndToEndTests {
             for k in 0..<5 {
                 let topic = k % 2 == 0 ? "tacit.behaviors" : "tacit.feedback"
                 let type = k % 2 == 0 ? (k == 4 ? "buy" : "view") : "like"
-                records.append(ProducerRecord(topic: topic, key: Array(user.utf8),
-                                              value: eventJSON(user: user, item: "item-\((u + k * 3) % 40)", type: type,
-                                                               ts: 1_700_000_000_000 + Int64(u * 10 + k))))
+                records.append(
+                    ProducerRecord(
+                        topic: topic,
+                        key: Array(user.utf8),
+                        value: eventJSON(
+                            user: user,
+                            item: "item-\((u + k * 3) % 40)",
+                            type: type,
+                            ts: 1_700_000_000_000 + Int64(u * 10 + k)
+                        )
+                    )
+                )
             }
         }
         let bad: [(String?, [UInt8])] = [
@@ -46,7 +56,8 @@ struct DaemonEndToEndTests {
         var latest: [String: [String: Any]] = [:]
         for m in lists {
             guard let o = jsonObject(m.value), let user = o["user"] as? String else {
-                Issue.record("unparseable list: \(String(decoding: m.value, as: UTF8.self))"); continue
+                Issue.record("unparseable list: \(String(decoding: m.value, as: UTF8.self))")
+                continue
             }
             #expect(m.key.map { String(decoding: $0, as: UTF8.self) } == user)
             latest[user] = o
@@ -84,10 +95,17 @@ struct DaemonEndToEndTests {
         var second: [ProducerRecord] = []
         for (u, user) in users.enumerated() {
             let own = Set((0..<5).map { "item-\((u + $0 * 3) % 40)" })
-            guard let top = (latest[user]?["items"] as? [[String: Any]])?.compactMap({ $0["item"] as? String })
-                .first(where: { !own.contains($0) }) else { continue }
-            second.append(ProducerRecord(topic: "tacit.behaviors", key: Array(user.utf8),
-                                         value: eventJSON(user: user, item: top, type: "buy", ts: 1_700_000_100_000)))
+            guard
+                let top = (latest[user]?["items"] as? [[String: Any]])?.compactMap({ $0["item"] as? String })
+                    .first(where: { !own.contains($0) })
+            else { continue }
+            second.append(
+                ProducerRecord(
+                    topic: "tacit.behaviors",
+                    key: Array(user.utf8),
+                    value: eventJSON(user: user, item: top, type: "buy", ts: 1_700_000_100_000)
+                )
+            )
         }
         try await produce(broker.bootstrap, second)
         let store = try EventStore(configuration: config.store.storeConfiguration)
@@ -120,7 +138,7 @@ struct DaemonEndToEndTests {
         #expect(counts.pendingDeadLetters == 0)
         #expect(counts.deadLettered.values.reduce(0, +) == 4)
         let offsets = try store.allOffsets()
-        #expect(offsets.values.reduce(0, +) == 104 + Int64(second.count))   // every record, good or bad, consumed exactly once
-        #expect(try store.owedLists().isEmpty)         // every user's list was acknowledged
+        #expect(offsets.values.reduce(0, +) == 104 + Int64(second.count))  // every record, good or bad, consumed exactly once
+        #expect(try store.owedLists().isEmpty)  // every user's list was acknowledged
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
 import Logging
-import TacitServiceTestSupport
-import Testing
 import TacitKafka
+import TacitServiceTestSupport
 import TacitStore
+import Testing
+
 @testable import TacitDaemon
 
 /// Starts the test binary as a separate daemon process (see `daemonChild`).
@@ -24,11 +25,11 @@ func startDaemonProcess(broker: String, dir: URL, notifySocket: String? = nil, d
     return p
 }
 
-
 func appliedCount(_ dir: URL) -> Int64 {
     let path = dir.appendingPathComponent("tacit.sqlite").path
     guard FileManager.default.fileExists(atPath: path),
-          let s = try? EventStore(configuration: StoreConfiguration(path: path)) else { return 0 }
+        let s = try? EventStore(configuration: StoreConfiguration(path: path))
+    else { return 0 }
     return (try? s.counts().eventsApplied) ?? 0
 }
 
@@ -72,7 +73,12 @@ struct DaemonProcessTests {
         #expect(child.terminationReason == .exit && child.terminationStatus == 0)
         #expect(took < .seconds(10))
         var stopping = false
-        while let m = await offPool({ notify.receive() }) { if m.contains("STOPPING=1") { stopping = true; break } }
+        while let m = await offPool({ notify.receive() }) {
+            if m.contains("STOPPING=1") {
+                stopping = true
+                break
+            }
+        }
         #expect(stopping)
         #expect(appliedCount(dir) == 300)
     }
@@ -137,13 +143,22 @@ extension DaemonProcessTests {
         var records: [ProducerRecord] = []
         for k in 0..<3 {
             for (u, user) in users.enumerated() {
-                records.append(ProducerRecord(topic: "tacit.behaviors", key: Array(user.utf8),
-                                              value: eventJSON(user: user, item: "item-\((u + k * 7) % 30)", type: k == 2 ? "buy" : "view",
-                                                               ts: 1_700_000_000_000 + Int64(k * 100 + u))))
+                records.append(
+                    ProducerRecord(
+                        topic: "tacit.behaviors",
+                        key: Array(user.utf8),
+                        value: eventJSON(
+                            user: user,
+                            item: "item-\((u + k * 7) % 30)",
+                            type: k == 2 ? "buy" : "view",
+                            ts: 1_700_000_000_000 + Int64(k * 100 + u)
+                        )
+                    )
+                )
             }
         }
         let reports = try await produce(broker.bootstrap, records)
-        var newest: [String: DeliveryReport] = [:]   // each user's last record: the event the list must reflect
+        var newest: [String: DeliveryReport] = [:]  // each user's last record: the event the list must reflect
         for (record, report) in zip(records, reports) { newest[String(decoding: record.key!, as: UTF8.self)] = report }
         #expect(await waitUntil(.seconds(60)) { appliedCount(dir) == Int64(records.count) })
         kill(child.processIdentifier, SIGKILL)
@@ -154,8 +169,10 @@ extension DaemonProcessTests {
         let lists = try await consume(broker.bootstrap, topic: "tacit.recommendations", timeout: .seconds(30)) { got in
             Set(got.compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } }).isSuperset(of: users)
         }
-        print("kill -9 before publishing: \(Set(lists.compactMap(\.key)).count) of \(users.count) users got a list "
-              + "within \(ContinuousClock.now - restarted) of the restart")
+        print(
+            "kill -9 before publishing: \(Set(lists.compactMap(\.key)).count) of \(users.count) users got a list "
+                + "within \(ContinuousClock.now - restarted) of the restart"
+        )
         let path = dir.appendingPathComponent("tacit.sqlite").path
         let storedOffsets = try EventStore(configuration: StoreConfiguration(path: path)).allOffsets()
         var latest: [String: [String: Any]] = [:]

@@ -1,11 +1,12 @@
 import TacitData
 import TacitStore
 import Testing
+
 @testable import TacitDaemon
 
 @Suite("Event parser")
 struct EventParserTests {
-    let now: Int64 = 1_750_000_000_000   // 2025-06-15
+    let now: Int64 = 1_750_000_000_000  // 2025-06-15
     let parser = EventParser(taxonomy: EventTaxonomy(), limits: EventLimits())
 
     func parse(_ json: String, key: String? = nil) -> Result<UserEvent, DeadLetterReason> {
@@ -19,12 +20,22 @@ struct EventParserTests {
 
     @Test func minimalEvent() throws {
         let e = try parse(#"{"user":"u1","item":"i9","type":"buy","ts":1700000000000}"#, key: "u1").get()
-        #expect(e == UserEvent(user: "u1", item: "i9", behavior: "buy", feedback: .explicitPositive,
-                               timestampMs: 1_700_000_000_000))
+        #expect(
+            e
+                == UserEvent(
+                    user: "u1",
+                    item: "i9",
+                    behavior: "buy",
+                    feedback: .explicitPositive,
+                    timestampMs: 1_700_000_000_000
+                )
+        )
     }
 
     @Test func allFieldsAndIntegerIDs() throws {
-        let e = try parse(#" { "user": 42, "item": 7, "type": "view", "ts": 1700000000000.4, "id": "e-1", "weight": 2.5, "extra": {"nested": [1, {"a": null}]} } "#).get()
+        let e = try parse(
+            #" { "user": 42, "item": 7, "type": "view", "ts": 1700000000000.4, "id": "e-1", "weight": 2.5, "extra": {"nested": [1, {"a": null}]} } "#
+        ).get()
         #expect(e.user == "42" && e.item == "7" && e.eventID == "e-1" && e.weight == 2.5)
         #expect(e.feedback == .implicitPositive && e.timestampMs == 1_700_000_000_000)
     }
@@ -67,10 +78,10 @@ struct EventParserTests {
             let dur = d.map { #","duration_ms":\#($0)"# } ?? ""
             return try parse(#"{"user":"u","item":"i","type":"watch","watch_ms":\#(w)\#(dur),"ts":1700000000000}"#).get()
         }
-        #expect(try watch(2999, 100_000).feedback == .implicitNegative)     // < 3 s: skip
-        #expect(try watch(50_000, 100_000).feedback == .implicitPositive)   // ≥ 50 %
+        #expect(try watch(2999, 100_000).feedback == .implicitNegative)  // < 3 s: skip
+        #expect(try watch(50_000, 100_000).feedback == .implicitPositive)  // ≥ 50 %
         #expect(try watch(50_000, 100_000).value == 0.5)
-        #expect(try watch(49_999, 100_000).feedback == nil)                 // neutral in between
+        #expect(try watch(49_999, 100_000).feedback == nil)  // neutral in between
         #expect(try watch(10_000, nil).feedback == nil)
         #expect(reason(#"{"user":"u","item":"i","type":"watch","ts":1700000000000}"#) == .missingField("watch_ms"))
         #expect(reason(#"{"user":"u","item":"i","type":"watch","watch_ms":-1,"ts":1700000000000}"#)?.code == "invalid_value")
@@ -112,7 +123,8 @@ struct EventParserTests {
     @Test func invalidUTF8IsMalformed() {
         let bytes: [UInt8] = Array(#"{"user":""#.utf8) + [0xFF, 0xFE] + Array(#"","item":"i","type":"buy","ts":1700000000000}"#.utf8)
         guard case .failure(.malformedJSON(let m, _)) = parser.parse(value: bytes, key: nil, nowMs: now) else {
-            Issue.record("expected malformed JSON"); return
+            Issue.record("expected malformed JSON")
+            return
         }
         #expect(m.contains("UTF-8"))
     }
@@ -138,19 +150,32 @@ struct EventParserTests {
     }
 
     @Test func wrongTypes() {
-        #expect(reason(#"{"user":true,"item":"i","type":"buy","ts":1700000000000}"#) == .wrongType(field: "user", expected: "string or integer", found: "boolean"))
+        #expect(
+            reason(#"{"user":true,"item":"i","type":"buy","ts":1700000000000}"#)
+                == .wrongType(field: "user", expected: "string or integer", found: "boolean")
+        )
         #expect(reason(#"{"user":1.5,"item":"i","type":"buy","ts":1700000000000}"#)?.code == "wrong_type")
-        #expect(reason(#"{"user":"u","item":["i"],"type":"buy","ts":1700000000000}"#) == .wrongType(field: "item", expected: "string or integer", found: "array"))
+        #expect(
+            reason(#"{"user":"u","item":["i"],"type":"buy","ts":1700000000000}"#)
+                == .wrongType(field: "item", expected: "string or integer", found: "array")
+        )
         #expect(reason(#"{"user":"u","item":"i","type":3,"ts":1700000000000}"#) == .wrongType(field: "type", expected: "string", found: "number"))
         #expect(reason(#"{"user":"u","item":"i","type":"buy","ts":{}}"#)?.code == "wrong_type")
-        #expect(reason(#"{"user":"u","item":"i","type":"buy","ts":1700000000000,"weight":"2"}"#) == .wrongType(field: "weight", expected: "number", found: "string"))
-        #expect(reason(#"{"user":"u","item":"i","type":"buy","ts":1700000000000,"id":[]}"#) == .wrongType(field: "id", expected: "string", found: "array"))
+        #expect(
+            reason(#"{"user":"u","item":"i","type":"buy","ts":1700000000000,"weight":"2"}"#)
+                == .wrongType(field: "weight", expected: "number", found: "string")
+        )
+        #expect(
+            reason(#"{"user":"u","item":"i","type":"buy","ts":1700000000000,"id":[]}"#) == .wrongType(field: "id", expected: "string", found: "array")
+        )
     }
 
     @Test func emptyAndTooLong() {
         #expect(reason(#"{"user":"","item":"i","type":"buy","ts":1700000000000}"#) == .emptyField("user"))
         let long = String(repeating: "x", count: 257)
-        #expect(reason(#"{"user":"u","item":"i","type":"buy","ts":1700000000000,"id":"\#(long)"}"#) == .fieldTooLong(field: "id", length: 257, limit: 256))
+        #expect(
+            reason(#"{"user":"u","item":"i","type":"buy","ts":1700000000000,"id":"\#(long)"}"#) == .fieldTooLong(field: "id", length: 257, limit: 256)
+        )
         #expect(reason(#"{"user":"\#(long)","item":"i","type":"buy","ts":1700000000000}"#)?.code == "field_too_long")
     }
 
@@ -160,7 +185,7 @@ struct EventParserTests {
 
     @Test func absurdTimestamps() {
         #expect(reason(#"{"user":"u","item":"i","type":"buy","ts":5}"#)?.code == "timestamp_out_of_range")
-        #expect(reason(#"{"user":"u","item":"i","type":"buy","ts":1700000000}"#)?.code == "timestamp_out_of_range") // seconds, not ms
+        #expect(reason(#"{"user":"u","item":"i","type":"buy","ts":1700000000}"#)?.code == "timestamp_out_of_range")  // seconds, not ms
         let tomorrowPlus = now + 2 * 86_400_000
         #expect(reason(#"{"user":"u","item":"i","type":"buy","ts":\#(tomorrowPlus)}"#)?.code == "timestamp_out_of_range")
         #expect(reason(#"{"user":"u","item":"i","type":"buy","ts":1e300}"#) == .invalidTimestamp("1e+300"))

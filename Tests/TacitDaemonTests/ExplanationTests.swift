@@ -1,10 +1,11 @@
 import Foundation
 import Logging
-import TacitServiceTestSupport
-import Testing
 import TacitData
 import TacitModels
+import TacitServiceTestSupport
 import TacitStore
+import Testing
+
 @testable import TacitDaemon
 
 @Suite("Explanations: why a list is what it is, from the model that made it")
@@ -18,14 +19,24 @@ struct ExplanationTests {
         var records = clusterRecords()
         var offset: Int64 = 10_000
         for (k, i) in [0, 3, 5, 8, 9].enumerated() {
-            records.append(rec(event("looker", "A\(i)", "view", ts: 1_700_000_600_000 + Int64(k), feedback: .implicitPositive),
-                               offset: offset))
+            records.append(
+                rec(
+                    event("looker", "A\(i)", "view", ts: 1_700_000_600_000 + Int64(k), feedback: .implicitPositive),
+                    offset: offset
+                )
+            )
             offset += 1
         }
         _ = try store.apply(records)
         let serving = try EmbeddingRecommender(model: "hnt", store: store, foldInWeight: 0.5, cacheCapacity: 100)
-        let trainer = TrainerService(configuration: trainerConfig(model: "hnt"), auxiliaryBehaviors: ["view"], store: store,
-                                     recommender: serving, metrics: nil, logger: Logger(label: "test"))
+        let trainer = TrainerService(
+            configuration: trainerConfig(model: "hnt"),
+            auxiliaryBehaviors: ["view"],
+            store: store,
+            recommender: serving,
+            metrics: nil,
+            logger: Logger(label: "test")
+        )
         guard case .promoted = try await trainer.fineTune().outcome else { throw TestFailure("not promoted") }
 
         let looker = try #require(try store.userID("looker"))
@@ -55,16 +66,37 @@ struct ExplanationTests {
         let f = TrainerFixture()
         let store = try f.openStore()
         // Items 0..3 in the store; the user took items 0 (x axis) and 1 (y axis).
-        _ = try store.apply([rec(event("u", "x"), offset: 0), rec(event("u", "y", ts: 1_700_000_000_001), offset: 1),
-                             rec(event("v", "nearX"), offset: 2), rec(event("v", "nearY"), offset: 3)])
+        _ = try store.apply([
+            rec(event("u", "x"), offset: 0), rec(event("u", "y", ts: 1_700_000_000_001), offset: 1),
+            rec(event("v", "nearX"), offset: 2), rec(event("v", "nearY"), offset: 3),
+        ])
         let ids = try ["x", "y", "nearX", "nearY"].map { try #require(try store.itemID($0)) }
         var items = [Float](repeating: 0, count: 8)
-        func set(_ id: Int32, _ a: Float, _ b: Float) { items[Int(id) * 2] = a; items[Int(id) * 2 + 1] = b }
+        func set(_ id: Int32, _ a: Float, _ b: Float) {
+            items[Int(id) * 2] = a
+            items[Int(id) * 2 + 1] = b
+        }
         // x has a large norm: nearY · x = 1.5 > nearY · y = 0.8, but nearY points along y (cosine 0.85 against 0.53).
-        set(ids[0], 3, 0); set(ids[1], 0, 1); set(ids[2], 0.9, 0.1); set(ids[3], 0.5, 0.8)
+        set(ids[0], 3, 0)
+        set(ids[1], 0, 1)
+        set(ids[2], 0.9, 0.1)
+        set(ids[3], 0.5, 0.8)
         let users: [Float] = [1, 1, 1, 1]
-        let model = ServingEmbeddings(model: "bpr", version: 1, dim: 2, userCount: 2, itemCount: 4, userBase: users, itemBase: items,
-                                      users: users, items: items, itemDegree: [], eventsThroughSeq: 4, metrics: [:], createdMs: 0)
+        let model = ServingEmbeddings(
+            model: "bpr",
+            version: 1,
+            dim: 2,
+            userCount: 2,
+            itemCount: 4,
+            userBase: users,
+            itemBase: items,
+            users: users,
+            items: items,
+            itemDegree: [],
+            eventsThroughSeq: 4,
+            metrics: [:],
+            createdMs: 0
+        )
         let serving = try EmbeddingRecommender(model: "bpr", store: store, foldInWeight: 0.5, cacheCapacity: 10)
         serving.install(model)
         let u = try #require(try store.userID("u"))
@@ -87,13 +119,21 @@ struct ExplanationTests {
         let fixture = SequenceServingTests()
         _ = try store.apply(fixture.records())
         let serving = try EmbeddingRecommender(model: model, store: store, foldInWeight: 0.5, cacheCapacity: 100)
-        guard case .promoted = try await TrainerService(configuration: fixture.config(model), store: store, recommender: serving,
-                                                        metrics: nil, logger: Logger(label: "test")).fineTune().outcome
+        guard
+            case .promoted = try await TrainerService(
+                configuration: fixture.config(model),
+                store: store,
+                recommender: serving,
+                metrics: nil,
+                logger: Logger(label: "test")
+            ).fineTune().outcome
         else { throw TestFailure("not promoted") }
         // a3 skips two of their own cluster's items and dislikes a third.
         let a3 = try #require(try store.userID("a3"))
-        let newest: [(String, String, FeedbackKind)] = [("A7", "skip", .implicitNegative), ("A8", "skip", .implicitNegative),
-                                                       ("A9", "dislike", .explicitNegative)]
+        let newest: [(String, String, FeedbackKind)] = [
+            ("A7", "skip", .implicitNegative), ("A8", "skip", .implicitNegative),
+            ("A9", "dislike", .explicitNegative),
+        ]
         let negatives = newest.enumerated().map { k, e in
             rec(event("a3", e.0, e.1, ts: 1_700_003_000_000 + Int64(k), feedback: e.2), offset: 40_000 + Int64(k))
         }
@@ -121,15 +161,23 @@ struct ExplanationTests {
     @Test func theMessageCarriesTheExplanationAsJSON() throws {
         let f = TrainerFixture()
         let store = try f.openStore()
-        _ = try store.apply([rec(event("u", "shoe"), offset: 0), rec(event("u", "sock", "skip", feedback: .implicitNegative), offset: 1),
-                             rec(event("v", "boot"), offset: 2)])
+        _ = try store.apply([
+            rec(event("u", "shoe"), offset: 0), rec(event("u", "sock", "skip", feedback: .implicitNegative), offset: 1),
+            rec(event("v", "boot"), offset: 2),
+        ])
         let shoe = try #require(try store.itemID("shoe")), sock = try #require(try store.itemID("sock"))
         let boot = try #require(try store.itemID("boot"))
-        let why = Explanation(hesitation: [.init(item: sock, probability: 0.25)], because: [.init(item: boot, because: shoe)],
-                              negatives: [.init(item: sock, feedback: .implicitNegative, timestampMs: 1_700_000_000_000)],
-                              pushedDown: [.init(item: shoe, rankWithout: 1, scoreWithout: 2, score: 1)])
-        let list = Recommendations(items: [ScoredItem(item: boot, score: 0.5)], model: ModelIdentity(name: "sine", version: 3),
-                                   explanation: why)
+        let why = Explanation(
+            hesitation: [.init(item: sock, probability: 0.25)],
+            because: [.init(item: boot, because: shoe)],
+            negatives: [.init(item: sock, feedback: .implicitNegative, timestampMs: 1_700_000_000_000)],
+            pushedDown: [.init(item: shoe, rankWithout: 1, scoreWithout: 2, score: 1)]
+        )
+        let list = Recommendations(
+            items: [ScoredItem(item: boot, score: 0.5)],
+            model: ModelIdentity(name: "sine", version: 3),
+            explanation: why
+        )
         let text = try PublisherService.message(user: "u", list, store: store, generatedAtMs: 0, through: [:])
         let o = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         let e = try #require(o["explanation"] as? [String: Any])
@@ -140,8 +188,13 @@ struct ExplanationTests {
         #expect((e["pushed_down"] as? [[String: Any]])?.first?["rank_without_negatives"] as? Int == 1)
         #expect((o["items"] as? [[String: Any]])?.first?["item"] as? String == "boot")
         // Without an explanation the message is unchanged.
-        let plain = try PublisherService.message(user: "u", Recommendations(items: list.items, model: list.model), store: store,
-                                                 generatedAtMs: 0, through: [:])
+        let plain = try PublisherService.message(
+            user: "u",
+            Recommendations(items: list.items, model: list.model),
+            store: store,
+            generatedAtMs: 0,
+            through: [:]
+        )
         #expect(!plain.contains("explanation"))
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
 import Logging
+import TacitData
 import TacitServiceTestSupport
 import Testing
-import TacitData
-@testable import TacitStore
+
 @testable import TacitDaemon
+@testable import TacitStore
 
 @Suite("Hesitation lift: a shopper's newest viewed-not-bought items rise in their list")
 struct HesitationLiftTests {
@@ -14,9 +15,11 @@ struct HesitationLiftTests {
 
     @Test func theNewestAuxiliaryOnlyItemsNewestFirst() {
         let lift = HesitationLift(auxiliary: ["view", "cart"], recent: 5, boost: 3)
-        let events = [seqEvent(1, 10, "view"), seqEvent(2, 11, "view"), seqEvent(3, 11, "buy"),   // 11 bought: taken
-                      seqEvent(4, 12, "cart"), seqEvent(5, 13, "view"), seqEvent(6, 13, "dislike", .explicitNegative),
-                      seqEvent(7, 14, "view"), seqEvent(8, 10, "view"), seqEvent(9, 15, "view", .implicitNegative)]
+        let events = [
+            seqEvent(1, 10, "view"), seqEvent(2, 11, "view"), seqEvent(3, 11, "buy"),  // 11 bought: taken
+            seqEvent(4, 12, "cart"), seqEvent(5, 13, "view"), seqEvent(6, 13, "dislike", .explicitNegative),
+            seqEvent(7, 14, "view"), seqEvent(8, 10, "view"), seqEvent(9, 15, "view", .implicitNegative),
+        ]
         // 10 viewed again at seq 8 is newer than 14; 13's dislike cancels its view; a skip lifts nothing.
         #expect(lift.items(events) == [10, 14, 12])
         #expect(HesitationLift(auxiliary: ["view", "cart"], recent: 2, boost: 3).items(events) == [10, 14])
@@ -25,8 +28,8 @@ struct HesitationLiftTests {
 
     @Test func theLiftIsInStandardDeviationsOfTheScores() {
         let lift = HesitationLift(auxiliary: ["view"], recent: 5, boost: 2)
-        let scores: [Float] = [0, 1, 2, 3]   // population std √1.25
-        let lifted = lift.apply(scores, items: [0, 9])   // 9 is out of range: ignored
+        let scores: [Float] = [0, 1, 2, 3]  // population std √1.25
+        let lifted = lift.apply(scores, items: [0, 9])  // 9 is out of range: ignored
         #expect(abs(lifted[0] - 2 * Float(1.25).squareRoot()) < 1e-5)
         #expect(Array(lifted[1...]) == [1, 2, 3])
         #expect(lift.apply(scores, items: []) == scores)
@@ -40,7 +43,7 @@ struct HesitationLiftTests {
         p.reshowBoost = 0
         #expect(p.hesitationLift(taxonomy) == nil)
         p.reshowBoost = 3
-        p.reshowAuxiliary = false   // viewed items are excluded from lists: nothing to lift
+        p.reshowAuxiliary = false  // viewed items are excluded from lists: nothing to lift
         #expect(p.hesitationLift(taxonomy) == nil)
         p.reshowAuxiliary = true
         taxonomy.auxiliary = []
@@ -57,14 +60,21 @@ struct HesitationLiftTests {
         let lift = HesitationLift(auxiliary: ["view"], recent: 1, boost: 3)
         let lifted = try EmbeddingRecommender(model: "lightgcn", store: store, foldInWeight: 0.5, cacheCapacity: 100, lift: lift)
         let plain = try EmbeddingRecommender(model: "lightgcn", store: store, foldInWeight: 0.5, cacheCapacity: 100)
-        let report = try await TrainerService(configuration: trainerConfig(model: "lightgcn"), store: store, recommender: lifted,
-                                              metrics: nil, logger: Logger(label: "test")).fineTune()
+        let report = try await TrainerService(
+            configuration: trainerConfig(model: "lightgcn"),
+            store: store,
+            recommender: lifted,
+            metrics: nil,
+            logger: Logger(label: "test")
+        ).fineTune()
         guard case .promoted = report.outcome, let model = lifted.model else { throw TestFailure("not promoted: \(report)") }
         plain.install(model)
         let a3 = try #require(try store.userID("a3"))
-        _ = try lifted.recommend(user: a3, k: 5, excluding: [])   // caches a3's vector
-        let out = try store.apply([rec(event("a3", "B1", "view", ts: 1_700_003_000_000, feedback: .implicitPositive), offset: 7000),
-                                   rec(event("a3", "B2", "view", ts: 1_700_003_000_001, feedback: .implicitPositive), offset: 7001)])
+        _ = try lifted.recommend(user: a3, k: 5, excluding: [])  // caches a3's vector
+        let out = try store.apply([
+            rec(event("a3", "B1", "view", ts: 1_700_003_000_000, feedback: .implicitPositive), offset: 7000),
+            rec(event("a3", "B2", "view", ts: 1_700_003_000_001, feedback: .implicitPositive), offset: 7001),
+        ])
         lifted.didApply(out)
         plain.didApply(out)
         let b1 = try #require(try store.itemID("B1")), b2 = try #require(try store.itemID("B2"))

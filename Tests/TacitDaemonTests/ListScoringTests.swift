@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TacitData
+import Testing
+
 @testable import TacitDaemon
 
 /// The rule that scores a served list against what its user did next (backtest and online alike).
@@ -12,17 +13,27 @@ struct ListScoringTests {
 
     @Test func aListThenAHitASkipAndADislike() {
         // The list 10 11 12 13; the user then buys 12 (third), skips 10 and dislikes 13.
-        let outcome = ListScoring.score(list: [10, 11, 12, 13], target: .any, before: [(1, "buy")],
-                                        next: [next(12, "buy", .explicitPositive), next(10, "skip", .implicitNegative),
-                                               next(13, "dislike", .explicitNegative)])
+        let outcome = ListScoring.score(
+            list: [10, 11, 12, 13],
+            target: .any,
+            before: [(1, "buy")],
+            next: [
+                next(12, "buy", .explicitPositive), next(10, "skip", .implicitNegative),
+                next(13, "dislike", .explicitNegative),
+            ]
+        )
         #expect(outcome.hit?.hr == 1)
         #expect(abs((outcome.hit?.ndcg ?? 0) - 1 / log2(4.0)) < 1e-12)
         #expect(outcome.negShare == 0.5)
     }
 
     @Test func nothingRelevantLeavesHitsUnscoredButCountsNegatives() {
-        let outcome = ListScoring.score(list: [10, 11], target: .any, before: [],
-                                        next: [next(11, "rating", .implicitNegative), next(50, "watch", nil)])
+        let outcome = ListScoring.score(
+            list: [10, 11],
+            target: .any,
+            before: [],
+            next: [next(11, "rating", .implicitNegative), next(50, "watch", nil)]
+        )
         #expect(outcome.hit == nil)
         #expect(outcome.negShare == 0.5)
     }

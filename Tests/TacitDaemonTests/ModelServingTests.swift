@@ -1,10 +1,11 @@
 import Foundation
 import Logging
-import TacitServiceTestSupport
-import Testing
 import TacitData
 import TacitKafka
+import TacitServiceTestSupport
 import TacitStore
+import Testing
+
 @testable import TacitDaemon
 
 @Suite("Model serving: fold-in between fine-tunes")
@@ -15,8 +16,13 @@ struct ModelServingTests {
         let store = try f.openStore()
         _ = try store.apply(clusterRecords())
         let serving = try EmbeddingRecommender(model: model, store: store, foldInWeight: 0.5, cacheCapacity: capacity)
-        let report = try await TrainerService(configuration: trainerConfig(model: model), store: store, recommender: serving,
-                                              metrics: nil, logger: Logger(label: "test")).fineTune()
+        let report = try await TrainerService(
+            configuration: trainerConfig(model: model),
+            store: store,
+            recommender: serving,
+            metrics: nil,
+            logger: Logger(label: "test")
+        ).fineTune()
         guard case .promoted = report.outcome else { throw TestFailure("not promoted: \(report)") }
         return (store, serving)
     }
@@ -25,9 +31,11 @@ struct ModelServingTests {
     func aNewUserGetsTheClusterOfTheirItemsAtOnce(model: String) async throws {
         let (store, serving) = try await trained(model)
         // A user the model has never seen buys three B items.
-        let out = try store.apply([rec(event("newbie", "B1", ts: 1_700_001_000_000), offset: 5000),
-                                   rec(event("newbie", "B4", ts: 1_700_001_000_001), offset: 5001),
-                                   rec(event("newbie", "B7", ts: 1_700_001_000_002), offset: 5002)])
+        let out = try store.apply([
+            rec(event("newbie", "B1", ts: 1_700_001_000_000), offset: 5000),
+            rec(event("newbie", "B4", ts: 1_700_001_000_001), offset: 5001),
+            rec(event("newbie", "B7", ts: 1_700_001_000_002), offset: 5002),
+        ])
         serving.didApply(out)
         let newbie = try #require(try store.userID("newbie"))
         let list = try #require(try serving.recommend(user: newbie, k: 4, excluding: try store.interactedItems(user: newbie).consumed))
@@ -46,9 +54,9 @@ struct ModelServingTests {
         // a3 turns to cluster B: many B buys, newer than the snapshot.
         let records = (0..<10).map { rec(event("a3", "B\($0)", ts: 1_700_002_000_000 + Int64($0)), offset: 6000 + Int64($0)) }
         serving.didApply(try store.apply(records))
-        #expect(serving.cachedUsers == 0)   // the touched user's vector was dropped
+        #expect(serving.cachedUsers == 0)  // the touched user's vector was dropped
         let after = try serving.recommend(user: a3, k: 5, excluding: [])
-        #expect(after?.model == before?.model)   // same model, no fine-tune in between
+        #expect(after?.model == before?.model)  // same model, no fine-tune in between
         #expect(try share(after, store, prefix: "B") > (try share(before, store, prefix: "B")))
     }
 
@@ -82,15 +90,22 @@ struct ModelServingEndToEndTests {
         config.trainer.everyEvents = 100
         config.trainer.intervalSeconds = 2
         config.publisher.explain = true
-        let daemon = Daemon(configuration: config, components: try DaemonComponents.fromConfiguration(config),
-                            logger: testLogger("daemon"), environment: [:])
+        let daemon = Daemon(
+            configuration: config,
+            components: try DaemonComponents.fromConfiguration(config),
+            logger: testLogger("daemon"),
+            environment: [:]
+        )
         let running = Task { try await daemon.run() }
 
         // 20 users in two clusters, 6 buys each, keyed by user.
         let records = clusterRecords(usersPerCluster: 10).compactMap { r -> ProducerRecord? in
             guard case .event(let e) = r.payload else { return nil }
-            return ProducerRecord(topic: "tacit.behaviors", key: Array(e.user.utf8),
-                                  value: eventJSON(user: e.user, item: e.item, type: "buy", ts: e.timestampMs))
+            return ProducerRecord(
+                topic: "tacit.behaviors",
+                key: Array(e.user.utf8),
+                value: eventJSON(user: e.user, item: e.item, type: "buy", ts: e.timestampMs)
+            )
         }
         let users = Set(records.compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } })
         #expect(users.count == 20)

@@ -1,9 +1,10 @@
 import Foundation
 import Logging
-import TacitServiceTestSupport
-import Testing
 import TacitData
+import TacitServiceTestSupport
 import TacitStore
+import Testing
+
 @testable import TacitDaemon
 
 /// Online quality: a published list is scored against its user's next events, per model version,
@@ -20,10 +21,12 @@ struct OnlineQualityTests {
         let s = try store()
         var offset: Int64 = 0
         func apply(_ events: [UserEvent]) throws {
-            _ = try s.apply(events.map { e in
-                defer { offset += 1 }
-                return rec(e, offset: offset)
-            })
+            _ = try s.apply(
+                events.map { e in
+                    defer { offset += 1 }
+                    return rec(e, offset: offset)
+                }
+            )
         }
         try apply((0..<6).map { event("other", "i\($0)", ts: 1_700_000_000_000 + Int64($0)) } + [event("u", "i0", ts: 1_700_000_000_100)])
         return (s, try #require(try s.userID("u")), apply)
@@ -38,12 +41,22 @@ struct OnlineQualityTests {
         online.delivered([ServedList(user: u, model: "lightgcn", version: 3, items: list, throughSeq: try s.lastSeq(user: u), publishedMs: 1)])
         #expect(try online.summary().isEmpty, "a list is scored only once its user acts")
         // Next: a purchase of the list's third item, a skip of its first, a dislike of its fourth.
-        try apply([event("u", "i3", ts: 1_700_000_001_000),
-                   event("u", "i1", "skip", ts: 1_700_000_001_001, feedback: .implicitNegative),
-                   event("u", "i4", "dislike", ts: 1_700_000_001_002, feedback: .explicitNegative)])
+        try apply([
+            event("u", "i3", ts: 1_700_000_001_000),
+            event("u", "i1", "skip", ts: 1_700_000_001_001, feedback: .implicitNegative),
+            event("u", "i4", "dislike", ts: 1_700_000_001_002, feedback: .explicitNegative),
+        ])
         // The user's next list (from a newer version) is delivered: the old one is scored.
-        online.delivered([ServedList(user: u, model: "lightgcn", version: 4, items: try ids(s, ["i5"]),
-                                     throughSeq: try s.lastSeq(user: u), publishedMs: 2)])
+        online.delivered([
+            ServedList(
+                user: u,
+                model: "lightgcn",
+                version: 4,
+                items: try ids(s, ["i5"]),
+                throughSeq: try s.lastSeq(user: u),
+                publishedMs: 2
+            )
+        ])
         let q = try #require(try online.quality(of: ModelIdentity(name: "lightgcn", version: 3)))
         #expect(q.lists == 1 && q.hitLists == 1)
         #expect(q.hr10 == 1 && abs(q.ndcg10 - 1 / log2(4.0)) < 1e-12)
@@ -66,7 +79,9 @@ struct OnlineQualityTests {
         #expect(try online.summary().isEmpty)
         // Buying an item the user had bought already is no new positive: NegShare only.
         try apply([event("u", "i0", ts: 1_700_000_002_000)])
-        online.delivered([ServedList(user: u, model: "hnt", version: 1, items: try ids(s, ["i3"]), throughSeq: try s.lastSeq(user: u), publishedMs: 3)])
+        online.delivered([
+            ServedList(user: u, model: "hnt", version: 1, items: try ids(s, ["i3"]), throughSeq: try s.lastSeq(user: u), publishedMs: 3)
+        ])
         let q = try #require(try online.quality(of: ModelIdentity(name: "hnt", version: 1)))
         #expect(q.lists == 1 && q.hitLists == 0 && q.negShare10 == 0)
     }

@@ -1,8 +1,9 @@
 import Foundation
-import TacitServiceTestSupport
-import Testing
 import TacitKafka
+import TacitServiceTestSupport
 import TacitStore
+import Testing
+
 @testable import TacitDaemon
 
 /// A `socat` TCP relay on loopback, in its own session (setsid) so that stopping its process
@@ -38,11 +39,11 @@ final class TCPRelay: @unchecked Sendable {
         guard pid == 0 else { return }
         let args = [Self.socat!, "TCP-LISTEN:\(listenPort),bind=127.0.0.1,fork,reuseaddr", "TCP:127.0.0.1:\(targetPort)"]
         let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for p in argv { free(p) } }
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        posix_spawnattr_setflags(&attr, Int16(0x80))   // POSIX_SPAWN_SETSID (glibc ≥ 2.26)
+        posix_spawnattr_setflags(&attr, Int16(0x80))  // POSIX_SPAWN_SETSID (glibc ≥ 2.26)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -62,7 +63,7 @@ final class TCPRelay: @unchecked Sendable {
         guard pid != 0 else { return }
         if getpgid(pid) == pid { kill(-pid, SIGKILL) } else { kill(pid, SIGKILL) }
         var status: Int32 = 0
-        for _ in 0..<200 where waitpid(pid, &status, WNOHANG) == 0 { usleep(5_000) }   // reap (≤ 1 s)
+        for _ in 0..<200 where waitpid(pid, &status, WNOHANG) == 0 { usleep(5_000) }  // reap (≤ 1 s)
         pid = 0
     }
 
@@ -72,8 +73,11 @@ final class TCPRelay: @unchecked Sendable {
 /// Issue 4, "What must be shown" #4: the daemon reaches the broker through a relay that is cut for
 /// 30 s mid-stream and restored. It must keep running, resume consuming and publishing by itself,
 /// and end with exactly the produced per-user counts.
-@Suite("Network outage between daemon and broker", .serialized,
-       .enabled(if: TestBroker.isAvailable && TCPRelay.isAvailable))
+@Suite(
+    "Network outage between daemon and broker",
+    .serialized,
+    .enabled(if: TestBroker.isAvailable && TCPRelay.isAvailable)
+)
 struct OutageTests {
     static let outage: Duration = .seconds(Int64(ProcessInfo.processInfo.environment["TACIT_OUTAGE_SECONDS"] ?? "") ?? 30)
 
@@ -99,8 +103,11 @@ struct OutageTests {
                 expected[user, default: 0] += 1
                 let topic = i % 3 == 0 ? "tacit.feedback" : "tacit.behaviors"
                 let type = i % 3 == 0 ? "like" : (i % 7 == 0 ? "buy" : "view")
-                return ProducerRecord(topic: topic, key: Array(user.utf8),
-                                      value: eventJSON(user: user, item: "i\(i % 400)", type: type, ts: 1_700_000_000_000 + Int64(i)))
+                return ProducerRecord(
+                    topic: topic,
+                    key: Array(user.utf8),
+                    value: eventJSON(user: user, item: "i\(i % 400)", type: type, ts: 1_700_000_000_000 + Int64(i))
+                )
             }
         }
         let early = { (i: Int) in "u\(i % 97)" }
@@ -126,8 +133,10 @@ struct OutageTests {
         #expect(daemon.health.snapshot.fatal == nil && !daemon.health.snapshot.stopping)
         try await relay.start()
         let restoredAt = ContinuousClock.now
-        print("outage test: cut after \(appliedAtCut) of 6000 applied; \(appliedDuringOutage) applied by the end of the "
-              + "\(Self.outage) outage; consumer saw all brokers down: \(sawBrokersDown); lists before cut \(listsAtCut)")
+        print(
+            "outage test: cut after \(appliedAtCut) of 6000 applied; \(appliedDuringOutage) applied by the end of the "
+                + "\(Self.outage) outage; consumer saw all brokers down: \(sawBrokersDown); lists before cut \(listsAtCut)"
+        )
 
         // Phase 3: new users after the restore; every one of them must get a list.
         let late = (0..<20).map { "late-\($0)" }
@@ -142,8 +151,10 @@ struct OutageTests {
         let listed = Set(lists.compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } })
         #expect(listed.isSuperset(of: late), "no list after the restore for \(Set(late).subtracting(listed).sorted())")
         #expect(daemon.health.snapshot.listsPublished > listsAtCut)
-        print("outage test: caught up \(total) events \(recovery) after the restore; "
-              + "\(daemon.health.snapshot.listsPublished) lists published (\(listsAtCut) before the cut)")
+        print(
+            "outage test: caught up \(total) events \(recovery) after the restore; "
+                + "\(daemon.health.snapshot.listsPublished) lists published (\(listsAtCut) before the cut)"
+        )
 
         await daemon.shutdown()
         try await running.value
@@ -151,6 +162,6 @@ struct OutageTests {
         #expect(try store.eventCountsByUser() == expected)
         let counts = try store.counts()
         #expect(counts.eventsApplied == total && counts.deadLettered.values.reduce(0, +) == 0)
-        #expect(try store.allOffsets().values.reduce(0, +) == total)   // each record consumed exactly once
+        #expect(try store.allOffsets().values.reduce(0, +) == total)  // each record consumed exactly once
     }
 }

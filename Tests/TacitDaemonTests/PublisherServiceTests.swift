@@ -1,8 +1,9 @@
 import Foundation
-import TacitServiceTestSupport
-import Testing
 import TacitKafka
+import TacitServiceTestSupport
 import TacitStore
+import Testing
+
 @testable import TacitDaemon
 
 /// A recommender that can never place anyone: every list is skipped.
@@ -22,14 +23,25 @@ struct PublisherServiceTests {
         _ = try store.apply([rec(event("u", "a"), offset: 0), rec(event("v", "a"), offset: 1)])
         #expect(try store.owedLists().count == 2)
         // Nothing is ever sent, so no broker is needed behind the producer.
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(brokers: ["127.0.0.1:9"])),
-                                         logger: testLogger("producer"))
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(brokers: ["127.0.0.1:9"])),
+            logger: testLogger("producer")
+        )
         defer { producer.close(flushTimeout: .milliseconds(100)) }
         let publisher = PublisherService(
-            settings: .init(topic: "out", debounceMs: 3_600_000, retryBackoffMs: 100,
-                            rules: ListBuilder.Rules(topK: 5, excludeConsumed: true, excludeDisliked: true)),
-            store: store, recommender: NoModelServes(), producer: producer, metrics: DaemonMetrics(), health: HealthState(),
-            logger: testLogger("publisher"))
+            settings: .init(
+                topic: "out",
+                debounceMs: 3_600_000,
+                retryBackoffMs: 100,
+                rules: ListBuilder.Rules(topK: 5, excludeConsumed: true, excludeDisliked: true)
+            ),
+            store: store,
+            recommender: NoModelServes(),
+            producer: producer,
+            metrics: DaemonMetrics(),
+            health: HealthState(),
+            logger: testLogger("publisher")
+        )
         let running = Task { try await publisher.run() }
         let cleared = try await waitUntil(.seconds(10)) { try store.owedLists().isEmpty }
         running.cancel()

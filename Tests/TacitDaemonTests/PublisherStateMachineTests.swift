@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TacitDaemon
 
 @Suite("Publisher state machine")
@@ -21,7 +22,7 @@ struct PublisherStateMachineTests {
         var m = M(debounceMs: 100, backoffMs: 50)
         m.touched(user: 1, external: "a", lastEventMs: 10, now: 0, immediately: true, republish: true)
         m.touched(user: 2, external: "b", lastEventMs: 10, now: 0, immediately: true, republish: true)
-        m.touched(user: 2, external: "b", lastEventMs: 20, now: 0)   // b has new events too
+        m.touched(user: 2, external: "b", lastEventMs: 20, now: 0)  // b has new events too
         let due = Dictionary(uniqueKeysWithValues: m.takeDue(now: 0).map { ($0.user, $0) })
         #expect(due[1]?.fromEvents == false)
         #expect(due[2]?.fromEvents == true && due[2]?.lastEventMs == 20)
@@ -43,10 +44,10 @@ struct PublisherStateMachineTests {
         let old = m.takeDue(now: 0)[0]
         m.touched(user: 1, external: "a", lastEventMs: 2, now: 1)
         let new = m.takeDue(now: 1)[0]
-        let oldRetried = m.failed(list(old), now: 2)   // the newer list is in flight: do not resend the old one
+        let oldRetried = m.failed(list(old), now: 2)  // the newer list is in flight: do not resend the old one
         let newRetried = m.failed(list(new), now: 3)
         #expect(!oldRetried && newRetried)
-        m.touched(user: 1, external: "a", lastEventMs: 3, now: 4)   // fresh events drop the pending retry
+        m.touched(user: 1, external: "a", lastEventMs: 3, now: 4)  // fresh events drop the pending retry
         let none = m.takeRetries(now: 1000)
         #expect(none.isEmpty)
     }
@@ -60,13 +61,23 @@ struct PublisherStateMachineTests {
     }
 
     @Test func messageFormat() {
-        let s = PublisherService.message(user: "u\"1", items: [("i1", 2.5), ("i2", 1)], model: ModelIdentity(name: "lightgcn", version: 3),
-                                         generatedAtMs: 1_700_000_000_250, through: [.init("t", 1): 11, .init("t", 0): 5])
-        #expect(s == #"{"user":"u\"1","items":[{"item":"i1","score":2.5},{"item":"i2","score":1.0}],"model":"lightgcn","model_version":3,"generated_at":"2023-11-14T22:13:20.250Z","events_through":{"t/0":4,"t/1":10}}"#)
+        let s = PublisherService.message(
+            user: "u\"1",
+            items: [("i1", 2.5), ("i2", 1)],
+            model: ModelIdentity(name: "lightgcn", version: 3),
+            generatedAtMs: 1_700_000_000_250,
+            through: [.init("t", 1): 11, .init("t", 0): 5]
+        )
+        #expect(
+            s
+                == #"{"user":"u\"1","items":[{"item":"i1","score":2.5},{"item":"i2","score":1.0}],"model":"lightgcn","model_version":3,"generated_at":"2023-11-14T22:13:20.250Z","events_through":{"t/0":4,"t/1":10}}"#
+        )
     }
 
     @Test func base64() {
-        #expect(JSON.base64([]) == "" && JSON.base64(Array("f".utf8)) == "Zg==" && JSON.base64(Array("fo".utf8)) == "Zm8="
-                && JSON.base64(Array("foobar".utf8)) == "Zm9vYmFy")
+        #expect(
+            JSON.base64([]) == "" && JSON.base64(Array("f".utf8)) == "Zg==" && JSON.base64(Array("fo".utf8)) == "Zm8="
+                && JSON.base64(Array("foobar".utf8)) == "Zm9vYmFy"
+        )
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
 import Logging
-import TacitServiceTestSupport
-import Testing
 import TacitData
 import TacitModels
+import TacitServiceTestSupport
 import TacitStore
+import Testing
+
 @testable import TacitDaemon
 
 @Suite("Sequential models in the daemon: re-encoded on every request")
@@ -27,7 +28,10 @@ struct SequenceServingTests {
         var rng = SystemRandomNumberGenerator.Seeded(seed: 11)
         var records: [IngestRecord] = []
         var offset: Int64 = 0
-        func add(_ e: UserEvent) { records.append(rec(e, offset: offset)); offset += 1 }
+        func add(_ e: UserEvent) {
+            records.append(rec(e, offset: offset))
+            offset += 1
+        }
         for c in ["a", "b"] {
             let own = c.uppercased(), other = c == "a" ? "B" : "A"
             for u in 0..<20 {
@@ -50,8 +54,13 @@ struct SequenceServingTests {
         let store = try f.openStore()
         _ = try store.apply(records())
         let serving = try EmbeddingRecommender(model: model, store: store, foldInWeight: 0.5, cacheCapacity: 100)
-        let report = try await TrainerService(configuration: config(model), store: store, recommender: serving,
-                                              metrics: nil, logger: Logger(label: "test")).fineTune()
+        let report = try await TrainerService(
+            configuration: config(model),
+            store: store,
+            recommender: serving,
+            metrics: nil,
+            logger: Logger(label: "test")
+        ).fineTune()
         guard case .promoted(let version) = report.outcome else { throw TestFailure("not promoted: \(report)") }
         #expect((report.candidate["ndcg@10"] ?? 0) > 0.2, "\(report)")
 
@@ -94,8 +103,13 @@ struct SequenceServingTests {
 
         // A second fine-tune warm-starts from the served network and is promoted (or kept) as usual.
         _ = try store.apply((0..<3).map { rec(event("newbie", "A\($0)", ts: 1_700_003_000_000 + Int64($0)), offset: 40_000 + Int64($0)) })
-        let second = try await TrainerService(configuration: config(model), store: store, recommender: serving,
-                                              metrics: nil, logger: Logger(label: "test")).fineTune()
+        let second = try await TrainerService(
+            configuration: config(model),
+            store: store,
+            recommender: serving,
+            metrics: nil,
+            logger: Logger(label: "test")
+        ).fineTune()
         if case .skipped = second.outcome { Issue.record("second fine-tune skipped: \(second)") }
     }
 
@@ -106,8 +120,17 @@ struct SequenceServingTests {
         let model = try #require(SequenceScorer.build("sine", itemCount: 12, architecture: architecture, seed: 1))
         let items = Array(model.parameters[0].value.prefix(12 * 16))
         let scorer = SequenceScorer(trained: model, architecture: architecture)
-        let good = ServingEmbeddings(sequence: scorer, model: "sine", version: 1, dim: 16, userCount: 3, items: items,
-                                     eventsThroughSeq: 1, metrics: [:], createdMs: 1).snapshot(metadata: [:], promoted: true)
+        let good = ServingEmbeddings(
+            sequence: scorer,
+            model: "sine",
+            version: 1,
+            dim: 16,
+            userCount: 3,
+            items: items,
+            eventsThroughSeq: 1,
+            metrics: [:],
+            createdMs: 1
+        ).snapshot(metadata: [:], promoted: true)
         #expect(ServingEmbeddings(snapshot: good)?.sequence != nil)
         var wrongDim = good
         wrongDim.metadata["arch.dim"] = "32"
@@ -133,8 +156,15 @@ struct SequenceServingTests {
         let settings = FineTuneSettings(t)
         #expect(settings.windowStride == 5)
         #expect(settings.architecture == FineTuneSettings(config(name)).architecture)
-        let model = try #require(SequenceScorer.build(name, itemCount: 12, architecture: settings.architecture, seed: 1,
-                                                      windowStride: settings.windowStride))
+        let model = try #require(
+            SequenceScorer.build(
+                name,
+                itemCount: 12,
+                architecture: settings.architecture,
+                seed: 1,
+                windowStride: settings.windowStride
+            )
+        )
         #expect(((model as? SASRec)?.settings.windowStride ?? (model as? SINE)?.settings.windowStride) == 5)
     }
 
@@ -142,11 +172,13 @@ struct SequenceServingTests {
         let dir = tempDir()
         defer { removeTempDir(dir) }
         let path = dir.appendingPathComponent("tacit.toml").path
-        for (line, key) in [("model = \"sine\"\nablation = \"no-hesitation\"", "trainer.ablation"),
-                            ("model = \"sasrec\"\nloss = \"hinge\"", "trainer.loss"),
-                            ("model = \"sasrec\"\nmax_length = 0", "trainer.max_length"),
-                            ("model = \"sasrec\"\nwindow_stride = 51", "trainer.window_stride"),
-                            ("model = \"emorec\"\nvariant = \"GAT-THP\"", "trainer.variant")] {
+        for (line, key) in [
+            ("model = \"sine\"\nablation = \"no-hesitation\"", "trainer.ablation"),
+            ("model = \"sasrec\"\nloss = \"hinge\"", "trainer.loss"),
+            ("model = \"sasrec\"\nmax_length = 0", "trainer.max_length"),
+            ("model = \"sasrec\"\nwindow_stride = 51", "trainer.window_stride"),
+            ("model = \"emorec\"\nvariant = \"GAT-THP\"", "trainer.variant"),
+        ] {
             try "[trainer]\n\(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
             #expect(throws: ConfigurationError.self) { try TacitConfiguration.load(path: path) }
             do { _ = try TacitConfiguration.load(path: path) } catch let e as ConfigurationError {

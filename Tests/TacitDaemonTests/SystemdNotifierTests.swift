@@ -1,15 +1,17 @@
 import Foundation
+import TacitServiceTestSupport
+import Testing
+
+@testable import TacitDaemon
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import TacitServiceTestSupport
-import Testing
-@testable import TacitDaemon
 
 /// A datagram socket standing in for systemd's notify socket.
 final class NotifySocket: @unchecked Sendable {
     let fd: Int32
-    let name: String   // what goes into NOTIFY_SOCKET
+    let name: String  // what goes into NOTIFY_SOCKET
 
     init(abstract: Bool) throws {
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
@@ -69,7 +71,7 @@ struct SystemdNotifierTests {
         let n = SystemdNotifier(environment: ["NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "\(getpid())"])
         #expect(n.watchdogInterval == .seconds(30) && n.watchdogPingInterval == .seconds(15))
         let other = SystemdNotifier(environment: ["NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"])
-        #expect(other.watchdogInterval == nil)   // meant for another process
+        #expect(other.watchdogInterval == nil)  // meant for another process
     }
 
     @Test func missingSocketIsAnError() {

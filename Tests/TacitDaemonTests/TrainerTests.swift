@@ -1,14 +1,19 @@
 import Foundation
 import Logging
-import TacitServiceTestSupport
-import Testing
 import TacitData
+import TacitServiceTestSupport
 import TacitStore
+import Testing
+
 @testable import TacitDaemon
 
 /// Two taste clusters: users `a*` buy items `A0…A9`, users `b*` buy `B0…B9` (seeded, time-ordered).
-func clusterRecords(usersPerCluster: Int = 20, itemsPerUser: Int = 6, startOffset: Int64 = 0,
-                    prefix: String = "") -> [IngestRecord] {
+func clusterRecords(
+    usersPerCluster: Int = 20,
+    itemsPerUser: Int = 6,
+    startOffset: Int64 = 0,
+    prefix: String = ""
+) -> [IngestRecord] {
     var rng = SystemRandomNumberGenerator.Seeded(seed: 7)
     var out: [IngestRecord] = []
     var offset = startOffset
@@ -87,11 +92,18 @@ struct TrainerTests {
         for (k, i) in [0, 3, 5, 8, 9].enumerated() { view("looker", "A\(i)", 1_700_000_600_000 + Int64(k)) }
         _ = try store.apply(records)
         let serving = try EmbeddingRecommender(model: "hnt", store: store, foldInWeight: 0.5, cacheCapacity: 100)
-        let trainer = TrainerService(configuration: trainerConfig(model: "hnt"), auxiliaryBehaviors: ["view"], store: store,
-                                     recommender: serving, metrics: nil, logger: Logger(label: "test"))
+        let trainer = TrainerService(
+            configuration: trainerConfig(model: "hnt"),
+            auxiliaryBehaviors: ["view"],
+            store: store,
+            recommender: serving,
+            metrics: nil,
+            logger: Logger(label: "test")
+        )
         let report = try await trainer.fineTune()
         guard case .promoted(let version) = report.outcome else {
-            Issue.record("not promoted: \(report)"); return
+            Issue.record("not promoted: \(report)")
+            return
         }
         #expect(serving.currentModel == ModelIdentity(name: "hnt", version: version))
         let looker = try #require(try store.userID("looker"))
@@ -107,11 +119,17 @@ struct TrainerTests {
         let rec = try EmbeddingRecommender(model: "lightgcn", store: store, foldInWeight: 0.5, cacheCapacity: 100)
         #expect(rec.currentModel.name == "popularity")
         let metrics = DaemonMetrics()
-        let trainer = TrainerService(configuration: trainerConfig(), store: store, recommender: rec, metrics: metrics,
-                                     logger: Logger(label: "test"))
+        let trainer = TrainerService(
+            configuration: trainerConfig(),
+            store: store,
+            recommender: rec,
+            metrics: metrics,
+            logger: Logger(label: "test")
+        )
         let report = try await trainer.fineTune()
         guard case .promoted(let version) = report.outcome else {
-            Issue.record("not promoted: \(report)"); return
+            Issue.record("not promoted: \(report)")
+            return
         }
         #expect(rec.currentModel == ModelIdentity(name: "lightgcn", version: version))
         #expect((report.candidate["ndcg@10"] ?? 0) > 0.2)
@@ -132,8 +150,13 @@ struct TrainerTests {
         // The daemon's factory does the same at start-up.
         var config = TacitConfiguration()
         config.trainer = trainerConfig()
-        let context = DaemonContext(configuration: config, store: reopened, metrics: DaemonMetrics(),
-                                    health: HealthState(stallAfterMs: 30_000), logger: Logger(label: "test"))
+        let context = DaemonContext(
+            configuration: config,
+            store: reopened,
+            metrics: DaemonMetrics(),
+            health: HealthState(stallAfterMs: 30_000),
+            logger: Logger(label: "test")
+        )
         let components = try DaemonComponents.fromConfiguration(config)
         let source = try #require(try components.recommender?(context))
         #expect(source.currentModel == ModelIdentity(name: "lightgcn", version: version))
@@ -147,9 +170,17 @@ struct TrainerTests {
         let store = try f.openStore()
         _ = try store.apply(clusterRecords())
         let serving = try EmbeddingRecommender(model: "bpr", store: store, foldInWeight: 0.5, cacheCapacity: 100)
-        let first = try await TrainerService(configuration: trainerConfig(model: "bpr"), store: store, recommender: serving,
-                                             metrics: nil, logger: Logger(label: "test")).fineTune()
-        guard case .promoted(let version) = first.outcome else { Issue.record("not promoted: \(first)"); return }
+        let first = try await TrainerService(
+            configuration: trainerConfig(model: "bpr"),
+            store: store,
+            recommender: serving,
+            metrics: nil,
+            logger: Logger(label: "test")
+        ).fineTune()
+        guard case .promoted(let version) = first.outcome else {
+            Issue.record("not promoted: \(first)")
+            return
+        }
 
         // New events (a users buy A items they had not bought: held out, the serving model never saw
         // them), and a candidate whose item embeddings are sabotaged (negated: clusters flip).
@@ -161,15 +192,35 @@ struct TrainerTests {
             fresh.append(rec(event("a\(u)", item, ts: 1_700_000_900_000 + Int64(u)), offset: 10_000 + Int64(u)))
         }
         _ = try store.apply(fresh)
-        let saboteur = TrainerService(configuration: trainerConfig(model: "bpr"), store: store, recommender: serving, metrics: nil,
-                                      logger: Logger(label: "test"), candidateHook: { c in
-            ServingEmbeddings(model: c.model, version: c.version, dim: c.dim, userCount: c.userCount, itemCount: c.itemCount,
-                              userBase: c.userBase, itemBase: c.itemBase.map { -$0 }, users: c.users, items: c.items.map { -$0 },
-                              itemDegree: c.itemDegree, eventsThroughSeq: c.eventsThroughSeq, metrics: c.metrics,
-                              createdMs: c.createdMs)
-        })
+        let saboteur = TrainerService(
+            configuration: trainerConfig(model: "bpr"),
+            store: store,
+            recommender: serving,
+            metrics: nil,
+            logger: Logger(label: "test"),
+            candidateHook: { c in
+                ServingEmbeddings(
+                    model: c.model,
+                    version: c.version,
+                    dim: c.dim,
+                    userCount: c.userCount,
+                    itemCount: c.itemCount,
+                    userBase: c.userBase,
+                    itemBase: c.itemBase.map { -$0 },
+                    users: c.users,
+                    items: c.items.map { -$0 },
+                    itemDegree: c.itemDegree,
+                    eventsThroughSeq: c.eventsThroughSeq,
+                    metrics: c.metrics,
+                    createdMs: c.createdMs
+                )
+            }
+        )
         let second = try await saboteur.fineTune()
-        guard case .rejected(let reason) = second.outcome else { Issue.record("promoted a worse model: \(second)"); return }
+        guard case .rejected(let reason) = second.outcome else {
+            Issue.record("promoted a worse model: \(second)")
+            return
+        }
         #expect(reason.contains("NDCG@10"))
         #expect(second.candidate["users"] == 10)
         #expect((second.candidate["ndcg@10"] ?? 1) < (second.current["ndcg@10"] ?? 0))
@@ -182,15 +233,24 @@ struct TrainerTests {
         let store = try f.openStore()
         _ = try store.apply(clusterRecords(usersPerCluster: 5))
         var settings = FineTuneSettings(trainerConfig(model: "lightgcn"))
-        let first = try #require(FineTuner.train(try TrainingData.load(store: store, holdoutFraction: 0.2), previous: nil,
-                                                 settings: settings, round: 0, createdMs: 1))
+        let first = try #require(
+            FineTuner.train(
+                try TrainingData.load(store: store, holdoutFraction: 0.2),
+                previous: nil,
+                settings: settings,
+                round: 0,
+                createdMs: 1
+            )
+        )
         // Two new users and a new item arrive.
-        _ = try store.apply([rec(event("new-0", "C0", ts: 1_700_000_500_000), offset: 1000),
-                             rec(event("new-1", "A1", ts: 1_700_000_500_001), offset: 1001)])
+        _ = try store.apply([
+            rec(event("new-0", "C0", ts: 1_700_000_500_000), offset: 1000),
+            rec(event("new-1", "A1", ts: 1_700_000_500_001), offset: 1001),
+        ])
         let data = try TrainingData.load(store: store, holdoutFraction: 0.2)
         #expect(data.userCount == first.userCount + 2 && data.itemCount == first.itemCount + 1)
         settings.epochs = 1
-        settings.embedding.learningRate = 1e-9   // (nearly) no movement: the copy itself is visible
+        settings.embedding.learningRate = 1e-9  // (nearly) no movement: the copy itself is visible
         let warm = try #require(FineTuner.train(data, previous: first, settings: settings, round: 1, createdMs: 2))
         #expect(warm.userCount == data.userCount && warm.itemCount == data.itemCount)
         let d = first.dim
@@ -222,9 +282,11 @@ struct TrainerTests {
         let a0 = try #require(try store.userID("a0")), a1 = try #require(try store.userID("a1"))
         let a1Old = try #require(before.train[Int(a1)].first).item
         let a1OldName = try #require(try store.itemExternalIDs(for: [a1Old]).first)
-        _ = try store.apply([rec(event("a0", "C1", ts: 1_700_000_900_000), offset: 500),
-                             rec(event("a0", "C2", ts: 1_700_000_900_001), offset: 501),
-                             rec(event("a1", a1OldName, ts: 1_700_000_900_002), offset: 502)])
+        _ = try store.apply([
+            rec(event("a0", "C1", ts: 1_700_000_900_000), offset: 500),
+            rec(event("a0", "C2", ts: 1_700_000_900_001), offset: 501),
+            rec(event("a1", a1OldName, ts: 1_700_000_900_002), offset: 502),
+        ])
         let data = try TrainingData.load(store: store, holdoutFraction: 0.5, unseenAfter: servedThrough)
         let c1 = try #require(try store.itemID("C1")), c2 = try #require(try store.itemID("C2"))
         #expect(data.heldOut[Int(a0)].map(\.item) == [c1, c2])
@@ -260,9 +322,17 @@ struct TrainerTests {
         let serving = try EmbeddingRecommender(model: "lightgcn", store: store, foldInWeight: 0.5, cacheCapacity: 100)
         var config = trainerConfig()
         config.refit = refit
-        let report = try await TrainerService(configuration: config, store: store, recommender: serving, metrics: nil,
-                                              logger: Logger(label: "test")).fineTune()
-        guard case .promoted(let version) = report.outcome else { Issue.record("not promoted: \(report)"); return }
+        let report = try await TrainerService(
+            configuration: config,
+            store: store,
+            recommender: serving,
+            metrics: nil,
+            logger: Logger(label: "test")
+        ).fineTune()
+        guard case .promoted(let version) = report.outcome else {
+            Issue.record("not promoted: \(report)")
+            return
+        }
         let model = try #require(serving.model)
         let snapshot = try #require(try store.snapshot(version: version))
         #expect(snapshot.metadata["eval"]?.contains("retrained") == refit)
@@ -293,10 +363,15 @@ struct TrainerTests {
         var config = trainerConfig()
         config.epochs = 10_000_000
         config.intervalSeconds = 1
-        let trainer = TrainerService(configuration: config, store: store, recommender: serving, metrics: nil,
-                                     logger: Logger(label: "test"))
+        let trainer = TrainerService(
+            configuration: config,
+            store: store,
+            recommender: serving,
+            metrics: nil,
+            logger: Logger(label: "test")
+        )
         let running = Task { try await trainer.run() }
-        try await Task.sleep(for: .seconds(2))   // the first fine-tune starts after 1 s
+        try await Task.sleep(for: .seconds(2))  // the first fine-tune starts after 1 s
         running.cancel()
         try await running.value
         #expect(try store.latestPromotedSnapshot(model: "lightgcn") == nil)

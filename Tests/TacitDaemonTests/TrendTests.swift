@@ -1,9 +1,10 @@
 import Foundation
 import Logging
-import TacitServiceTestSupport
-import Testing
 import TacitData
+import TacitServiceTestSupport
 import TacitStore
+import Testing
+
 @testable import TacitDaemon
 
 /// The current item trend (`TrendCounts`, `ItemTrend`), how serving adds it to a model's scores
@@ -115,10 +116,12 @@ struct TrendTests {
         let trend = try ItemTrend(store: store)
         var offset: Int64 = 0
         func apply(_ events: [UserEvent]) throws {
-            let outcome = try store.apply(events.map { e in
-                defer { offset += 1 }
-                return rec(e, offset: offset)
-            })
+            let outcome = try store.apply(
+                events.map { e in
+                    defer { offset += 1 }
+                    return rec(e, offset: offset)
+                }
+            )
             trend.didApply(outcome)
         }
         try apply((0..<30).map { event("u\($0)", "A") })

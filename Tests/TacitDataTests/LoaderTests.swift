@@ -25,7 +25,10 @@ final class LoaderTests: XCTestCase {
     func testRecboleInterWithCRLF() throws {
         let dir = try temporaryDirectory(self)
         let file = dir.appendingPathComponent("x.inter")
-        try write("user_id:token\titem_id:token\trating:float\ttimestamp:float\r\nu1\tMovie A (1999)\t5\t100\r\nu1\tB\t2\t50\r\nu2\tB\t4\t70\r\n", to: file)
+        try write(
+            "user_id:token\titem_id:token\trating:float\ttimestamp:float\r\nu1\tMovie A (1999)\t5\t100\r\nu1\tB\t2\t50\r\nu2\tB\t4\t70\r\n",
+            to: file
+        )
         let d = try DatasetLoader.load(file.path)
         XCTAssertEqual(d.interactions.count, 3)
         XCTAssertEqual(d.userCount, 2)
@@ -39,11 +42,14 @@ final class LoaderTests: XCTestCase {
     func testEventsFileJSONLines() throws {
         let dir = try temporaryDirectory(self)
         let file = dir.appendingPathComponent("events.jsonl")
-        try write("""
-        {"user":"a","item":"x","type":"view","ts":1700000000000}
-        {"user":"a","item":"x","type":"buy","ts":"2023-11-14T22:13:21Z"}
-        {"user":"b","item":"y","type":"skip","ts":1700000000}
-        """, to: file)
+        try write(
+            """
+            {"user":"a","item":"x","type":"view","ts":1700000000000}
+            {"user":"a","item":"x","type":"buy","ts":"2023-11-14T22:13:21Z"}
+            {"user":"b","item":"y","type":"skip","ts":1700000000}
+            """,
+            to: file
+        )
         let d = try DatasetLoader.load(file.path)
         XCTAssertEqual(d.interactions.count, 3)
         XCTAssertEqual(d.taxonomy.target, "buy")
@@ -62,12 +68,15 @@ final class LoaderTests: XCTestCase {
     func testWatchEventsBecomeSkipsAndPlays() throws {
         let dir = try temporaryDirectory(self)
         let file = dir.appendingPathComponent("watch.jsonl")
-        try write("""
-        {"user":"a","item":"x","type":"watch","ts":1,"watch_ms":1200,"duration_ms":60000}
-        {"user":"a","item":"y","type":"watch","ts":2,"watch_ms":45000,"duration_ms":60000}
-        {"user":"a","item":"z","type":"watch","ts":3,"watch_ms":10000,"duration_ms":60000}
-        {"user":"b","item":"x","type":"watch","ts":4,"watch_ms":50000,"duration_ms":60000}
-        """, to: file)
+        try write(
+            """
+            {"user":"a","item":"x","type":"watch","ts":1,"watch_ms":1200,"duration_ms":60000}
+            {"user":"a","item":"y","type":"watch","ts":2,"watch_ms":45000,"duration_ms":60000}
+            {"user":"a","item":"z","type":"watch","ts":3,"watch_ms":10000,"duration_ms":60000}
+            {"user":"b","item":"x","type":"watch","ts":4,"watch_ms":50000,"duration_ms":60000}
+            """,
+            to: file
+        )
         let d = try DatasetLoader.load(file.path)
         XCTAssertEqual(d.interactions.map { d.taxonomy.behaviors[Int($0.behavior)] }, ["skip", "play", "watch", "play"])
         XCTAssertEqual(d.taxonomy.target, "play")

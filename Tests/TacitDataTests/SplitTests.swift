@@ -14,22 +14,38 @@ final class SplitTests: XCTestCase {
         let items = IDMap((0..<100).map { "i\($0)" })
         for (u, n) in counts.enumerated() {
             for k in 0..<n {
-                rows.append(Interaction(user: Int32(u), item: Int32((u + k) % 100), behavior: 0, timestamp: Int64(k),
-                                        value: rating(k)))
+                rows.append(
+                    Interaction(
+                        user: Int32(u),
+                        item: Int32((u + k) % 100),
+                        behavior: 0,
+                        timestamp: Int64(k),
+                        value: rating(k)
+                    )
+                )
             }
         }
-        return Dataset(name: "t", users: IDMap(counts.indices.map { "u\($0)" }), items: items, taxonomy: .ratings,
-                       interactions: rows, hasRatings: true)
+        return Dataset(
+            name: "t",
+            users: IDMap(counts.indices.map { "u\($0)" }),
+            items: items,
+            taxonomy: .ratings,
+            interactions: rows,
+            hasRatings: true
+        )
     }
 
     /// RecBole's 8:1:1 rounding, and train/valid/test partition each user's interactions.
     func testRandomRatioFollowsRecBoleRounding() {
         let d = ratings([10, 15, 3])
         let s = Split.randomRatio(d, seed: 7)
-        XCTAssertEqual(s.validation[0].count, 1); XCTAssertEqual(s.test[0].count, 1)
-        XCTAssertEqual(s.validation[1].count, 1); XCTAssertEqual(s.test[1].count, 1)
+        XCTAssertEqual(s.validation[0].count, 1)
+        XCTAssertEqual(s.test[0].count, 1)
+        XCTAssertEqual(s.validation[1].count, 1)
+        XCTAssertEqual(s.test[1].count, 1)
         // 3 interactions: int(0.3) = 0 each, then one moves to test and one to valid while train > 1
-        XCTAssertEqual(s.validation[2].count, 1); XCTAssertEqual(s.test[2].count, 1)
+        XCTAssertEqual(s.validation[2].count, 1)
+        XCTAssertEqual(s.test[2].count, 1)
         for u in 0..<3 {
             let train = s.train.interactions.filter { $0.user == Int32(u) }.map(\.item)
             let all = Set(train + s.validation[u] + s.test[u])
@@ -46,8 +62,13 @@ final class SplitTests: XCTestCase {
         let rows = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 2)].map {
             Interaction(user: Int32($0.0), item: Int32($0.1), behavior: 0, timestamp: 0)
         }
-        let d = Dataset(name: "k", users: IDMap(["a", "b", "c"]), items: IDMap(["x", "y", "z"]), taxonomy: .ratings,
-                        interactions: rows)
+        let d = Dataset(
+            name: "k",
+            users: IDMap(["a", "b", "c"]),
+            items: IDMap(["x", "y", "z"]),
+            taxonomy: .ratings,
+            interactions: rows
+        )
         let k = d.kCore(minUser: 2, minItem: 2)
         // c (1 interaction) goes, then z has only a → goes; a and b keep x, y.
         XCTAssertEqual(k.users.ids, ["a", "b"])
@@ -72,8 +93,14 @@ final class SplitTests: XCTestCase {
         let tax = BehaviorTaxonomy.ecommerce(behaviors: ["view", "buy"])
         // (user, item, behavior: 0 view / 1 buy, time)
         let rows = events([(0, 0, 1, 1), (0, 1, 1, 2), (1, 1, 1, 2)])
-        let d = Dataset(name: "g", users: IDMap(["a", "b"]), items: IDMap(["0", "1", "2"]), taxonomy: tax,
-                        interactions: rows, givenTest: [(0, 2), (1, 0)])
+        let d = Dataset(
+            name: "g",
+            users: IDMap(["a", "b"]),
+            items: IDMap(["0", "1", "2"]),
+            taxonomy: tax,
+            interactions: rows,
+            givenTest: [(0, 2), (1, 0)]
+        )
         let s = Split.leaveOneOut(d)
         XCTAssertEqual(s.test, [[2], [0]])
         XCTAssertEqual(s.validation, [[1], []], "user b has one training buy: it stays in training")
@@ -86,8 +113,14 @@ final class SplitTests: XCTestCase {
         let tax = BehaviorTaxonomy.ecommerce(behaviors: ["view", "buy"])
         // (user, item, behavior: 0 view / 1 buy, time)
         let rows = events([(0, 0, 1, 1), (0, 1, 0, 2), (0, 3, 0, 3), (0, 1, 1, 4)])
-        let d = Dataset(name: "g", users: IDMap(["a"]), items: IDMap(["0", "1", "2", "3"]), taxonomy: tax,
-                        interactions: rows, givenTest: [(0, 2)])
+        let d = Dataset(
+            name: "g",
+            users: IDMap(["a"]),
+            items: IDMap(["0", "1", "2", "3"]),
+            taxonomy: tax,
+            interactions: rows,
+            givenTest: [(0, 2)]
+        )
         let s = Split.leaveOneOut(d)
         XCTAssertEqual(s.validation, [[1]])
         XCTAssertEqual(s.train.interactions.map(\.item), [0, 3], "the view of validation item 1 left with its buy")
@@ -99,8 +132,14 @@ final class SplitTests: XCTestCase {
         let tax = BehaviorTaxonomy.ecommerce(behaviors: ["view", "buy"])
         // (user, item, behavior: 0 view / 1 buy, time)
         let rows = events([(0, 0, 1, 1), (0, 1, 0, 2), (0, 3, 0, 3), (0, 1, 1, 4), (0, 2, 0, 5), (1, 3, 1, 1)])
-        let d = Dataset(name: "g", users: IDMap(["a", "b"]), items: IDMap((0..<6).map(String.init)), taxonomy: tax,
-                        interactions: rows, givenTest: [(0, 2), (1, 4)])
+        let d = Dataset(
+            name: "g",
+            users: IDMap(["a", "b"]),
+            items: IDMap((0..<6).map(String.init)),
+            taxonomy: tax,
+            interactions: rows,
+            givenTest: [(0, 2), (1, 4)]
+        )
         var s = Split.leaveOneOut(d)
         s.sampleNegatives(2, seed: 7)
         let refit = s.withValidationInTraining()

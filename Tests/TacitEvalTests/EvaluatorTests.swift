@@ -10,7 +10,10 @@ final class FixedScores: Recommender {
     let parameters: [Tensor] = []
     let itemScores: (Int32, Int32) -> Float
     let itemCount: Int
-    init(items: Int, _ f: @escaping (Int32, Int32) -> Float) { itemCount = items; itemScores = f }
+    init(items: Int, _ f: @escaping (Int32, Int32) -> Float) {
+        itemCount = items
+        itemScores = f
+    }
     func trainEpoch(rng: inout SeededRNG) -> Float { 0 }
     func scores(users: [Int32]) -> [Float] { users.flatMap { u in (0..<Int32(itemCount)).map { itemScores(u, $0) } } }
 }
@@ -18,9 +21,17 @@ final class FixedScores: Recommender {
 final class EvaluatorTests: XCTestCase {
     func dataset() -> Dataset {
         var rows: [Interaction] = []
-        for u in 0..<20 { for k in 0..<35 { rows.append(Interaction(user: Int32(u), item: Int32((u * 3 + k) % 50), behavior: 0, timestamp: Int64(k), value: 5)) } }
-        return Dataset(name: "e", users: IDMap((0..<20).map { "u\($0)" }), items: IDMap((0..<50).map { "i\($0)" }),
-                       taxonomy: .ratings, interactions: rows, hasRatings: true)
+        for u in 0..<20 {
+            for k in 0..<35 { rows.append(Interaction(user: Int32(u), item: Int32((u * 3 + k) % 50), behavior: 0, timestamp: Int64(k), value: 5)) }
+        }
+        return Dataset(
+            name: "e",
+            users: IDMap((0..<20).map { "u\($0)" }),
+            items: IDMap((0..<50).map { "i\($0)" }),
+            taxonomy: .ratings,
+            interactions: rows,
+            hasRatings: true
+        )
     }
 
     /// An oracle that scores the test items highest gets HR@10 = 1; one that scores them lowest, 0.
@@ -74,14 +85,24 @@ final class EvaluatorTests: XCTestCase {
     func testRefitRetrainsTheSelectedEpochsOnTrainingAndValidation() {
         let split = EvaluationProtocol.leaveLast10.split(dataset(), seed: 1)
         let settings = EmbeddingSettings(dim: 8, learningRate: 0.05, batchSize: 64)
-        let selected = Experiment.run(model: BPRMF(train: split.train, settings: settings), split: split,
-                                      protocol: .leaveLast10, plan: TrainingPlan(epochs: 6, patience: 0, seed: 3),
-                                      dataName: "e")
+        let selected = Experiment.run(
+            model: BPRMF(train: split.train, settings: settings),
+            split: split,
+            protocol: .leaveLast10,
+            plan: TrainingPlan(epochs: 6, patience: 0, seed: 3),
+            dataName: "e"
+        )
         let refitSplit = split.withValidationInTraining()
-        XCTAssertEqual(refitSplit.train.interactions.count,
-                       split.train.interactions.count + split.validationEvents.map(\.count).reduce(0, +))
-        let refitted = Experiment.refit(selected, model: BPRMF(train: refitSplit.train, settings: settings),
-                                        split: refitSplit, protocol: .leaveLast10)
+        XCTAssertEqual(
+            refitSplit.train.interactions.count,
+            split.train.interactions.count + split.validationEvents.map(\.count).reduce(0, +)
+        )
+        let refitted = Experiment.refit(
+            selected,
+            model: BPRMF(train: refitSplit.train, settings: settings),
+            split: refitSplit,
+            protocol: .leaveLast10
+        )
         XCTAssertEqual(refitted.refit?.epochs, selected.bestEpoch)
         XCTAssertEqual(refitted.refit?.selectedMetrics, selected.metrics)
         XCTAssertEqual(refitted.bestEpoch, selected.bestEpoch)
@@ -106,9 +127,17 @@ final class EvaluatorTests: XCTestCase {
     func testSkipsProtocol() {
         // one user: + + s + s s +  (values 5 = positive, 1 = skip)
         let values: [Float] = [5, 5, 1, 5, 1, 1, 5]
-        let rows = values.enumerated().map { Interaction(user: 0, item: Int32($0.offset), behavior: 0, timestamp: Int64($0.offset), value: $0.element) }
-        let d = Dataset(name: "s", users: IDMap(["u"]), items: IDMap((0..<7).map(String.init)), taxonomy: .ratings,
-                        interactions: rows, hasRatings: true)
+        let rows = values.enumerated().map {
+            Interaction(user: 0, item: Int32($0.offset), behavior: 0, timestamp: Int64($0.offset), value: $0.element)
+        }
+        let d = Dataset(
+            name: "s",
+            users: IDMap(["u"]),
+            items: IDMap((0..<7).map(String.init)),
+            taxonomy: .ratings,
+            interactions: rows,
+            hasRatings: true
+        )
         let split = EvaluationProtocol.skips.split(d, seed: 1)
         XCTAssertEqual(split.test[0], [4, 5, 6])
         XCTAssertEqual(split.validation[0], [2, 3])
@@ -122,9 +151,17 @@ final class EvaluatorTests: XCTestCase {
     /// The same split read as positives and skips from events: plays stay, partial watches go.
     func testPositivesAndSkipsFromEvents() {
         let tax = BehaviorTaxonomy(behaviors: ["play", "skip", "watch"], target: "play", positive: ["play"], passiveNegative: ["skip"])
-        let rows = [0, 1, 2, 0].enumerated().map { Interaction(user: 0, item: Int32($0.offset), behavior: UInt8($0.element), timestamp: Int64($0.offset), value: 0.9) }
-        let d = Dataset(name: "w", users: IDMap(["u"]), items: IDMap((0..<4).map(String.init)), taxonomy: tax, interactions: rows,
-                        hasRatings: true).asPositivesAndSkips()
+        let rows = [0, 1, 2, 0].enumerated().map {
+            Interaction(user: 0, item: Int32($0.offset), behavior: UInt8($0.element), timestamp: Int64($0.offset), value: 0.9)
+        }
+        let d = Dataset(
+            name: "w",
+            users: IDMap(["u"]),
+            items: IDMap((0..<4).map(String.init)),
+            taxonomy: tax,
+            interactions: rows,
+            hasRatings: true
+        ).asPositivesAndSkips()
         XCTAssertEqual(d.interactions.map(\.item), [0, 1, 3])
         XCTAssertEqual(d.interactions.map(\.behavior), [0, 1, 0])
     }

@@ -1,7 +1,8 @@
 import TacitData
-@testable import TacitEval
 import TacitModels
 import XCTest
+
+@testable import TacitEval
 
 /// `isKnown` lets the CLI reject a misspelled `--model` before loading data; it must accept exactly
 /// what `make` builds, or a valid model would be refused (or a typo would load a dataset first).
@@ -10,8 +11,15 @@ final class ModelFactoryTests: XCTestCase {
         var rows: [Interaction] = []
         for u in 0..<6 {
             for k in 0..<8 {
-                rows.append(Interaction(user: Int32(u), item: Int32((u * 2 + k) % 12), behavior: 0,
-                                        timestamp: Int64(k) * 3_600, value: Float(1 + (u + k) % 5)))
+                rows.append(
+                    Interaction(
+                        user: Int32(u),
+                        item: Int32((u * 2 + k) % 12),
+                        behavior: 0,
+                        timestamp: Int64(k) * 3_600,
+                        value: Float(1 + (u + k) % 5)
+                    )
+                )
             }
         }
         return TrainingSet(userCount: 6, itemCount: 12, taxonomy: .ratings, interactions: rows)

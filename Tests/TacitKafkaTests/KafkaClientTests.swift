@@ -1,7 +1,8 @@
 import Foundation
 import Logging
-import Testing
 import TacitServiceTestSupport
+import Testing
+
 @testable import TacitKafka
 
 @Suite("Kafka client state machines")
@@ -32,7 +33,10 @@ struct KafkaStateMachineTests {
         var m = CSM(startPosition: .beginning)
         m.subscribed()
         let action = m.assigned([TopicPartition("t", 0)], stored: .failure(Boom()))
-        guard case .assignNothingAndFail = action else { Issue.record("expected failure, got \(action)"); return }
+        guard case .assignNothingAndFail = action else {
+            Issue.record("expected failure, got \(action)")
+            return
+        }
         let r = m.beginPoll()
         #expect(throws: KafkaError.self) { try r.get() }
     }
@@ -49,18 +53,24 @@ struct KafkaStateMachineTests {
     @Test func producerStallIsDetectedOnlyWithOutstandingMessages() {
         let t0 = ContinuousClock.now
         var m = PSM(stallTimeout: .seconds(10), now: t0)
-        #expect(m.check(now: t0 + .seconds(60)) == .none)          // idle is not stalled
+        #expect(m.check(now: t0 + .seconds(60)) == .none)  // idle is not stalled
         m.enqueued(now: t0 + .seconds(60))
         #expect(m.check(now: t0 + .seconds(65)) == .none)
         m.reported(generation: 0, now: t0 + .seconds(66))
         m.enqueued(now: t0 + .seconds(67))
-        guard case .recreate = m.check(now: t0 + .seconds(77)) else { Issue.record("stall not detected"); return }
+        guard case .recreate = m.check(now: t0 + .seconds(77)) else {
+            Issue.record("stall not detected")
+            return
+        }
         let g = m.recreated(now: t0 + .seconds(77))
         #expect(g == 1 && m.inFlight == 0)
-        m.reported(generation: 0, now: t0 + .seconds(78))          // late report from the old client
+        m.reported(generation: 0, now: t0 + .seconds(78))  // late report from the old client
         #expect(m.inFlight == 0)
         m.fatalError(generation: 1, reason: "x")
-        guard case .recreate = m.check(now: t0 + .seconds(78)) else { Issue.record("fatal not acted on"); return }
+        guard case .recreate = m.check(now: t0 + .seconds(78)) else {
+            Issue.record("fatal not acted on")
+            return
+        }
     }
 
     @Test func managedPropertiesCannotBePassedThrough() {
@@ -90,13 +100,22 @@ struct KafkaStateMachineTests {
 struct KafkaBrokerTests {
     @Test func produceThenConsumeFromStoredOffsets() async throws {
         let broker = try TestBroker(partitions: 2, topics: ["t.in"])
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(
-            client: KafkaClientConfiguration(brokers: [broker.bootstrap])), logger: testLogger("p"))
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(
+                client: KafkaClientConfiguration(brokers: [broker.bootstrap])
+            ),
+            logger: testLogger("p")
+        )
         let poller = Task { await producer.run() }
         defer { poller.cancel() }
         let records = (0..<100).map { i in
-            ProducerRecord(topic: "t.in", partition: Int32(i % 2), key: Array("u\(i)".utf8), value: Array("v\(i)".utf8),
-                           headers: [KafkaHeader(name: "h", string: "\(i)")])
+            ProducerRecord(
+                topic: "t.in",
+                partition: Int32(i % 2),
+                key: Array("u\(i)".utf8),
+                value: Array("v\(i)".utf8),
+                headers: [KafkaHeader(name: "h", string: "\(i)")]
+            )
         }
         let results = await producer.sendAll(records)
         #expect(results.allSatisfy { (try? $0.get()) != nil })
@@ -104,8 +123,11 @@ struct KafkaBrokerTests {
 
         // Resume partition 0 at offset 30 (as if 30 were applied), partition 1 from scratch.
         let offsets = MemoryOffsets([TopicPartition("t.in", 0): 30])
-        let consumer = try KafkaConsumer(configuration: fastConsumer(broker.bootstrap, group: "g1", topics: ["t.in"]),
-                                         offsetSource: offsets, logger: testLogger("c"))
+        let consumer = try KafkaConsumer(
+            configuration: fastConsumer(broker.bootstrap, group: "g1", topics: ["t.in"]),
+            offsetSource: offsets,
+            logger: testLogger("c")
+        )
         try consumer.subscribe()
         var got: [KafkaMessage] = []
         let deadline = ContinuousClock.now + .seconds(30)

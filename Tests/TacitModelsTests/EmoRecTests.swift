@@ -4,6 +4,7 @@ import TacitEval
 import TacitTensor
 import TacitTestSupport
 import XCTest
+
 @testable import TacitModels
 
 /// EmoRec: the graph-attention ops, the feedback graph, the graph encoder and the Hawkes Transformer
@@ -15,7 +16,7 @@ final class EmoRecTests: XCTestCase {
         let rows: [(Int32, Int32, Float)] = [
             (0, 0, 5), (0, 1, 4), (0, 2, 3), (0, 3, 1), (0, 4, 5),
             (1, 1, 5), (1, 2, 2), (1, 5, 4), (1, 0, 3),
-            (2, 3, 4), (2, 4, 1), (2, 5, 5), (2, 1, 4), (2, 1, 2),   // (2, 1) re-rated: the later 2 counts
+            (2, 3, 4), (2, 4, 1), (2, 5, 5), (2, 1, 4), (2, 1, 2),  // (2, 1) re-rated: the later 2 counts
         ]
         let interactions = rows.enumerated().map { t, r in
             Interaction(user: r.0, item: r.1, behavior: 0, timestamp: Int64(t) * 86_400, value: r.2)
@@ -80,8 +81,10 @@ final class EmoRecTests: XCTestCase {
         // user 2's re-rated item 1 counts once, as explicit negative (its latest rating, 2)
         let explicitNegative = relation("explicitNegative→item").edges
         XCTAssertEqual(zip(explicitNegative.target, explicitNegative.source).map { [$0, $1] }, [[1, 2], [2, 1], [3, 0], [4, 2]])
-        XCTAssertFalse(zip(relation("implicitPositive→item").edges.target, relation("implicitPositive→item").edges.source)
-            .contains { $0 == 1 && $1 == 2 })
+        XCTAssertFalse(
+            zip(relation("implicitPositive→item").edges.target, relation("implicitPositive→item").edges.source)
+                .contains { $0 == 1 && $1 == 2 }
+        )
         for r in graph.relations {
             let negative = r.name.hasPrefix("implicitNegative→") || r.name.hasPrefix("explicitNegative→")
             XCTAssertEqual(r.sign, negative ? -1 : 1, r.name)
@@ -94,8 +97,14 @@ final class EmoRecTests: XCTestCase {
         let train = tinyTrainingSet()
         for (convolution, signed) in [(FeedbackGraphEncoder.Convolution.gat, false), (.gat, true), (.sage, false)] {
             var rng = SeededRNG(seed: 4)
-            let encoder = FeedbackGraphEncoder(graph: .heterogeneous(train, signed: signed), convolution: convolution, dim: 3,
-                                               layers: 2, dropout: 0, rng: &rng)
+            let encoder = FeedbackGraphEncoder(
+                graph: .heterogeneous(train, signed: signed),
+                convolution: convolution,
+                dim: 3,
+                layers: 2,
+                dropout: 0,
+                rng: &rng
+            )
             // Far from the initialization's near-uniform attention, so every path carries weight.
             for p in encoder.parameters where p.shape.count == 2 { p.value = p.value.map { $0 * 2 } }
             assertGradientsMatch("graph encoder \(convolution) signed \(signed)", inputs: encoder.parameters, atol: 4e-3, rtol: 4e-2) {
@@ -110,8 +119,14 @@ final class EmoRecTests: XCTestCase {
         let train = tinyTrainingSet()
         func users(signed: Bool) -> [Float] {
             var rng = SeededRNG(seed: 4)
-            let encoder = FeedbackGraphEncoder(graph: .heterogeneous(train, signed: signed), convolution: .gat, dim: 4,
-                                               layers: 2, dropout: 0, rng: &rng)
+            let encoder = FeedbackGraphEncoder(
+                graph: .heterogeneous(train, signed: signed),
+                convolution: .gat,
+                dim: 4,
+                layers: 2,
+                dropout: 0,
+                rng: &rng
+            )
             var r = SeededRNG(seed: 0)
             return Tensor.withoutGrad { encoder.encode(training: false, rng: &r)[FeedbackGraph.user].value }
         }
@@ -130,8 +145,10 @@ final class EmoRecTests: XCTestCase {
     }
 
     static let events: [[HawkesEncoder.Event]] = [
-        [.init(item: 0, kind: .explicitPositive, time: 0), .init(item: 3, kind: .explicitNegative, time: 86_400),
-         .init(item: 2, kind: .implicitNegative, time: 3 * 86_400), .init(item: 1, kind: .implicitPositive, time: 10 * 86_400)],
+        [
+            .init(item: 0, kind: .explicitPositive, time: 0), .init(item: 3, kind: .explicitNegative, time: 86_400),
+            .init(item: 2, kind: .implicitNegative, time: 3 * 86_400), .init(item: 1, kind: .implicitPositive, time: 10 * 86_400),
+        ],
         [.init(item: 5, kind: .implicitPositive, time: 0), .init(item: 4, kind: .explicitPositive, time: 2 * 86_400)],
     ]
 
@@ -170,8 +187,13 @@ final class EmoRecTests: XCTestCase {
 
     func testVariantsMapToThePapersSwitches() {
         typealias V = EmoRec.Variant
-        XCTAssertEqual(V.allCases.map(\.paperName), ["BaseGAT", "EmoGAT", "diffGAT", "EmoSAGE-THP", "EmoSAGE-THP+use_negatives",
-                                                      "EmoGAT-THP+extra_task", "diffGAT-THP+extra_task"])
+        XCTAssertEqual(
+            V.allCases.map(\.paperName),
+            [
+                "BaseGAT", "EmoGAT", "diffGAT", "EmoSAGE-THP", "EmoSAGE-THP+use_negatives",
+                "EmoGAT-THP+extra_task", "diffGAT-THP+extra_task",
+            ]
+        )
         XCTAssertEqual(V.allCases.filter(\.heterogeneous).count, 6)
         XCTAssertEqual(V.allCases.filter(\.signed), [.diffGAT, .diffGATTHPExtraTask])
         XCTAssertEqual(V.allCases.filter(\.sequence), [.emoSAGETHP, .emoSAGETHPNegatives, .emoGATTHPExtraTask, .diffGATTHPExtraTask])
@@ -245,8 +267,10 @@ final class EmoRecTests: XCTestCase {
         let firsts = users.map { split.testEvents[Int($0)][0] }
         probabilities = model.polarity(histories: events, items: firsts.map(\.item))!
         labels = firsts.map { split.train.taxonomy.feedback(of: $0).isPositive }
-        let auc = Metrics.auc(positives: zip(probabilities, labels).filter(\.1).map(\.0),
-                              negatives: zip(probabilities, labels).filter { !$0.1 }.map(\.0))!
+        let auc = Metrics.auc(
+            positives: zip(probabilities, labels).filter(\.1).map(\.0),
+            negatives: zip(probabilities, labels).filter { !$0.1 }.map(\.0)
+        )!
         XCTAssertGreaterThan(auc, 0.6, "polarity AUC \(auc)")
     }
 }

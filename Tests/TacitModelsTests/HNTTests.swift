@@ -4,6 +4,7 @@ import TacitEval
 import TacitTensor
 import TacitTestSupport
 import XCTest
+
 @testable import TacitModels
 
 /// HNT: gradients of each module against finite differences, the ablation switches, the hesitation
@@ -31,7 +32,7 @@ final class HNTTests: XCTestCase {
         s.hesitationWarmup = 1
         configure(&s)
         let m = HNT(train: tinyTrainingSet(), settings: s)
-        m.deltaScale.value = m.deltaScale.value.map { _ in 0.7 }   // so δ's path carries weight
+        m.deltaScale.value = m.deltaScale.value.map { _ in 0.7 }  // so δ's path carries weight
         // W_V starts at zero (the transfer starts off); give it values so every transfer path carries gradient.
         var rng = SeededRNG(seed: seed &+ 1)
         m.value.value = (0..<m.value.count).map { _ in rng.nextNormal() * 0.5 }
@@ -43,8 +44,10 @@ final class HNTTests: XCTestCase {
     func testTargetPropagationWithTransferAndDeltaGradients() {
         let m = tinyModel()
         XCTAssertEqual(m.graphs.auxiliary.count, 2, "view and cart")
-        assertGradientsMatch("HNT target propagation (eqs. 10–17)",
-                             inputs: [m.userEmbedding, m.itemEmbedding, m.query, m.key, m.value] + m.transfer) {
+        assertGradientsMatch(
+            "HNT target propagation (eqs. 10–17)",
+            inputs: [m.userEmbedding, m.itemEmbedding, m.query, m.key, m.value] + m.transfer
+        ) {
             let x0 = m.layer0
             return [m.targetEmbeddings(x0, auxiliary: m.auxiliaryEmbeddings(x0))]
         }
@@ -53,8 +56,10 @@ final class HNTTests: XCTestCase {
     func testBehaviorWeightedPropagationGradients() {
         let m = tinyModel()
         for graph in [m.graphs.plus, m.graphs.auxPlus, m.graphs.auxAll] {
-            assertGradientsMatch("HNT w_b-scaled propagation (eqs. 3–4)",
-                                 inputs: [m.userEmbedding, m.itemEmbedding, m.behaviorEmbedding] + m.featureNetwork.parameters) {
+            assertGradientsMatch(
+                "HNT w_b-scaled propagation (eqs. 3–4)",
+                inputs: [m.userEmbedding, m.itemEmbedding, m.behaviorEmbedding] + m.featureNetwork.parameters
+            ) {
                 [m.propagate(m.layer0, over: graph, weights: m.behaviorWeights())]
             }
         }
@@ -64,9 +69,12 @@ final class HNTTests: XCTestCase {
         // The MLPs' ReLUs have kinks: the check needs a point where no pair's pre-activation lies
         // within h of zero (seed 11 has one within 1e-3, where finite differences straddle it).
         let m = tinyModel(seed: 15)
-        assertGradientsMatch("HNT L_score + generator loss (eqs. 5, 8)",
-                             inputs: [m.userEmbedding, m.itemEmbedding, m.behaviorEmbedding] + m.featureNetwork.parameters
-                                + m.scorer.parameters + m.discriminator.parameters, h: 1e-3) {
+        assertGradientsMatch(
+            "HNT L_score + generator loss (eqs. 5, 8)",
+            inputs: [m.userEmbedding, m.itemEmbedding, m.behaviorEmbedding] + m.featureNetwork.parameters
+                + m.scorer.parameters + m.discriminator.parameters,
+            h: 1e-3
+        ) {
             var rng = SeededRNG(seed: 3)
             return [m.hesitationLosses(m.layer0, batch: 4, rng: &rng).loss]
         }
@@ -78,8 +86,15 @@ final class HNTTests: XCTestCase {
             var rng = SeededRNG(seed: 3)
             let x0 = m.layer0
             let aux = m.auxiliaryEmbeddings(x0)
-            return [m.contrastiveLoss(auxiliary: aux, target: m.targetEmbeddings(x0, auxiliary: aux),
-                                      users: [0, 1, 2, 1], items: [0, 1, 2, 3], rng: &rng)]
+            return [
+                m.contrastiveLoss(
+                    auxiliary: aux,
+                    target: m.targetEmbeddings(x0, auxiliary: aux),
+                    users: [0, 1, 2, 1],
+                    items: [0, 1, 2, 3],
+                    rng: &rng
+                )
+            ]
         }
     }
 
@@ -94,8 +109,10 @@ final class HNTTests: XCTestCase {
         XCTAssertEqual(g.auxAll.edgeCount, 4 + 8, "G⁺_aux ∪ G⁻_aux")
         XCTAssertEqual(Set(zip(g.auxPlusPairs.users, g.auxPlusPairs.items).map { "\($0)-\($1)" }), ["0-0", "1-1", "2-2"])
         // G⁻_aux (eq. 6): auxiliary edges of pairs never bought.
-        XCTAssertEqual(Set(zip(g.auxMinusPairs.users, g.auxMinusPairs.items).map { "\($0)-\($1)" }),
-                       ["0-1", "0-2", "1-4", "2-5", "2-0", "3-4", "3-5"])
+        XCTAssertEqual(
+            Set(zip(g.auxMinusPairs.users, g.auxMinusPairs.items).map { "\($0)-\($1)" }),
+            ["0-1", "0-2", "1-4", "2-5", "2-0", "3-4", "3-5"]
+        )
         // δ's sets (eq. 14) for view: items viewed and bought by someone vs viewed only.
         let view = g.auxiliary.firstIndex(of: 0)!
         XCTAssertEqual(Set(g.activeBoth[view].items.map { $0 - 4 }), [0, 1, 2])
@@ -107,7 +124,7 @@ final class HNTTests: XCTestCase {
         let m = tinyModel()
         var rng = SeededRNG(seed: 1)
         XCTAssertTrue(m.hesitationSet.users.isEmpty)
-        _ = m.trainEpoch(rng: &rng)          // warm-up epoch
+        _ = m.trainEpoch(rng: &rng)  // warm-up epoch
         XCTAssertTrue(m.hesitationSet.users.isEmpty, "no hesitation set during warm-up")
         _ = m.trainEpoch(rng: &rng)
         let total = m.graphs.auxMinusPairs.users.count
@@ -130,15 +147,20 @@ final class HNTTests: XCTestCase {
     }
 
     func testAblationsSwitchModulesOff() throws {
-        for (ablation, hesitation, delta) in [("full", true, true), ("base", false, false),
-                                              ("no-hesitation", false, true), ("no-negative-transfer", true, false),
-                                              ("hesitation-only", true, false)] {
+        for (ablation, hesitation, delta) in [
+            ("full", true, true), ("base", false, false),
+            ("no-hesitation", false, true), ("no-negative-transfer", true, false),
+            ("hesitation-only", true, false),
+        ] {
             let m = tinyModel { try! $0.apply(ablation: ablation) }
             var rng = SeededRNG(seed: 1)
             for _ in 0..<3 { _ = m.trainEpoch(rng: &rng) }
             XCTAssertEqual(!m.hesitationSet.users.isEmpty, hesitation, ablation)
-            XCTAssertEqual(m.discriminator.parameters[0].value != tinyModel().discriminator.parameters[0].value, hesitation,
-                           "\(ablation): the discriminator trains only with the hesitation module")
+            XCTAssertEqual(
+                m.discriminator.parameters[0].value != tinyModel().discriminator.parameters[0].value,
+                hesitation,
+                "\(ablation): the discriminator trains only with the hesitation module"
+            )
             // δ enters scores only when negative transfer is on: changing its scale changes scores.
             // (Invalidating re-chooses the hesitation set from the current parameters; do it on
             // both sides so only δ differs.)
@@ -158,8 +180,10 @@ final class HNTTests: XCTestCase {
     /// and LightGCN trained the same number of epochs under the sampled-99 protocol.
     func testLearnsOnRetailRocket() throws {
         let path = ProcessInfo.processInfo.environment["TACIT_SHARED_DATA"] ?? "../shared/data"
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: path + "/retail_rocket/train.tsv"),
-                          "no \(path)/retail_rocket: HNT's learning test needs the shared data")
+        try XCTSkipUnless(
+            FileManager.default.fileExists(atPath: path + "/retail_rocket/train.tsv"),
+            "no \(path)/retail_rocket: HNT's learning test needs the shared data"
+        )
         let split = EvaluationProtocol.sampled99.split(try DatasetLoader.load("retail-rocket"), seed: 1)
         var s = HNT.Settings()
         s.embedding = EmbeddingSettings(dim: 32, learningRate: 5e-3, batchSize: 8192, l2: 1e-4, layers: 2, seed: 1)

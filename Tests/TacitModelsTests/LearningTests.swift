@@ -52,7 +52,9 @@ final class LearningTests: XCTestCase {
     /// Popularity ranks by distinct training users.
     func testPopularityScores() {
         let tax = BehaviorTaxonomy.ratings
-        let rows = [(0, 1), (1, 1), (2, 1), (0, 2), (1, 2), (0, 0)].map { Interaction(user: Int32($0.0), item: Int32($0.1), behavior: 0, timestamp: 0) }
+        let rows = [(0, 1), (1, 1), (2, 1), (0, 2), (1, 2), (0, 0)].map {
+            Interaction(user: Int32($0.0), item: Int32($0.1), behavior: 0, timestamp: 0)
+        }
         let train = TrainingSet(userCount: 3, itemCount: 3, taxonomy: tax, interactions: rows)
         XCTAssertEqual(Popularity(train: train).scores(users: [0]), [1, 3, 2])
     }

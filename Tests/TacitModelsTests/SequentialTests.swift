@@ -4,13 +4,18 @@ import TacitEval
 import TacitTensor
 import TacitTestSupport
 import XCTest
+
 @testable import TacitModels
 
 /// SASRec, SASRec-N and SINE: the encoder's gradients, masks and padding; each model's loss against
 /// finite differences; SINE's all-items scoring against its training path; and learning on MovieLens.
 final class SequentialTests: XCTestCase {
-    static let skipsTaxonomy = BehaviorTaxonomy(behaviors: ["positive", "skip"], target: "positive", positive: ["positive"],
-                                                passiveNegative: ["skip"])
+    static let skipsTaxonomy = BehaviorTaxonomy(
+        behaviors: ["positive", "skip"],
+        target: "positive",
+        positive: ["positive"],
+        passiveNegative: ["skip"]
+    )
 
     /// 3 users × 8 items, positives (0) with skips (1) between some of them.
     func tinyTrainingSet() -> TrainingSet {
@@ -68,12 +73,14 @@ final class SequentialTests: XCTestCase {
         let encoder = TransformerEncoder(itemCount: 8, settings: Self.tinyTransformer, rng: &rng)
         // Larger weights than N(0, 0.02) so attention is far from uniform and every path matters.
         for p in encoder.parameters where p.shape.count == 2 { p.value = p.value.map { $0 * 15 } }
-        let inputs: [Int32] = [8, 1, 2, 3, 0, 4, 5, 6]   // two sequences of length 4, the first padded
+        let inputs: [Int32] = [8, 1, 2, 3, 0, 4, 5, 6]  // two sequences of length 4, the first padded
         let scale: [Float] = (0..<32).map { Float($0 % 3) * 0.3 + 0.4 }
         assertGradientsMatch("encoder", inputs: encoder.parameters) {
             var r = SeededRNG(seed: 0)
-            return [encoder.encode(inputs, batch: 2, length: 4, training: false, rng: &r),
-                    encoder.encode(inputs, batch: 2, length: 4, training: false, rng: &r, attentionScale: scale)]
+            return [
+                encoder.encode(inputs, batch: 2, length: 4, training: false, rng: &r),
+                encoder.encode(inputs, batch: 2, length: 4, training: false, rng: &r, attentionScale: scale),
+            ]
         }
     }
 
@@ -123,7 +130,10 @@ final class SequentialTests: XCTestCase {
     func firstBatch(_ windows: SequenceWindows) -> SequenceWindows.Batch {
         var captured: SequenceWindows.Batch?
         var rng = SeededRNG(seed: 2)
-        _ = windows.forEachBatch(size: 8, rng: &rng) { b, _ in captured = captured ?? b; return 0 }
+        _ = windows.forEachBatch(size: 8, rng: &rng) { b, _ in
+            captured = captured ?? b
+            return 0
+        }
         return captured!
     }
 
@@ -133,7 +143,11 @@ final class SequentialTests: XCTestCase {
     func testSINELossGradients() {
         for ablation in SINE.Ablation.allCases {
             for (beta, beta1) in [(false, Float(0.6)), (true, 0.5), (true, 0.8)] {
-                let model = tinySINE { $0.ablation = ablation; $0.betaAttention = beta; $0.beta1 = beta1 }
+                let model = tinySINE {
+                    $0.ablation = ablation
+                    $0.betaAttention = beta
+                    $0.beta1 = beta1
+                }
                 let batch = firstBatch(model.windows)
                 XCTAssertTrue(batch.targetSkips.contains { $0 >= 0 }, "the batch must exercise L2")
                 let argmaxInputs = [model.encoder.itemEmbedding, model.prototypes].map(ObjectIdentifier.init)
@@ -152,11 +166,11 @@ final class SequentialTests: XCTestCase {
         let d = 4
         model.prototypes.value = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]
         var e = model.encoder.itemEmbedding.value
-        e.replaceSubrange(1 * d..<2 * d, with: [2, 1.5, 0, 0])   // item 1 matches prototype 0 best
-        e.replaceSubrange(5 * d..<6 * d, with: [2, 0, -1, 0])    // its skip pulls prototype 0 down, 2 up
+        e.replaceSubrange(1 * d..<2 * d, with: [2, 1.5, 0, 0])  // item 1 matches prototype 0 best
+        e.replaceSubrange(5 * d..<6 * d, with: [2, 0, -1, 0])  // its skip pulls prototype 0 down, 2 up
         model.encoder.itemEmbedding.value = e
         XCTAssertEqual(model.assignments([1], skips: [-1]), [0])
-        XCTAssertEqual(model.assignments([1], skips: [5]), [1])   // 1 − 5 = (0, 1.5, 1, 0)
+        XCTAssertEqual(model.assignments([1], skips: [5]), [1])  // 1 − 5 = (0, 1.5, 1, 0)
         XCTAssertEqual(model.assignments([model.encoder.padding], skips: [-1]), [-1])
         let noNF = tinySINE { $0.ablation = .noNegativeFeedback }
         noNF.prototypes.value = model.prototypes.value

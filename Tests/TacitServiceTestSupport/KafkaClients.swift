@@ -11,7 +11,10 @@ public final class MemoryOffsets: KafkaOffsetSource, @unchecked Sendable {
     public private(set) var assignments = 0
     public init(_ next: [TopicPartition: Int64] = [:]) { self.next = next }
     public func resumeOffsets(for partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
-        lock.withLock { assignments += 1; return next }
+        lock.withLock {
+            assignments += 1
+            return next
+        }
     }
     public func set(_ tp: TopicPartition, _ offset: Int64) { lock.withLock { next[tp] = offset } }
 }
@@ -24,12 +27,17 @@ public func testLogger(_ label: String) -> Logger {
 
 /// Fast group joins on Tansu (kafka.md: ~3 s at 6000/500).
 public func fastConsumer(_ bootstrap: String, group: String, topics: [String]) -> KafkaConsumerConfiguration {
-    KafkaConsumerConfiguration(client: KafkaClientConfiguration(brokers: [bootstrap]), groupID: group, topics: topics,
-                               sessionTimeout: .milliseconds(6000), heartbeatInterval: .milliseconds(500))
+    KafkaConsumerConfiguration(
+        client: KafkaClientConfiguration(brokers: [bootstrap]),
+        groupID: group,
+        topics: topics,
+        sessionTimeout: .milliseconds(6000),
+        heartbeatInterval: .milliseconds(500)
+    )
 }
 
 /// Waits for a child process without blocking a thread, and reaps it.
 public func waitForExit(_ p: Process) async {
     while p.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-    p.waitUntilExit()   // reaps; returns at once
+    p.waitUntilExit()  // reaps; returns at once
 }

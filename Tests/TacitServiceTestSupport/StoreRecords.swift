@@ -4,8 +4,14 @@ import TacitStore
 
 // Records and events as tests write them, for the store's, the daemon's and the CLI's tests.
 
-public func event(_ user: String, _ item: String, _ type: String = "buy", ts: Int64 = 1_700_000_000_000, id: String? = nil,
-           feedback: FeedbackKind? = .explicitPositive) -> UserEvent {
+public func event(
+    _ user: String,
+    _ item: String,
+    _ type: String = "buy",
+    ts: Int64 = 1_700_000_000_000,
+    id: String? = nil,
+    feedback: FeedbackKind? = .explicitPositive
+) -> UserEvent {
     UserEvent(user: user, item: item, behavior: type, feedback: feedback, timestampMs: ts, eventID: id)
 }
 

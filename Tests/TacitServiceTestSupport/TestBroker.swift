@@ -44,8 +44,10 @@ public final class TestBroker: @unchecked Sendable {
         self.advertisedPort = advertisedPort ?? port
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["broker", "--listener-url", "tcp://127.0.0.1:\(port)",
-                             "--advertised-listener-url", "tcp://127.0.0.1:\(self.advertisedPort)"]
+        process.arguments = [
+            "broker", "--listener-url", "tcp://127.0.0.1:\(port)",
+            "--advertised-listener-url", "tcp://127.0.0.1:\(self.advertisedPort)",
+        ]
         let log = FileHandle(forWritingAtPath: "/dev/null")
         process.standardOutput = log
         process.standardError = log
@@ -67,7 +69,7 @@ public final class TestBroker: @unchecked Sendable {
 
     public func stop() {
         guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)   // memory broker: nothing to persist, stop fast
+        kill(process.processIdentifier, SIGKILL)  // memory broker: nothing to persist, stop fast
         process.waitUntilExit()
     }
 

@@ -1,7 +1,8 @@
 import Foundation
 import TacitData
-import Testing
 import TacitServiceTestSupport
+import Testing
+
 @testable import TacitStore
 
 /// A deterministic stream for crash tests: record i goes to partition i % 4 at offset i / 4.
@@ -11,8 +12,14 @@ enum CrashStream {
     static func user(_ i: Int) -> String { "u\((i &* 2_654_435_761) % 997)" }
     static func record(_ i: Int) -> IngestRecord {
         let p = Int32(i % Int(partitions))
-        let e = UserEvent(user: user(i), item: "i\(i % 1500)", behavior: i % 5 == 0 ? "buy" : "view",
-                          feedback: .implicitPositive, timestampMs: 1_700_000_000_000 + Int64(i), eventID: i % 3 == 0 ? "e\(i)" : nil)
+        let e = UserEvent(
+            user: user(i),
+            item: "i\(i % 1500)",
+            behavior: i % 5 == 0 ? "buy" : "view",
+            feedback: .implicitPositive,
+            timestampMs: 1_700_000_000_000 + Int64(i),
+            eventID: i % 3 == 0 ? "e\(i)" : nil
+        )
         return IngestRecord(position: StreamPosition("crash", p, Int64(i / Int(partitions))), payload: .event(e))
     }
     static var expectedCounts: [String: Int64] {
@@ -119,8 +126,14 @@ struct EventStoreBenchmark {
             for i in 0..<n {
                 let user = "u\(i % 10_000)", item = "i\((i &* 7919) % 5_000)"
                 let behavior = i % 4 == 0 ? "buy" : "view"
-                let e = UserEvent(user: user, item: item, behavior: behavior, feedback: .implicitPositive,
-                                  timestampMs: 1_700_000_000_000 + Int64(i), eventID: "e\(i)")
+                let e = UserEvent(
+                    user: user,
+                    item: item,
+                    behavior: behavior,
+                    feedback: .implicitPositive,
+                    timestampMs: 1_700_000_000_000 + Int64(i),
+                    eventID: "e\(i)"
+                )
                 records.append(IngestRecord(position: StreamPosition("b", Int32(i % 4), Int64(i / 4)), payload: .event(e)))
             }
             let t0 = ContinuousClock.now

@@ -1,7 +1,8 @@
 import Foundation
 import TacitData
-import Testing
 import TacitServiceTestSupport
+import Testing
+
 @testable import TacitStore
 
 @Suite("SQLite event store")
@@ -9,25 +10,34 @@ struct EventStoreTests {
     let temp = TemporaryDirectory()
     var dir: URL { temp.url }
     func store(maxLen: Int = 200, dedup: Int = 1000) throws -> EventStore {
-        try EventStore(configuration: StoreConfiguration(path: dir.appendingPathComponent("s.sqlite").path,
-                                                         maxSequenceLength: maxLen, dedupWindow: dedup))
+        try EventStore(
+            configuration: StoreConfiguration(
+                path: dir.appendingPathComponent("s.sqlite").path,
+                maxSequenceLength: maxLen,
+                dedupWindow: dedup
+            )
+        )
     }
 
     @Test func appliesEventsAndOffsetsTogether() throws {
         let s = try store()
-        let out = try s.apply([rec(event("u1", "a"), offset: 0), rec(event("u2", "b"), offset: 1),
-                               rec(event("u1", "b", "view", feedback: .implicitPositive), "t", 1, offset: 7)])
+        let out = try s.apply([
+            rec(event("u1", "a"), offset: 0), rec(event("u2", "b"), offset: 1),
+            rec(event("u1", "b", "view", feedback: .implicitPositive), "t", 1, offset: 7),
+        ])
         #expect(out.applied == 3 && out.replayed == 0)
         #expect(out.nextOffsets == [StreamPartition("t", 0): 2, StreamPartition("t", 1): 8])
-        #expect(try s.nextOffsets(for: [StreamPartition("t", 0), StreamPartition("t", 1), StreamPartition("t", 2)])
-                == [StreamPartition("t", 0): 2, StreamPartition("t", 1): 8])
+        #expect(
+            try s.nextOffsets(for: [StreamPartition("t", 0), StreamPartition("t", 1), StreamPartition("t", 2)])
+                == [StreamPartition("t", 0): 2, StreamPartition("t", 1): 8]
+        )
         let u1 = try #require(try s.userID("u1"))
         let u2 = try s.userID("u2"), b = try s.itemID("b")
         #expect(u1 == 0 && u2 == 1 && b == 1)
         #expect(try s.eventCount(user: "u1") == 2)
         #expect(try s.behaviorCounts(user: u1) == ["buy": 1, "view": 1])
         #expect(Set(out.touchedUsers.map(\.external)) == ["u1", "u2"])
-        #expect(try s.popularItems(limit: 5).map(\.item) == [1, 0])   // b has 2 positives
+        #expect(try s.popularItems(limit: 5).map(\.item) == [1, 0])  // b has 2 positives
         #expect(try s.userExternalIDs() == ["u1", "u2"])
     }
 
@@ -35,7 +45,7 @@ struct EventStoreTests {
         let s = try store()
         let batch = (0..<10).map { rec(event("u\($0 % 3)", "i\($0)"), offset: Int64($0)) }
         _ = try s.apply(Array(batch[0..<6]))
-        let again = try s.apply(batch)          // a restart replays from an older position
+        let again = try s.apply(batch)  // a restart replays from an older position
         #expect(again.replayed == 6 && again.applied == 4)
         #expect(try s.counts().eventsApplied == 10)
         let third = try s.apply(batch)
@@ -44,8 +54,10 @@ struct EventStoreTests {
 
     @Test func eventIDsAreDeduplicatedWithinTheWindow() throws {
         let s = try store(dedup: 2)
-        var out = try s.apply([rec(event("u", "a", id: "e1"), offset: 0), rec(event("u", "a", id: "e1"), offset: 1),
-                               rec(event("u", "b", id: "e2"), offset: 2)])
+        var out = try s.apply([
+            rec(event("u", "a", id: "e1"), offset: 0), rec(event("u", "a", id: "e1"), offset: 1),
+            rec(event("u", "b", id: "e2"), offset: 2),
+        ])
         #expect(out.applied == 2 && out.duplicateIDs == 1)
         #expect(try s.nextOffsets(for: [StreamPartition("t", 0)])[StreamPartition("t", 0)] == 3)
         out = try s.apply([rec(event("u", "c", id: "e3"), offset: 3), rec(event("u", "c", id: "e4"), offset: 4)])
@@ -64,8 +76,10 @@ struct EventStoreTests {
         var out = try s.apply([rec(event("u", "a", id: "e4"), offset: 5), rec(event("u", "a", id: "e1"), offset: 6)])
         #expect(out.duplicateIDs == 1 && out.applied == 1)
         // e1 was applied again and is the newest now; e2 has been forgotten, e3 not yet.
-        out = try s.apply([rec(event("u", "a", id: "e2"), offset: 7), rec(event("u", "a", id: "e3"), offset: 8),
-                           rec(event("u", "a", id: "e1"), offset: 9)])
+        out = try s.apply([
+            rec(event("u", "a", id: "e2"), offset: 7), rec(event("u", "a", id: "e3"), offset: 8),
+            rec(event("u", "a", id: "e1"), offset: 9),
+        ])
         #expect(out.applied == 1 && out.duplicateIDs == 2)
         let check = try SQLiteConnection(path: dir.appendingPathComponent("s.sqlite").path, readOnly: true)
         let rows = try check.statement("SELECT id FROM event_ids ORDER BY seq")
@@ -89,21 +103,32 @@ struct EventStoreTests {
             event("v", "b", "rating", ts: 40, feedback: .explicitNegative),
             event("v", "b", "rating", ts: 60, feedback: .explicitPositive),
             event("u", "a", "view", ts: 80, feedback: .implicitPositive),
-        ].enumerated().map { i, e in var e = e; e.weight = 0.5 + Double(i % 3); return e }
+        ].enumerated().map { i, e in
+            var e = e
+            e.weight = 0.5 + Double(i % 3)
+            return e
+        }
         func state(_ name: String, batches: [[UserEvent]]) throws -> [String] {
             let path = dir.appendingPathComponent(name).path
             let s = try EventStore(configuration: StoreConfiguration(path: path))
             var offset: Int64 = 0
             // A first event of each in its own batch, so stored rows exist before the rest is folded into them.
             for batch in batches {
-                _ = try s.apply(batch.map { e in defer { offset += 1 }; return rec(e, offset: offset) })
+                _ = try s.apply(
+                    batch.map { e in
+                        defer { offset += 1 }
+                        return rec(e, offset: offset)
+                    }
+                )
             }
             let db = try SQLiteConnection(path: path, readOnly: true)
             var out: [String] = []
-            for query in ["SELECT user||' '||item||' '||behavior||' '||count||' '||weight||' '||last_ts||' '||coalesce(last_feedback, 'null') FROM interactions ORDER BY user, item, behavior",
-                          "SELECT user||' '||behavior||' '||count FROM user_behaviors ORDER BY user, behavior",
-                          "SELECT id||' '||event_count||' '||positive_count FROM items ORDER BY id",
-                          "SELECT id||' '||event_count||' '||seq_len||' '||last_ts FROM users ORDER BY id"] {
+            for query in [
+                "SELECT user||' '||item||' '||behavior||' '||count||' '||weight||' '||last_ts||' '||coalesce(last_feedback, 'null') FROM interactions ORDER BY user, item, behavior",
+                "SELECT user||' '||behavior||' '||count FROM user_behaviors ORDER BY user, behavior",
+                "SELECT id||' '||event_count||' '||positive_count FROM items ORDER BY id",
+                "SELECT id||' '||event_count||' '||seq_len||' '||last_ts FROM users ORDER BY id",
+            ] {
                 let q = try db.statement(query)
                 while try q.step() { out.append(q.string(0)) }
             }
@@ -113,17 +138,19 @@ struct EventStoreTests {
         let oneByOne = try state("one.sqlite", batches: events.map { [$0] })
         let together = try state("all.sqlite", batches: [Array(events[0..<1]), Array(events[1...])])
         #expect(oneByOne == together)
-        #expect(oneByOne.contains("1 1 1 5 5.5 100 3"))   // u·a·view: 5 events, weight 5.5, feedback of the last at ts 100 (explicit negative)
+        #expect(oneByOne.contains("1 1 1 5 5.5 100 3"))  // u·a·view: 5 events, weight 5.5, feedback of the last at ts 100 (explicit negative)
     }
 
     @Test func popularityIsRankedInMemoryAndFollowsOnlyCommittedBatches() throws {
         do {
             let s = try store()
-            _ = try s.apply([rec(event("u", "a"), offset: 0), rec(event("v", "b"), offset: 1), rec(event("w", "b"), offset: 2),
-                             rec(event("w", "c", "view", feedback: nil), offset: 3)])
-            #expect(try s.popularItems(limit: 5).map(\.item) == [1, 0])   // c has no positive event
+            _ = try s.apply([
+                rec(event("u", "a"), offset: 0), rec(event("v", "b"), offset: 1), rec(event("w", "b"), offset: 2),
+                rec(event("w", "c", "view", feedback: nil), offset: 3),
+            ])
+            #expect(try s.popularItems(limit: 5).map(\.item) == [1, 0])  // c has no positive event
         }
-        let s = try store()   // rebuilt from the file
+        let s = try store()  // rebuilt from the file
         #expect(try s.popularItems(limit: 5).map { [$0.item, Int32($0.positives)] } == [[1, 2], [0, 1]])
         let other = try SQLiteConnection(path: dir.appendingPathComponent("s.sqlite").path)
         try other.exec("CREATE TRIGGER boom BEFORE INSERT ON items WHEN NEW.ext = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END")
@@ -144,8 +171,8 @@ struct EventStoreTests {
         p.add(Dictionary(uniqueKeysWithValues: (0..<n).map { (Int32($0), Int64($0 % 3 + 1)) }))
         let expected = (0..<n).sorted { a, b in a % 3 != b % 3 ? a % 3 > b % 3 : a < b }.map(Int32.init)
         #expect(p.top(5).map(\.item) == Array(expected.prefix(5)))
-        #expect(p.top(n + 10).map(\.item) == expected)          // longer than the head kept so far
-        p.add([0: 10, Int32(n + 5): 4])                          // a new item past the end
+        #expect(p.top(n + 10).map(\.item) == expected)  // longer than the head kept so far
+        p.add([0: 10, Int32(n + 5): 4])  // a new item past the end
         #expect(p.top(2).map(\.item) == [0, Int32(n + 5)])
         #expect(p.top(2).map(\.positives) == [11, 4])
         #expect(p.top(0).isEmpty)
@@ -167,8 +194,14 @@ struct EventStoreTests {
 
     @Test func deadLettersGoToTheOutboxWithTheirOffsets() throws {
         let s = try store()
-        let dl = DeadLetter(position: StreamPosition("t", 0, 1), reason: "malformed_json", detail: "x", key: [1, 2],
-                            payload: [0xFF, 0x00, 0x7B], timestampMs: 5)
+        let dl = DeadLetter(
+            position: StreamPosition("t", 0, 1),
+            reason: "malformed_json",
+            detail: "x",
+            key: [1, 2],
+            payload: [0xFF, 0x00, 0x7B],
+            timestampMs: 5
+        )
         let out = try s.apply([rec(event("u", "a"), offset: 0), IngestRecord(position: dl.position, payload: .deadLetter(dl))])
         #expect(out.deadLettered == 1 && out.nextOffsets[StreamPartition("t", 0)] == 2)
         let pending = try s.pendingDeadLetters(limit: 10)
@@ -181,16 +214,20 @@ struct EventStoreTests {
 
     @Test func exclusionSets() throws {
         let s = try store()
-        _ = try s.apply([rec(event("u", "a"), offset: 0),
-                         rec(event("u", "b", "dislike", ts: 1_700_000_000_001, feedback: .explicitNegative), offset: 1)])
+        _ = try s.apply([
+            rec(event("u", "a"), offset: 0),
+            rec(event("u", "b", "dislike", ts: 1_700_000_000_001, feedback: .explicitNegative), offset: 1),
+        ])
         let (consumed, disliked) = try s.interactedItems(user: 0)
         #expect(consumed == [0, 1] && disliked == [1])
     }
 
     @Test func interactionsExportForTraining() throws {
         let s = try store()
-        _ = try s.apply([rec(event("u", "a"), offset: 0), rec(event("v", "b", "view"), offset: 1),
-                         rec(event("v", "a", "teleport"), offset: 2)])
+        _ = try s.apply([
+            rec(event("u", "a"), offset: 0), rec(event("v", "b", "view"), offset: 1),
+            rec(event("v", "a", "teleport"), offset: 2),
+        ])
         var got: [Interaction] = []
         try s.forEachInteraction(behaviors: ["buy": 0, "view": 1]) { _, i in got.append(i) }
         #expect(got.map { [$0.user, $0.item, Int32($0.behavior)] } == [[0, 0, 0], [1, 1, 1]])
@@ -199,14 +236,33 @@ struct EventStoreTests {
 
     @Test func snapshotsRoundTrip() throws {
         let s = try store()
-        let snap = ModelSnapshot(model: "lightgcn", createdMs: 1, metadata: ["dim": "4"], metrics: ["ndcg@10": 0.25],
-                                 tensors: [SnapshotTensor(name: "user", shape: [2, 2], values: [1, 2, 3, 4]),
-                                           SnapshotTensor(name: "item", shape: [1, 2], values: [0.5, -0.5])],
-                                 userCount: 2, itemCount: 1, eventsThroughSeq: 9, promoted: true)
+        let snap = ModelSnapshot(
+            model: "lightgcn",
+            createdMs: 1,
+            metadata: ["dim": "4"],
+            metrics: ["ndcg@10": 0.25],
+            tensors: [
+                SnapshotTensor(name: "user", shape: [2, 2], values: [1, 2, 3, 4]),
+                SnapshotTensor(name: "item", shape: [1, 2], values: [0.5, -0.5]),
+            ],
+            userCount: 2,
+            itemCount: 1,
+            eventsThroughSeq: 9,
+            promoted: true
+        )
         let saved = try s.saveSnapshot(snap)
         #expect(saved.version == 1)
-        _ = try s.saveSnapshot(ModelSnapshot(model: "lightgcn", createdMs: 2, tensors: [], userCount: 0, itemCount: 0,
-                                             eventsThroughSeq: 10, promoted: false))
+        _ = try s.saveSnapshot(
+            ModelSnapshot(
+                model: "lightgcn",
+                createdMs: 2,
+                tensors: [],
+                userCount: 0,
+                itemCount: 0,
+                eventsThroughSeq: 10,
+                promoted: false
+            )
+        )
         #expect(try s.latestPromotedSnapshot(model: "lightgcn") == saved)
         try s.setPromoted(version: 2, true)
         #expect(try s.latestPromotedSnapshot()?.version == 2)
@@ -226,11 +282,17 @@ struct EventStoreTests {
 
     @Test func touchedUsersOweAListFromTheBatchTransaction() throws {
         let s = try store()
-        _ = try s.apply([rec(event("u1", "a", ts: 10), offset: 0), rec(event("u2", "b", ts: 30), offset: 1),
-                         rec(event("u1", "c", ts: 20), offset: 2)])
+        _ = try s.apply([
+            rec(event("u1", "a", ts: 10), offset: 0), rec(event("u2", "b", ts: 30), offset: 1),
+            rec(event("u1", "c", ts: 20), offset: 2),
+        ])
         // seq 1, 2, 3 in arrival order; u1's newest event is seq 3, its newest time 20.
-        #expect(try s.owedLists() == [OwedList(user: 1, external: "u2", throughSeq: 2, lastTimestampMs: 30),
-                                      OwedList(user: 0, external: "u1", throughSeq: 3, lastTimestampMs: 20)])
+        #expect(
+            try s.owedLists() == [
+                OwedList(user: 1, external: "u2", throughSeq: 2, lastTimestampMs: 30),
+                OwedList(user: 0, external: "u1", throughSeq: 3, lastTimestampMs: 20),
+            ]
+        )
         // A replay touches nobody and owes nothing new; a later batch moves the debt forward.
         _ = try s.apply([rec(event("u1", "a", ts: 10), offset: 0), rec(event("u1", "d", ts: 15), offset: 3)])
         #expect(try s.owedThroughSeq(users: [0, 1, 7]) == [0: 4, 1: 2])
@@ -265,8 +327,10 @@ struct EventStoreTests {
     }
 
     /// The version-3 tables this build changed: event_ids with UNIQUE(id), and the popularity index.
-    static let version3Tables = ["CREATE TABLE event_ids(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)",
-                                 "CREATE INDEX items_popularity ON items(positive_count DESC, id)"]
+    static let version3Tables = [
+        "CREATE TABLE event_ids(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)",
+        "CREATE INDEX items_popularity ON items(positive_count DESC, id)",
+    ]
 
     /// A store file as an older build left it: this build's statements except those naming any of `without`,
     /// then `extra`, and the recorded version.
@@ -280,13 +344,17 @@ struct EventStoreTests {
     @Test func migratesAStoreOfSchemaVersion1InPlace() throws {
         let path = dir.appendingPathComponent("s.sqlite").path
         // A version-1 file: the schema before `owed_lists`, with some state in it.
-        try writeOldStore(version: 1, without: ["owed_lists", "event_ids"], extra: Self.version3Tables + [
-            "INSERT INTO users(ext, event_count, seq_len, last_ts) VALUES ('old', 1, 1, 5)",
-            "INSERT INTO items(ext, event_count, positive_count) VALUES ('x', 1, 1)",
-            "INSERT INTO behaviors(name) VALUES ('buy')",
-            "INSERT INTO events(user, item, behavior, feedback, ts, value, weight) VALUES (1, 1, 1, NULL, 5, NULL, 1)",
-            "INSERT INTO offsets(topic, partition, next_offset) VALUES ('t', 0, 1)",
-        ])
+        try writeOldStore(
+            version: 1,
+            without: ["owed_lists", "event_ids"],
+            extra: Self.version3Tables + [
+                "INSERT INTO users(ext, event_count, seq_len, last_ts) VALUES ('old', 1, 1, 5)",
+                "INSERT INTO items(ext, event_count, positive_count) VALUES ('x', 1, 1)",
+                "INSERT INTO behaviors(name) VALUES ('buy')",
+                "INSERT INTO events(user, item, behavior, feedback, ts, value, weight) VALUES (1, 1, 1, NULL, 5, NULL, 1)",
+                "INSERT INTO offsets(topic, partition, next_offset) VALUES ('t', 0, 1)",
+            ]
+        )
         let s = try store()
         #expect(try s.eventCount(user: "old") == 1)
         #expect(try s.owedLists().isEmpty)
@@ -300,17 +368,21 @@ struct EventStoreTests {
 
     @Test func migratesAStoreOfSchemaVersion3InPlace() throws {
         let path = dir.appendingPathComponent("s.sqlite").path
-        try writeOldStore(version: 3, without: ["event_ids"], extra: Self.version3Tables + [
-            "INSERT INTO items(ext, event_count, positive_count) VALUES ('x', 3, 1), ('y', 5, 4)",
-            "INSERT INTO event_ids(seq, id) VALUES (7, 'old1'), (8, 'old2')",
-        ])
+        try writeOldStore(
+            version: 3,
+            without: ["event_ids"],
+            extra: Self.version3Tables + [
+                "INSERT INTO items(ext, event_count, positive_count) VALUES ('x', 3, 1), ('y', 5, 4)",
+                "INSERT INTO event_ids(seq, id) VALUES (7, 'old1'), (8, 'old2')",
+            ]
+        )
         let s = try store()
         #expect(try s.popularItems(limit: 5).map { [$0.item, Int32($0.positives)] } == [[1, 4], [0, 1]])
         let out = try s.apply([rec(event("u", "z", id: "old2"), offset: 0), rec(event("u", "z", id: "new"), offset: 1)])
         #expect(out.duplicateIDs == 1 && out.applied == 1)
         let check = try SQLiteConnection(path: path, readOnly: true)
         let indexes = try check.statement("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('items', 'event_ids')")
-        #expect(try indexes.step() && indexes.int64(0) == 1)   // only items' UNIQUE(ext)
+        #expect(try indexes.step() && indexes.int64(0) == 1)  // only items' UNIQUE(ext)
         let ids = try check.statement("SELECT seq, id FROM event_ids ORDER BY seq")
         var rows: [String] = []
         while try ids.step() { rows.append("\(ids.int64(0)) \(ids.string(1))") }

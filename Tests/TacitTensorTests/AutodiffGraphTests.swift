@@ -1,5 +1,6 @@
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// The autodiff machinery itself: grad mode, graph recording and release, leaves and constants.

@@ -1,5 +1,6 @@
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// The broadcast planner: result shapes, and which fast path each shape pair takes (so the gradient
@@ -37,12 +38,19 @@ final class BroadcastTests: XCTestCase {
         XCTAssertEqual(plan.run, 3)
         XCTAssertEqual([plan.aStep, plan.bStep], [1, 0])
         var a = [Int](repeating: -1, count: 24), b = [Int](repeating: -1, count: 24)
-        plan.forEach { o, ia, ib in a[o] = ia; b[o] = ib }
-        for i in 0..<2 { for j in 0..<4 { for k in 0..<3 {
-            let o = i * 12 + j * 3 + k
-            XCTAssertEqual(a[o], 3 * i + k, "a index at \(i),\(j),\(k)")
-            XCTAssertEqual(b[o], j, "b index at \(i),\(j),\(k)")
-        } } }
+        plan.forEach { o, ia, ib in
+            a[o] = ia
+            b[o] = ib
+        }
+        for i in 0..<2 {
+            for j in 0..<4 {
+                for k in 0..<3 {
+                    let o = i * 12 + j * 3 + k
+                    XCTAssertEqual(a[o], 3 * i + k, "a index at \(i),\(j),\(k)")
+                    XCTAssertEqual(b[o], j, "b index at \(i),\(j),\(k)")
+                }
+            }
+        }
         // Attention scores times a per-sequence kernel shared by the heads: runs of L·L, both contiguous.
         let kernel = Broadcast([3, 2, 5, 5], [3, 1, 5, 5])
         XCTAssertEqual(kernel.mode, .general)
@@ -70,7 +78,10 @@ final class BroadcastTests: XCTestCase {
             var expected: [[Int]] = []
             for o in 0..<plan.count {
                 var index = [Int](repeating: 0, count: rank), rest = o
-                for d in stride(from: rank - 1, through: 0, by: -1) { index[d] = rest % plan.shape[d]; rest /= plan.shape[d] }
+                for d in stride(from: rank - 1, through: 0, by: -1) {
+                    index[d] = rest % plan.shape[d]
+                    rest /= plan.shape[d]
+                }
                 expected.append([o, offset(index, in: pa), offset(index, in: pb)])
             }
             XCTAssertEqual(walked, expected, "\(a) ∘ \(b)")

@@ -1,5 +1,6 @@
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// Gradient checks through whole small models: accumulation when a tensor feeds several ops, and the
@@ -76,7 +77,11 @@ final class ComposedGraphGradientTests: XCTestCase {
     func testLightGCNPropagation() {
         let users = 3, items = 4
         let adjacency = SparseMatrix.normalizedBipartite(
-            users: users, items: items, edgeUsers: [0, 0, 1, 1, 2, 2, 0], edgeItems: [0, 1, 1, 2, 3, 0, 0])
+            users: users,
+            items: items,
+            edgeUsers: [0, 0, 1, 1, 2, 2, 0],
+            edgeItems: [0, 1, 1, 2, 3, 0, 0]
+        )
         var rng = SeededRNG(seed: 630)
         let e0 = randomTensor([users + items, 3], &rng)
         let u: [Int32] = [0, 1, 2, 0], pos: [Int32] = [3, 5, 6, 4], neg: [Int32] = [5, 3, 4, 6]

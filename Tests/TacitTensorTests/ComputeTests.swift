@@ -1,6 +1,7 @@
 import Synchronization
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// Compute.parallelFor partitioning, thread settings, and the Profiler.
@@ -63,7 +64,10 @@ final class ComputeTests: XCTestCase {
 
     /// When enabled, the profiler attributes op time to its category; when disabled it records nothing.
     func testProfilerCategories() {
-        defer { Profiler.enable(false); Profiler.reset() }
+        defer {
+            Profiler.enable(false)
+            Profiler.reset()
+        }
         Profiler.reset()
         Profiler.enable(false)
         let a = Tensor(zeros: [8, 8], fill: 1), b = Tensor(zeros: [8, 8], fill: 2)

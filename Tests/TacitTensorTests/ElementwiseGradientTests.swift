@@ -1,6 +1,7 @@
 import Foundation
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// Binary ops with broadcasting, scalar ops and unary activations.
@@ -137,8 +138,10 @@ final class ElementwiseGradientTests: XCTestCase {
         0.5 * x * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
     }
 
-    private typealias UnaryCase = (name: String, op: (Tensor) -> Tensor, ref: (Double) -> Double,
-                                   minMagnitude: Float, maxMagnitude: Float, positive: Bool)
+    private typealias UnaryCase = (
+        name: String, op: (Tensor) -> Tensor, ref: (Double) -> Double,
+        minMagnitude: Float, maxMagnitude: Float, positive: Bool
+    )
     private let unaryCases: [UnaryCase] = [
         ("sigmoid", { $0.sigmoid() }, { 1 / (1 + Foundation.exp(-$0)) }, 0, 3, false),
         ("logSigmoid", { $0.logSigmoid() }, { -Foundation.log(1 + Foundation.exp(-$0)) }, 0, 3, false),
@@ -157,8 +160,14 @@ final class ElementwiseGradientTests: XCTestCase {
     func testUnaryForward() {
         var rng = SeededRNG(seed: 120)
         for c in unaryCases {
-            let x = randomTensor([4, 5], &rng, minMagnitude: c.minMagnitude, maxMagnitude: c.maxMagnitude,
-                                 positive: c.positive, requiresGrad: false)
+            let x = randomTensor(
+                [4, 5],
+                &rng,
+                minMagnitude: c.minMagnitude,
+                maxMagnitude: c.maxMagnitude,
+                positive: c.positive,
+                requiresGrad: false
+            )
             assertClose(c.op(x), shape: [4, 5], x.value.map { c.ref(Double($0)) }, atol: 1e-6, rtol: 1e-5, c.name)
         }
     }
@@ -167,8 +176,13 @@ final class ElementwiseGradientTests: XCTestCase {
     func testUnaryGradients() {
         var rng = SeededRNG(seed: 121)
         for c in unaryCases {
-            let x = randomTensor([4, 5], &rng, minMagnitude: c.minMagnitude, maxMagnitude: c.maxMagnitude,
-                                 positive: c.positive)
+            let x = randomTensor(
+                [4, 5],
+                &rng,
+                minMagnitude: c.minMagnitude,
+                maxMagnitude: c.maxMagnitude,
+                positive: c.positive
+            )
             assertGradientsMatch(c.name, inputs: [x]) { c.op(x) }
         }
     }
@@ -176,12 +190,30 @@ final class ElementwiseGradientTests: XCTestCase {
     /// Sigmoid, logSigmoid and softplus stay finite and accurate for large |x| (no overflow in e^x).
     func testUnaryStabilityAtLargeMagnitude() {
         let x = Tensor(shape: [4], value: [-100, -30, 30, 100], requiresGrad: true)
-        assertClose(x.sigmoid(), shape: [4], [Foundation.exp(-100.0), Foundation.exp(-30.0), 1, 1],
-                    atol: 1e-12, rtol: 1e-5, "sigmoid")
-        assertClose(x.softplus(), shape: [4], [Foundation.exp(-100.0), Foundation.exp(-30.0), 30, 100],
-                    atol: 1e-12, rtol: 1e-5, "softplus")
-        assertClose(x.logSigmoid(), shape: [4], [-100, -30, -Foundation.exp(-30.0), -Foundation.exp(-100.0)],
-                    atol: 1e-12, rtol: 1e-5, "logSigmoid")
+        assertClose(
+            x.sigmoid(),
+            shape: [4],
+            [Foundation.exp(-100.0), Foundation.exp(-30.0), 1, 1],
+            atol: 1e-12,
+            rtol: 1e-5,
+            "sigmoid"
+        )
+        assertClose(
+            x.softplus(),
+            shape: [4],
+            [Foundation.exp(-100.0), Foundation.exp(-30.0), 30, 100],
+            atol: 1e-12,
+            rtol: 1e-5,
+            "softplus"
+        )
+        assertClose(
+            x.logSigmoid(),
+            shape: [4],
+            [-100, -30, -Foundation.exp(-30.0), -Foundation.exp(-100.0)],
+            atol: 1e-12,
+            rtol: 1e-5,
+            "logSigmoid"
+        )
         (x.logSigmoid().sum() + x.softplus().sum()).backward()
         // d logσ(x) + d softplus(x) = σ(−x) + σ(x) = 1
         assertClose(x.grad, [1.0, 1, 1, 1], "logSigmoid' + softplus'")

@@ -1,5 +1,6 @@
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// The gradient checker itself must be able to fail: every other gradient test relies on it.

@@ -1,5 +1,6 @@
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// Dense and sparse products: matmul, batchedMatmul, sparseMatmul, linear.
@@ -33,8 +34,12 @@ final class LinearOpsGradientTests: XCTestCase {
             let (sa, sb) = storedShapes(m: 3, k: 4, n: 5, transA: tA, transB: tB)
             let a = randomTensor(sa, &rng, requiresGrad: false), b = randomTensor(sb, &rng, requiresGrad: false)
             let c = Tensor.matmul(a, b, transA: tA, transB: tB)
-            assertClose(c, shape: [3, 5], referenceMatmul(a.value, sa, b.value, sb, transA: tA, transB: tB),
-                        "matmul transA=\(tA) transB=\(tB)")
+            assertClose(
+                c,
+                shape: [3, 5],
+                referenceMatmul(a.value, sa, b.value, sb, transA: tA, transB: tB),
+                "matmul transA=\(tA) transB=\(tB)"
+            )
         }
     }
 
@@ -91,8 +96,12 @@ final class LinearOpsGradientTests: XCTestCase {
                 let bi = Array(b.value[(i * k * n)..<((i + 1) * k * n)])
                 expected += referenceMatmul(ai, sa, bi, sb, transA: tA, transB: tB)
             }
-            assertClose(Tensor.batchedMatmul(a, b, transA: tA, transB: tB), shape: [batch, m, n], expected,
-                        "batchedMatmul transA=\(tA) transB=\(tB)")
+            assertClose(
+                Tensor.batchedMatmul(a, b, transA: tA, transB: tB),
+                shape: [batch, m, n],
+                expected,
+                "batchedMatmul transA=\(tA) transB=\(tB)"
+            )
         }
     }
 
@@ -171,8 +180,12 @@ final class LinearOpsGradientTests: XCTestCase {
 
     /// The symmetric normalized bipartite adjacency (LightGCN) used as propagation matrix.
     func testSparseMatmulNormalizedBipartite() {
-        let a = SparseMatrix.normalizedBipartite(users: 3, items: 4, edgeUsers: [0, 0, 1, 2, 2, 1],
-                                                 edgeItems: [0, 2, 1, 3, 0, 2])
+        let a = SparseMatrix.normalizedBipartite(
+            users: 3,
+            items: 4,
+            edgeUsers: [0, 0, 1, 2, 2, 1],
+            edgeItems: [0, 2, 1, 3, 0, 2]
+        )
         XCTAssertTrue(a.isSymmetric)
         var dense = [[Double]](repeating: [Double](repeating: 0, count: 7), count: 7)
         for r in 0..<7 { for e in a.rowStart[r]..<a.rowStart[r + 1] { dense[r][Int(a.colIndex[e])] = Double(a.values[e]) } }
@@ -231,13 +244,17 @@ final class LinearOpsGradientTests: XCTestCase {
 
     /// A symmetric 6-node multigraph with three relations; pair (0, 3) carries two relations.
     private func multiRelationGraph() -> (MultiRelationMatrix, perRelation: [[[Double]]]) {
-        let edges: [(Int32, Int32, Int32, Float)] = [(0, 3, 0, 0.5), (0, 3, 2, -0.7), (1, 4, 1, 1.2), (2, 5, 0, 0.3),
-                                                     (1, 3, 2, 0.9), (0, 0, 1, 0.4), (2, 4, 1, -1.1)]
+        let edges: [(Int32, Int32, Int32, Float)] = [
+            (0, 3, 0, 0.5), (0, 3, 2, -0.7), (1, 4, 1, 1.2), (2, 5, 0, 0.3),
+            (1, 3, 2, 0.9), (0, 0, 1, 0.4), (2, 4, 1, -1.1),
+        ]
         var r: [Int32] = [], c: [Int32] = [], v: [Float] = [], g: [Int32] = []
         var dense = [[[Double]]](repeating: [[Double]](repeating: [Double](repeating: 0, count: 6), count: 6), count: 3)
         for (a, b, rel, x) in edges {
-            r += a == b ? [a] : [a, b]; c += a == b ? [a] : [b, a]
-            v += a == b ? [x] : [x, x]; g += a == b ? [rel] : [rel, rel]
+            r += a == b ? [a] : [a, b]
+            c += a == b ? [a] : [b, a]
+            v += a == b ? [x] : [x, x]
+            g += a == b ? [rel] : [rel, rel]
             dense[Int(rel)][Int(a)][Int(b)] = Double(x)
             dense[Int(rel)][Int(b)][Int(a)] = Double(x)
         }
@@ -272,7 +289,10 @@ final class LinearOpsGradientTests: XCTestCase {
         var r: [Int32] = [], c: [Int32] = [], v: [Float] = [], g: [Int32] = []
         for _ in 0..<pairs {
             let a = Int32(rng.nextInt(below: n)), b = Int32(rng.nextInt(below: n)), x = rng.nextFloat(), rel = Int32(rng.nextInt(below: 4))
-            r += [a, b]; c += [b, a]; v += [x, x]; g += [rel, rel]
+            r += [a, b]
+            c += [b, a]
+            v += [x, x]
+            g += [rel, rel]
         }
         let a = MultiRelationMatrix(size: n, relationCount: 4, rowIndex: r, colIndex: c, values: v, relation: g)
         let x = randomTensor([n, 40], &rng), w = randomTensor([4, 40], &rng)
@@ -309,8 +329,11 @@ final class LinearOpsGradientTests: XCTestCase {
     func testLinear2DWithoutBias() {
         var rng = SeededRNG(seed: 41)
         let x = randomTensor([3, 4], &rng), w = randomTensor([4, 5], &rng)
-        assertClose(Tensor.linear(x, w), shape: [3, 5],
-                    referenceMatmul(x.value, x.shape, w.value, w.shape, transA: false, transB: false))
+        assertClose(
+            Tensor.linear(x, w),
+            shape: [3, 5],
+            referenceMatmul(x.value, x.shape, w.value, w.shape, transA: false, transB: false)
+        )
         assertGradientsMatch("linear 2-D", inputs: [x, w]) { Tensor.linear(x, w) }
     }
 

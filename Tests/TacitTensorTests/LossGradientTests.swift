@@ -1,6 +1,7 @@
 import Foundation
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// bprLoss, binaryCrossEntropy, softmaxCrossEntropy, cosineSimilarity, infoNCE.
@@ -15,8 +16,11 @@ final class LossGradientTests: XCTestCase {
         // (log 2 + softplus(−20)) / 2
         assertClose(Tensor.bprLoss(positive: pos, negative: neg), shape: [], [(Foundation.log(2.0) + softplus(-20)) / 2])
         // weights scale each pair; the mean still divides by the number of pairs
-        assertClose(Tensor.bprLoss(positive: pos, negative: neg, weights: [3, 1]), shape: [],
-                    [(3 * Foundation.log(2.0) + softplus(-20)) / 2])
+        assertClose(
+            Tensor.bprLoss(positive: pos, negative: neg, weights: [3, 1]),
+            shape: [],
+            [(3 * Foundation.log(2.0) + softplus(-20)) / 2]
+        )
     }
 
     /// Unweighted BPR: mean of −log σ(pos − neg), and gradients for both score vectors.
@@ -56,8 +60,11 @@ final class LossGradientTests: XCTestCase {
     /// At logit 0 the loss is log 2 whatever the target; a confident right answer costs ~0.
     func testBCEHandComputed() {
         let x = Tensor(shape: [3], value: [0, 0, 20])
-        assertClose(Tensor.binaryCrossEntropy(logits: x, targets: [1, 0, 1]), shape: [],
-                    [(2 * Foundation.log(2.0) + softplus(-20)) / 3])
+        assertClose(
+            Tensor.binaryCrossEntropy(logits: x, targets: [1, 0, 1]),
+            shape: [],
+            [(2 * Foundation.log(2.0) + softplus(-20)) / 3]
+        )
     }
 
     /// Unweighted BCE with fractional targets: mean of softplus(x) − t·x, and the logit gradient.
@@ -75,9 +82,10 @@ final class LossGradientTests: XCTestCase {
         var rng = SeededRNG(seed: 511)
         let x = randomTensor([5], &rng, maxMagnitude: 3)
         let t: [Float] = [1, 0, 1, 0, 1], w: [Float] = [2, 0.5, 0, 1, 3]
-        let expected = (0..<5).reduce(0.0) {
-            $0 + Double(w[$1]) * (softplus(Double(x.value[$1])) - Double(t[$1]) * Double(x.value[$1]))
-        } / 5
+        let expected =
+            (0..<5).reduce(0.0) {
+                $0 + Double(w[$1]) * (softplus(Double(x.value[$1])) - Double(t[$1]) * Double(x.value[$1]))
+            } / 5
         assertClose(Tensor.binaryCrossEntropy(logits: x, targets: t, weights: w), shape: [], [expected])
         assertGradientsMatch("binaryCrossEntropy(weights:)", inputs: [x]) {
             Tensor.binaryCrossEntropy(logits: x, targets: t, weights: w)
@@ -156,8 +164,13 @@ final class LossGradientTests: XCTestCase {
     func testInfoNCE() {
         var rng = SeededRNG(seed: 540)
         let a = randomTensor([4, 3], &rng, minMagnitude: 0.2), p = randomTensor([4, 3], &rng, minMagnitude: 0.2)
-        assertClose(Tensor.infoNCE(anchor: a, positive: p, temperature: 0.5), shape: [],
-                    [referenceInfoNCE(a, p, temperature: 0.5)], atol: 1e-5, rtol: 1e-5)
+        assertClose(
+            Tensor.infoNCE(anchor: a, positive: p, temperature: 0.5),
+            shape: [],
+            [referenceInfoNCE(a, p, temperature: 0.5)],
+            atol: 1e-5,
+            rtol: 1e-5
+        )
         assertGradientsMatch("infoNCE", inputs: [a, p]) { Tensor.infoNCE(anchor: a, positive: p, temperature: 0.5) }
         // the same view as anchor and positive: one tensor feeds both sides of the product
         assertGradientsMatch("infoNCE(x, x)", inputs: [a]) { Tensor.infoNCE(anchor: a, positive: a, temperature: 0.7) }
@@ -168,11 +181,18 @@ final class LossGradientTests: XCTestCase {
         let eye = Tensor(shape: [2, 2], value: [1, 0, 0, 1])
         // logits = I/τ: loss = log(1 + e^{−1/τ}) per row
         let tau: Float = 0.25
-        assertClose(Tensor.infoNCE(anchor: eye, positive: eye, temperature: tau), shape: [],
-                    [Foundation.log(1 + Foundation.exp(-4.0))])
+        assertClose(
+            Tensor.infoNCE(anchor: eye, positive: eye, temperature: tau),
+            shape: [],
+            [Foundation.log(1 + Foundation.exp(-4.0))]
+        )
         let swapped = Tensor(shape: [2, 2], value: [0, 1, 1, 0])
-        assertClose(Tensor.infoNCE(anchor: eye, positive: swapped, temperature: tau), shape: [],
-                    [Foundation.log(1 + Foundation.exp(4.0))], atol: 1e-5)
+        assertClose(
+            Tensor.infoNCE(anchor: eye, positive: swapped, temperature: tau),
+            shape: [],
+            [Foundation.log(1 + Foundation.exp(4.0))],
+            atol: 1e-5
+        )
     }
 
     /// Distance correlation in Double, straight from its definition (double-centred distance matrices).

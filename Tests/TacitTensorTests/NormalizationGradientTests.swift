@@ -1,6 +1,7 @@
 import Foundation
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// softmax, logSoftmax (with masks), layerNorm, dropout, l2NormalizedRows.
@@ -143,12 +144,20 @@ final class NormalizationGradientTests: XCTestCase {
     /// A hand-worked row: [1, 2, 3] has mean 2 and variance 2/3, so x̂ = [−1.2247, 0, 1.2247].
     func testLayerNormHandComputed() {
         let x = Tensor(shape: [1, 3], value: [1, 2, 3])
-        let y = Tensor.layerNorm(x, gamma: Tensor(shape: [3], value: [1, 1, 1]), beta: Tensor(shape: [3], value: [0, 0, 0]),
-                                 epsilon: 0)
+        let y = Tensor.layerNorm(
+            x,
+            gamma: Tensor(shape: [3], value: [1, 1, 1]),
+            beta: Tensor(shape: [3], value: [0, 0, 0]),
+            epsilon: 0
+        )
         let s = (1.5).squareRoot()
         assertClose(y, shape: [1, 3], [-s, 0, s])
-        let z = Tensor.layerNorm(x, gamma: Tensor(shape: [3], value: [2, 1, 1]), beta: Tensor(shape: [3], value: [0, 5, 0]),
-                                 epsilon: 0)
+        let z = Tensor.layerNorm(
+            x,
+            gamma: Tensor(shape: [3], value: [2, 1, 1]),
+            beta: Tensor(shape: [3], value: [0, 5, 0]),
+            epsilon: 0
+        )
         assertClose(z, shape: [1, 3], [-2 * s, 5, s])
     }
 
@@ -158,8 +167,13 @@ final class NormalizationGradientTests: XCTestCase {
         let x = randomTensor([4, 5], &rng, maxMagnitude: 2)
         let gamma = randomTensor([5], &rng, minMagnitude: 0.5, maxMagnitude: 1.5)
         let beta = randomTensor([5], &rng)
-        assertClose(Tensor.layerNorm(x, gamma: gamma, beta: beta), shape: [4, 5],
-                    referenceLayerNorm(x, gamma, beta, epsilon: 1e-5), atol: 1e-5, rtol: 1e-4)
+        assertClose(
+            Tensor.layerNorm(x, gamma: gamma, beta: beta),
+            shape: [4, 5],
+            referenceLayerNorm(x, gamma, beta, epsilon: 1e-5),
+            atol: 1e-5,
+            rtol: 1e-4
+        )
         assertGradientsMatch("layerNorm 2-D", inputs: [x, gamma, beta], h: 5e-3) {
             Tensor.layerNorm(x, gamma: gamma, beta: beta)
         }
@@ -171,8 +185,13 @@ final class NormalizationGradientTests: XCTestCase {
         let x = randomTensor([2, 3, 4], &rng, maxMagnitude: 2)
         let gamma = randomTensor([4], &rng, minMagnitude: 0.5, maxMagnitude: 1.5)
         let beta = randomTensor([4], &rng)
-        assertClose(Tensor.layerNorm(x, gamma: gamma, beta: beta, epsilon: 0.1), shape: [2, 3, 4],
-                    referenceLayerNorm(x, gamma, beta, epsilon: 0.1), atol: 1e-5, rtol: 1e-4)
+        assertClose(
+            Tensor.layerNorm(x, gamma: gamma, beta: beta, epsilon: 0.1),
+            shape: [2, 3, 4],
+            referenceLayerNorm(x, gamma, beta, epsilon: 0.1),
+            atol: 1e-5,
+            rtol: 1e-4
+        )
         assertGradientsMatch("layerNorm 3-D", inputs: [x, gamma, beta], h: 5e-3) {
             Tensor.layerNorm(x, gamma: gamma, beta: beta, epsilon: 0.1)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// Adam / AdamW updates against hand-computed and reference values, convergence, and initializers.
@@ -112,7 +113,8 @@ final class OptimizerTests: XCTestCase {
     func testAdamGradientClearing() {
         let a = Tensor(shape: [1], value: [1], requiresGrad: true), b = Tensor(shape: [1], value: [2], requiresGrad: true)
         let adam = Adam([a, b])
-        setGradient(a, [1]); setGradient(b, [1])
+        setGradient(a, [1])
+        setGradient(b, [1])
         adam.step(clearGradients: false)
         XCTAssertEqual(a.grad, [1])
         adam.zeroGrad()
@@ -125,13 +127,17 @@ final class OptimizerTests: XCTestCase {
         let s = Adam.Settings(learningRate: 0.1)
         let p = Tensor(shape: [2], value: [1, 2], requiresGrad: true), twin = Tensor(shape: [2], value: [1, 2], requiresGrad: true)
         let adam = Adam([p], settings: s), twinAdam = Adam([twin], settings: s)
-        setGradient(p, [0.3, -0.2]); adam.step()
-        setGradient(twin, [0.3, -0.2]); twinAdam.step()
+        setGradient(p, [0.3, -0.2])
+        adam.step()
+        setGradient(twin, [0.3, -0.2])
+        twinAdam.step()
         let grown = Tensor(shape: [3], value: p.value + [5], requiresGrad: true)
         adam.replace(p, with: grown)
         XCTAssertTrue(adam.parameters[0] === grown)
-        setGradient(grown, [0.1, 0.4, 1]); adam.step()
-        setGradient(twin, [0.1, 0.4]); twinAdam.step()
+        setGradient(grown, [0.1, 0.4, 1])
+        adam.step()
+        setGradient(twin, [0.1, 0.4])
+        twinAdam.step()
         XCTAssertEqual(Array(grown.value[0..<2]), twin.value)
         // a fresh entry at step 2: m̂ = 0.1g/0.19, v̂ = 0.001g²/0.001999
         let u = (0.1 / 0.19) / (0.001 / (1 - 0.999 * 0.999)).squareRoot()

@@ -1,5 +1,6 @@
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// SeededRNG: reproducibility, the exact xoshiro256** stream, ranges and distributions.
@@ -8,13 +9,21 @@ final class RNGTests: XCTestCase {
     /// Changing the generator (and with it every seeded training run) must be a deliberate act.
     func testKnownStream() {
         var r0 = SeededRNG(seed: 0)
-        XCTAssertEqual((0..<5).map { _ in r0.next() },
-                       [0x99EC_5F36_CB75_F2B4, 0xBF6E_1F78_4956_452A, 0x1A5F_849D_4933_E6E0,
-                        0x6AA5_94F1_262D_2D2C, 0xBBA5_AD4A_1F84_2E59])
+        XCTAssertEqual(
+            (0..<5).map { _ in r0.next() },
+            [
+                0x99EC_5F36_CB75_F2B4, 0xBF6E_1F78_4956_452A, 0x1A5F_849D_4933_E6E0,
+                0x6AA5_94F1_262D_2D2C, 0xBBA5_AD4A_1F84_2E59,
+            ]
+        )
         var r42 = SeededRNG(seed: 42)
-        XCTAssertEqual((0..<5).map { _ in r42.next() },
-                       [0x1578_0B2E_0C2E_C716, 0x6104_D986_6D11_3A7E, 0xAE17_5332_39E4_99A1,
-                        0xECB8_AD47_03B3_60A1, 0xFDE6_DC7F_E2EC_5E64])
+        XCTAssertEqual(
+            (0..<5).map { _ in r42.next() },
+            [
+                0x1578_0B2E_0C2E_C716, 0x6104_D986_6D11_3A7E, 0xAE17_5332_39E4_99A1,
+                0xECB8_AD47_03B3_60A1, 0xFDE6_DC7F_E2EC_5E64,
+            ]
+        )
     }
 
     /// Same seed → same stream over every draw kind; different seed → different stream.
@@ -23,10 +32,19 @@ final class RNGTests: XCTestCase {
         var differs = false
         for i in 0..<1000 {
             switch i % 4 {
-            case 0: let x = a.next(); XCTAssertEqual(x, b.next()); differs = differs || x != c.next()
-            case 1: XCTAssertEqual(a.nextFloat(), b.nextFloat()); _ = c.nextFloat()
-            case 2: XCTAssertEqual(a.nextInt(below: 17), b.nextInt(below: 17)); _ = c.nextInt(below: 17)
-            default: XCTAssertEqual(a.nextNormal(), b.nextNormal()); _ = c.nextNormal()
+            case 0:
+                let x = a.next()
+                XCTAssertEqual(x, b.next())
+                differs = differs || x != c.next()
+            case 1:
+                XCTAssertEqual(a.nextFloat(), b.nextFloat())
+                _ = c.nextFloat()
+            case 2:
+                XCTAssertEqual(a.nextInt(below: 17), b.nextInt(below: 17))
+                _ = c.nextInt(below: 17)
+            default:
+                XCTAssertEqual(a.nextNormal(), b.nextNormal())
+                _ = c.nextNormal()
             }
         }
         XCTAssertTrue(differs)
@@ -69,7 +87,8 @@ final class RNGTests: XCTestCase {
             let f = r.nextFloat(), d = r.nextDouble()
             XCTAssertTrue(f >= 0 && f < 1)
             XCTAssertTrue(d >= 0 && d < 1)
-            sf += Double(f); sd += d
+            sf += Double(f)
+            sd += d
         }
         XCTAssertEqual(sf / 20_000, 0.5, accuracy: 0.01)
         XCTAssertEqual(sd / 20_000, 0.5, accuracy: 0.01)
@@ -83,7 +102,8 @@ final class RNGTests: XCTestCase {
         for _ in 0..<n {
             let z = Double(r.nextNormal())
             XCTAssertTrue(z.isFinite)
-            s += z; s2 += z * z
+            s += z
+            s2 += z * z
             if abs(z) > 2 { tail += 1 }
         }
         let mean = s / Double(n), std = (s2 / Double(n) - mean * mean).squareRoot()
@@ -96,16 +116,22 @@ final class RNGTests: XCTestCase {
     func testShuffle() {
         var a = Array(0..<50), b = Array(0..<50)
         var r1 = SeededRNG(seed: 11), r2 = SeededRNG(seed: 11)
-        r1.shuffle(&a); r2.shuffle(&b)
+        r1.shuffle(&a)
+        r2.shuffle(&b)
         XCTAssertEqual(a, b)
         XCTAssertEqual(a.sorted(), Array(0..<50))
         XCTAssertNotEqual(a, Array(0..<50))
         var empty: [Int] = [], one = [1]
-        r1.shuffle(&empty); r1.shuffle(&one)
+        r1.shuffle(&empty)
+        r1.shuffle(&one)
         XCTAssertEqual(one, [1])
         // every position sees many values over repeated shuffles of a small array
         var firsts = Set<Int>()
-        for _ in 0..<200 { var s = [0, 1, 2, 3]; r1.shuffle(&s); firsts.insert(s[0]) }
+        for _ in 0..<200 {
+            var s = [0, 1, 2, 3]
+            r1.shuffle(&s)
+            firsts.insert(s[0])
+        }
         XCTAssertEqual(firsts, [0, 1, 2, 3])
     }
 }

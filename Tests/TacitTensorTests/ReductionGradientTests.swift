@@ -1,5 +1,6 @@
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// sum, mean, sum(axis:), mean(axis:), squaredNorm, rowDot.

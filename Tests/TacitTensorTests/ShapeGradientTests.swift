@@ -1,5 +1,6 @@
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// reshaped, permuted, transposedLast, concat, slice, split, gather.
@@ -98,7 +99,10 @@ final class ShapeGradientTests: XCTestCase {
             for i in 0..<outShape.reduce(1, *) {
                 var idx = multiIndex(i, outShape)
                 var p = 0
-                while idx[ax] >= shapes[p][ax] { idx[ax] -= shapes[p][ax]; p += 1 }
+                while idx[ax] >= shapes[p][ax] {
+                    idx[ax] -= shapes[p][ax]
+                    p += 1
+                }
                 let s = strides(of: shapes[p])
                 expected.append(Double(parts[p].value[zip(idx, s).reduce(0) { $0 + $1.0 * $1.1 }]))
             }

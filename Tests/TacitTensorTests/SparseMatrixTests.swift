@@ -1,5 +1,6 @@
 import TacitTestSupport
 import XCTest
+
 @testable import TacitTensor
 
 /// CSR construction, transpose, products, and the LightGCN normalized adjacency.
@@ -21,10 +22,13 @@ final class SparseMatrixTests: XCTestCase {
 
     /// COO with duplicates and unsorted columns: duplicates are summed, columns sorted, rowStart exact.
     func testCompressHandComputed() {
-        let a = SparseMatrix(rows: 3, cols: 4,
-                             rowIndex: [2, 0, 0, 2, 0, 2],
-                             colIndex: [1, 3, 0, 1, 3, 0],
-                             values: [1, 2, 3, 4, 5, 6])
+        let a = SparseMatrix(
+            rows: 3,
+            cols: 4,
+            rowIndex: [2, 0, 0, 2, 0, 2],
+            colIndex: [1, 3, 0, 1, 3, 0],
+            values: [1, 2, 3, 4, 5, 6]
+        )
         XCTAssertEqual(a.rowStart, [0, 2, 2, 4])
         XCTAssertEqual(a.colIndex, [0, 3, 0, 1])
         XCTAssertEqual(a.values, [3, 7, 6, 5])
@@ -62,9 +66,11 @@ final class SparseMatrixTests: XCTestCase {
         XCTAssertEqual(a.transpose.rowStart, [0, 0, 0])
         var y = [Float](repeating: 5, count: 6)
         let x: [Float] = [1, 2, 3, 4]
-        x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in
-            a.multiply(px.baseAddress!, columns: 2, into: py.baseAddress!, accumulate: false)
-        } }
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                a.multiply(px.baseAddress!, columns: 2, into: py.baseAddress!, accumulate: false)
+            }
+        }
         XCTAssertEqual(y, [0, 0, 0, 0, 0, 0])
     }
 
@@ -73,14 +79,18 @@ final class SparseMatrixTests: XCTestCase {
         let a = SparseMatrix(rows: 2, cols: 3, rowIndex: [0, 0, 1], colIndex: [0, 2, 1], values: [2, -1, 3])
         let x: [Float] = [1, 2, 3, 4, 5, 6]  // 3×2
         var y: [Float] = [100, 100, 100, 100]
-        x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in
-            a.multiply(px.baseAddress!, columns: 2, into: py.baseAddress!, accumulate: false)
-        } }
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                a.multiply(px.baseAddress!, columns: 2, into: py.baseAddress!, accumulate: false)
+            }
+        }
         // row 0: 2·[1,2] − [5,6] = [−3, −2]; row 1: 3·[3,4] = [9, 12]
         XCTAssertEqual(y, [-3, -2, 9, 12])
-        x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in
-            a.multiply(px.baseAddress!, columns: 2, into: py.baseAddress!, accumulate: true)
-        } }
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                a.multiply(px.baseAddress!, columns: 2, into: py.baseAddress!, accumulate: true)
+            }
+        }
         XCTAssertEqual(y, [-6, -4, 18, 24])
     }
 
@@ -102,9 +112,11 @@ final class SparseMatrixTests: XCTestCase {
             }
             for accumulate in [false, true] {
                 var y = prior
-                x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in
-                    a.multiply(px.baseAddress!, columns: d, into: py.baseAddress!, accumulate: accumulate)
-                } }
+                x.withUnsafeBufferPointer { px in
+                    y.withUnsafeMutableBufferPointer { py in
+                        a.multiply(px.baseAddress!, columns: d, into: py.baseAddress!, accumulate: accumulate)
+                    }
+                }
                 let want = accumulate ? zip(expected, prior).map { $0 + Double($1) } : expected
                 assertClose(y, want, atol: 1e-5, rtol: 1e-5, "d = \(d), accumulate = \(accumulate)")
             }
@@ -128,7 +140,8 @@ final class SparseMatrixTests: XCTestCase {
         var adj = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
         for e in 0..<eu.count {
             let u = Int(eu[e]), i = users + Int(ei[e])
-            adj[u][i] = 1; adj[i][u] = 1
+            adj[u][i] = 1
+            adj[i][u] = 1
         }
         let degree = adj.map { $0.reduce(0, +) }
         let a = SparseMatrix.normalizedBipartite(users: users, items: items, edgeUsers: eu, edgeItems: ei)
@@ -151,8 +164,13 @@ final class SparseMatrixTests: XCTestCase {
 
     /// Edge weights scale edges and degrees: Â = D^{-1/2} W D^{-1/2} with D the weighted degree.
     func testNormalizedBipartiteWeighted() {
-        let a = SparseMatrix.normalizedBipartite(users: 2, items: 2, edgeUsers: [0, 0, 1], edgeItems: [0, 1, 1],
-                                                 weights: [2, 1, 3])
+        let a = SparseMatrix.normalizedBipartite(
+            users: 2,
+            items: 2,
+            edgeUsers: [0, 0, 1],
+            edgeItems: [0, 1, 1],
+            weights: [2, 1, 3]
+        )
         // degrees: u0 = 3, u1 = 3, i0 = 2, i1 = 4
         let d = dense(a)
         XCTAssertEqual(Double(d[0][2]), 2 / (3.0 * 2).squareRoot(), accuracy: 1e-6)

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import TacitTensor
 
 final class VectorKernelsTests: XCTestCase {

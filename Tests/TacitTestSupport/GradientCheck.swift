@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TacitTensor
+import XCTest
 
 // MARK: - Finite-difference gradient check
 
@@ -34,8 +34,14 @@ public struct GradientCheckReport {
 /// so every output element contributes. Outputs that are not finite at the unperturbed point (e.g. the −∞
 /// of a masked log-softmax) get weight 0. The numeric side evaluates L in Double from the Float outputs
 /// under `Tensor.withoutGrad`; the analytic side runs `backward()` on the same L built from tensor ops.
-public func gradientCheck(inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 2e-2,
-                   seed: UInt64 = 0x5EED, build: () -> [Tensor]) -> GradientCheckReport {
+public func gradientCheck(
+    inputs: [Tensor],
+    h: Float = 1e-2,
+    atol: Double = 2e-3,
+    rtol: Double = 2e-2,
+    seed: UInt64 = 0x5EED,
+    build: () -> [Tensor]
+) -> GradientCheckReport {
     precondition(inputs.allSatisfy(\.requiresGrad), "gradientCheck: every input must require grad")
     var report = GradientCheckReport()
     for x in inputs { x.zeroGrad() }
@@ -104,25 +110,45 @@ public func gradientCheck(inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3
 /// Fails the test (naming the op, input index and element index of the worst mismatch) unless every
 /// analytic gradient entry of every input agrees with its central difference.
 @discardableResult
-public func assertGradientsMatch(_ op: String, inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3,
-                          rtol: Double = 2e-2, seed: UInt64 = 0x5EED,
-                          file: StaticString = #filePath, line: UInt = #line,
-                          _ build: () -> [Tensor]) -> GradientCheckReport {
+public func assertGradientsMatch(
+    _ op: String,
+    inputs: [Tensor],
+    h: Float = 1e-2,
+    atol: Double = 2e-3,
+    rtol: Double = 2e-2,
+    seed: UInt64 = 0x5EED,
+    file: StaticString = #filePath,
+    line: UInt = #line,
+    _ build: () -> [Tensor]
+) -> GradientCheckReport {
     let report = gradientCheck(inputs: inputs, h: h, atol: atol, rtol: rtol, seed: seed, build: build)
     if ProcessInfo.processInfo.environment["GRADCHECK_VERBOSE"] != nil, let w = report.worst {
         // Margin report for tuning tolerances: excess near 1 means the check is close to failing.
-        print(String(format: "gradcheck %-40@ worst excess %.3f (input %d, element %d, analytic %.5g, numeric %.5g)",
-                     op as NSString, w.excess, w.input, w.element, w.analytic, w.numeric))
+        print(
+            String(
+                format: "gradcheck %-40@ worst excess %.3f (input %d, element %d, analytic %.5g, numeric %.5g)",
+                op as NSString,
+                w.excess,
+                w.input,
+                w.element,
+                w.analytic,
+                w.numeric
+            )
+        )
     }
     if !report.outputRecordedGraph {
         XCTFail("\(op): no output requires grad, so no gradient can flow", file: file, line: line)
     }
     if report.mismatches > 0, let w = report.worst {
-        XCTFail("""
+        XCTFail(
+            """
             \(op): \(report.mismatches) of \(report.checked) gradient entries disagree; worst at input \(w.input), \
             element \(w.element) (shape \(inputs[w.input].shape)): analytic \(w.analytic), numeric \(w.numeric) \
             (excess \(String(format: "%.2f", w.excess))×, atol \(atol), rtol \(rtol), h \(h))
-            """, file: file, line: line)
+            """,
+            file: file,
+            line: line
+        )
     }
     if report.checked != inputs.reduce(0, { $0 + $1.count }) {
         XCTFail("\(op): checked \(report.checked) entries", file: file, line: line)
@@ -132,10 +158,17 @@ public func assertGradientsMatch(_ op: String, inputs: [Tensor], h: Float = 1e-2
 
 /// Single-output form of `assertGradientsMatch`.
 @discardableResult
-public func assertGradientsMatch(_ op: String, inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3,
-                          rtol: Double = 2e-2, seed: UInt64 = 0x5EED,
-                          file: StaticString = #filePath, line: UInt = #line,
-                          _ build: () -> Tensor) -> GradientCheckReport {
+public func assertGradientsMatch(
+    _ op: String,
+    inputs: [Tensor],
+    h: Float = 1e-2,
+    atol: Double = 2e-3,
+    rtol: Double = 2e-2,
+    seed: UInt64 = 0x5EED,
+    file: StaticString = #filePath,
+    line: UInt = #line,
+    _ build: () -> Tensor
+) -> GradientCheckReport {
     assertGradientsMatch(op, inputs: inputs, h: h, atol: atol, rtol: rtol, seed: seed, file: file, line: line) {
         [build()]
     }
@@ -146,8 +179,14 @@ public func assertGradientsMatch(_ op: String, inputs: [Tensor], h: Float = 1e-2
 /// A tensor of uniform values in ±[minMagnitude, maxMagnitude] (random sign), or in
 /// [minMagnitude, maxMagnitude] when `positive`. A margin above 0 keeps inputs away from kinks
 /// (ReLU/ELU at 0) and singularities (log, division).
-public func randomTensor(_ shape: [Int], _ rng: inout SeededRNG, minMagnitude: Float = 0, maxMagnitude: Float = 1,
-                  positive: Bool = false, requiresGrad: Bool = true) -> Tensor {
+public func randomTensor(
+    _ shape: [Int],
+    _ rng: inout SeededRNG,
+    minMagnitude: Float = 0,
+    maxMagnitude: Float = 1,
+    positive: Bool = false,
+    requiresGrad: Bool = true
+) -> Tensor {
     let n = shape.reduce(1, *)
     var values = [Float]()
     values.reserveCapacity(n)
@@ -168,15 +207,30 @@ public func randomValues(_ count: Int, _ rng: inout SeededRNG, scale: Float = 1)
 
 /// Asserts equal shapes and |actual − expected| ≤ atol + rtol·|expected| element by element,
 /// naming the first element that differs. Infinite expectations must match exactly.
-public func assertClose(_ actual: Tensor, shape: [Int], _ expected: [Double], atol: Double = 1e-5, rtol: Double = 1e-5,
-                 _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line) {
+public func assertClose(
+    _ actual: Tensor,
+    shape: [Int],
+    _ expected: [Double],
+    atol: Double = 1e-5,
+    rtol: Double = 1e-5,
+    _ message: @autoclosure () -> String = "",
+    file: StaticString = #filePath,
+    line: UInt = #line
+) {
     XCTAssertEqual(actual.shape, shape, "shape \(message())", file: file, line: line)
     assertClose(actual.value, expected, atol: atol, rtol: rtol, message(), file: file, line: line)
 }
 
 /// Element-wise closeness of two value arrays (see the tensor form).
-public func assertClose(_ actual: [Float], _ expected: [Double], atol: Double = 1e-5, rtol: Double = 1e-5,
-                 _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line) {
+public func assertClose(
+    _ actual: [Float],
+    _ expected: [Double],
+    atol: Double = 1e-5,
+    rtol: Double = 1e-5,
+    _ message: @autoclosure () -> String = "",
+    file: StaticString = #filePath,
+    line: UInt = #line
+) {
     guard actual.count == expected.count else {
         XCTFail("\(message()): \(actual.count) values, expected \(expected.count)", file: file, line: line)
         return
@@ -192,8 +246,15 @@ public func assertClose(_ actual: [Float], _ expected: [Double], atol: Double = 
 }
 
 /// `assertClose` for Float expectations.
-public func assertClose(_ actual: [Float], _ expected: [Float], atol: Double = 1e-5, rtol: Double = 1e-5,
-                 _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line) {
+public func assertClose(
+    _ actual: [Float],
+    _ expected: [Float],
+    atol: Double = 1e-5,
+    rtol: Double = 1e-5,
+    _ message: @autoclosure () -> String = "",
+    file: StaticString = #filePath,
+    line: UInt = #line
+) {
     assertClose(actual, expected.map(Double.init), atol: atol, rtol: rtol, message(), file: file, line: line)
 }
 
@@ -218,8 +279,14 @@ public func multiIndex(_ i: Int, _ shape: [Int]) -> [Int] {
 }
 
 /// C = op(A) · op(B) by the textbook triple loop; A stored (rows × cols) as given.
-public func referenceMatmul(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int],
-                     transA: Bool, transB: Bool) -> [Double] {
+public func referenceMatmul(
+    _ a: [Float],
+    _ aShape: [Int],
+    _ b: [Float],
+    _ bShape: [Int],
+    transA: Bool,
+    transB: Bool
+) -> [Double] {
     let (m, k) = transA ? (aShape[1], aShape[0]) : (aShape[0], aShape[1])
     let n = transB ? bShape[0] : bShape[1]
     func A(_ i: Int, _ p: Int) -> Double { Double(transA ? a[p * aShape[1] + i] : a[i * aShape[1] + p]) }

@@ -49,7 +49,7 @@ public struct Backtest: Sendable {
 
     /// `configuration.store.path` is where the SQLite file goes (it must not hold other events).
     public init(configuration: TacitConfiguration, logger: Logger) throws {
-        _ = try DaemonComponents.fromConfiguration(configuration)   // an unknown model fails here, naming the key
+        _ = try DaemonComponents.fromConfiguration(configuration)  // an unknown model fails here, naming the key
         if let problem = configuration.trainer.ablationProblem {
             // A model set after loading (`--model`) may not have the configured variant.
             throw ConfigurationError(file: "(configuration)", key: "trainer.ablation", message: problem)
@@ -60,12 +60,22 @@ public struct Backtest: Sendable {
 
     /// Runs the backtest; `progress` sees each round as it completes (the warm-up's fine-tune
     /// comes first, as a round with no users).
-    public func run(events: [UserEvent], warmupEvents: Int, rounds: Int, target: Target = .any,
-                    progress: (Round) -> Void = { _ in }) async throws -> [Round] {
+    public func run(
+        events: [UserEvent],
+        warmupEvents: Int,
+        rounds: Int,
+        target: Target = .any,
+        progress: (Round) -> Void = { _ in }
+    ) async throws -> [Round] {
         precondition(rounds >= 1 && (0...events.count).contains(warmupEvents))
         let store = try EventStore(configuration: configuration.store.storeConfiguration)
-        let context = DaemonContext(configuration: configuration, store: store, metrics: DaemonMetrics(),
-                                    health: HealthState(stallAfterMs: 30_000), logger: logger)
+        let context = DaemonContext(
+            configuration: configuration,
+            store: store,
+            metrics: DaemonMetrics(),
+            health: HealthState(stallAfterMs: 30_000),
+            logger: logger
+        )
         let components = try DaemonComponents.fromConfiguration(configuration)
         let recommender = try components.recommender?(context) ?? PopularityRecommender(store: store)
         let observers = try components.observers(context)
@@ -99,9 +109,24 @@ public struct Backtest: Sendable {
 
         var out: [Round] = []
         try apply(0..<warmupEvents)
-        var first = Round(firstEvent: 0, endEvent: warmupEvents, users: 0, newUsers: 0, hr10: 0, ndcg10: 0, negLists: 0, negShare10: 0,
-                          auxOnlyUsers: 0, auxOnlyHR10: 0, auxOnlyNDCG10: 0, servedBy: "-", modelShare: 0, fineTune: "",
-                          fineTuneSeconds: 0, peakMemoryMB: 0)
+        var first = Round(
+            firstEvent: 0,
+            endEvent: warmupEvents,
+            users: 0,
+            newUsers: 0,
+            hr10: 0,
+            ndcg10: 0,
+            negLists: 0,
+            negShare10: 0,
+            auxOnlyUsers: 0,
+            auxOnlyHR10: 0,
+            auxOnlyNDCG10: 0,
+            servedBy: "-",
+            modelShare: 0,
+            fineTune: "",
+            fineTuneSeconds: 0,
+            peakMemoryMB: 0
+        )
         (first.fineTune, first.fineTuneSeconds, first.peakMemoryMB) = try await fineTune()
         progress(first)
         out.append(first)
@@ -118,8 +143,13 @@ public struct Backtest: Sendable {
     }
 
     /// Scores the lists served just before `chunk` against what their users do in it (`ListScoring`).
-    private func score(_ chunk: Range<Int>, events: [UserEvent], target: Target, store: EventStore,
-                       lists: ListBuilder) throws -> Round {
+    private func score(
+        _ chunk: Range<Int>,
+        events: [UserEvent],
+        target: Target,
+        store: EventStore,
+        lists: ListBuilder
+    ) throws -> Round {
         var next: [String: [UserEvent]] = [:]
         var order: [String] = []
         for e in events[chunk] where e.feedback != nil {
@@ -145,8 +175,12 @@ public struct Backtest: Sendable {
                 if item < 0 { unknownItems[e.item] = item }
                 following.append(ListScoring.NextEvent(item: item, behavior: e.behavior, feedback: e.feedback))
             }
-            let outcome = ListScoring.score(list: list?.items.map(\.item) ?? [], target: target,
-                                            before: interactions.map { ($0.item, $0.behavior) }, next: following)
+            let outcome = ListScoring.score(
+                list: list?.items.map(\.item) ?? [],
+                target: target,
+                before: interactions.map { ($0.item, $0.behavior) },
+                next: following
+            )
             if let share = outcome.negShare {
                 negShare += share
                 negLists += 1
@@ -164,11 +198,24 @@ public struct Backtest: Sendable {
         }
         let n = Double(max(users, 1)), a = Double(max(auxOnly, 1))
         let served = source.currentModel
-        return Round(firstEvent: chunk.lowerBound, endEvent: chunk.upperBound, users: users, newUsers: newUsers,
-                     hr10: hr / n, ndcg10: ndcg / n, negLists: negLists, negShare10: negShare / Double(max(negLists, 1)),
-                     auxOnlyUsers: auxOnly, auxOnlyHR10: auxHR / a, auxOnlyNDCG10: auxNDCG / a,
-                     servedBy: "\(served.name)@\(served.version)", modelShare: Double(byModel) / n,
-                     fineTune: "", fineTuneSeconds: 0, peakMemoryMB: 0)
+        return Round(
+            firstEvent: chunk.lowerBound,
+            endEvent: chunk.upperBound,
+            users: users,
+            newUsers: newUsers,
+            hr10: hr / n,
+            ndcg10: ndcg / n,
+            negLists: negLists,
+            negShare10: negShare / Double(max(negLists, 1)),
+            auxOnlyUsers: auxOnly,
+            auxOnlyHR10: auxHR / a,
+            auxOnlyNDCG10: auxNDCG / a,
+            servedBy: "\(served.name)@\(served.version)",
+            modelShare: Double(byModel) / n,
+            fineTune: "",
+            fineTuneSeconds: 0,
+            peakMemoryMB: 0
+        )
     }
 }
 
@@ -181,8 +228,9 @@ enum PeakMemory {
 
     static func megabytes() -> Double {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
         return kb / 1024
     }
 }

@@ -52,7 +52,11 @@ struct TOMLSection {
     mutating func double(_ name: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Double? {
         guard let v = value(name) else { return nil }
         let x: Double
-        if let f = v.double { x = f } else if let i = v.int { x = Double(i) } else {
+        if let f = v.double {
+            x = f
+        } else if let i = v.int {
+            x = Double(i)
+        } else {
             throw error(name, "expected a number, found \(v.type)")
         }
         guard x.isFinite, range.contains(x) else { throw error(name, "expected a number in \(range.lowerBound)...\(range.upperBound), found \(x)") }
@@ -79,7 +83,7 @@ struct TOMLSection {
     }
 
     mutating func choice<E: RawRepresentable & CaseIterable>(_ name: String, default d: E) throws(ConfigurationError) -> E
-        where E.RawValue == String {
+    where E.RawValue == String {
         let s = try string(name, default: d.rawValue)
         guard let e = E(rawValue: s) else {
             throw error(name, "expected one of \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), found \"\(s)\"")
@@ -101,11 +105,17 @@ struct TOMLSection {
         for k in table.keys {
             seen.insert(k)
             let v = table[k]!
-            if let s = v.string { out[k] = s }
-            else if let i = v.int { out[k] = String(i) }
-            else if let b = v.bool { out[k] = String(b) }
-            else if let d = v.double { out[k] = String(d) }
-            else { throw error(k, "expected a string, integer, boolean or number, found \(v.type)") }
+            if let s = v.string {
+                out[k] = s
+            } else if let i = v.int {
+                out[k] = String(i)
+            } else if let b = v.bool {
+                out[k] = String(b)
+            } else if let d = v.double {
+                out[k] = String(d)
+            } else {
+                throw error(k, "expected a string, integer, boolean or number, found \(v.type)")
+            }
         }
         return out
     }

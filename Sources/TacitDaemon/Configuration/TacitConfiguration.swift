@@ -1,8 +1,8 @@
 import Foundation
+import TOMLKit
 import TacitKafka
 import TacitModels
 import TacitStore
-import TOMLKit
 
 /// Everything the daemon reads from its one TOML file (configs/tacit.toml documents every key).
 /// Every field has a default; unknown keys are errors.
@@ -41,17 +41,24 @@ public struct TacitConfiguration: Sendable, Equatable {
         }
 
         public var consumer: KafkaConsumerConfiguration {
-            KafkaConsumerConfiguration(client: client, groupID: groupID, topics: inputTopics,
-                                       sessionTimeout: .milliseconds(sessionTimeoutMs),
-                                       heartbeatInterval: .milliseconds(heartbeatIntervalMs),
-                                       maxPollInterval: .milliseconds(maxPollIntervalMs),
-                                       fetchWaitMax: .milliseconds(fetchWaitMaxMs))
+            KafkaConsumerConfiguration(
+                client: client,
+                groupID: groupID,
+                topics: inputTopics,
+                sessionTimeout: .milliseconds(sessionTimeoutMs),
+                heartbeatInterval: .milliseconds(heartbeatIntervalMs),
+                maxPollInterval: .milliseconds(maxPollIntervalMs),
+                fetchWaitMax: .milliseconds(fetchWaitMaxMs)
+            )
         }
 
         public var producer: KafkaProducerConfiguration {
-            KafkaProducerConfiguration(client: client, linger: .milliseconds(lingerMs),
-                                       messageTimeout: .milliseconds(messageTimeoutMs),
-                                       stallTimeout: .milliseconds(producerStallTimeoutMs))
+            KafkaProducerConfiguration(
+                client: client,
+                linger: .milliseconds(lingerMs),
+                messageTimeout: .milliseconds(messageTimeoutMs),
+                stallTimeout: .milliseconds(producerStallTimeoutMs)
+            )
         }
     }
 
@@ -68,8 +75,13 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var synchronous = StoreConfiguration.Synchronous.full
 
         public var storeConfiguration: StoreConfiguration {
-            StoreConfiguration(path: path, maxSequenceLength: maxSequenceLength, dedupWindow: dedupWindow,
-                               idCacheCapacity: idCacheCapacity, synchronous: synchronous)
+            StoreConfiguration(
+                path: path,
+                maxSequenceLength: maxSequenceLength,
+                dedupWindow: dedupWindow,
+                idCacheCapacity: idCacheCapacity,
+                synchronous: synchronous
+            )
         }
     }
 
@@ -196,8 +208,12 @@ public struct TacitConfiguration: Sendable, Equatable {
 
         /// The list rules these settings make under `taxonomy` (`reshow_auxiliary` names its auxiliary behaviors).
         public func rules(_ taxonomy: EventTaxonomy) -> ListBuilder.Rules {
-            ListBuilder.Rules(topK: topK, excludeConsumed: excludeConsumed, excludeDisliked: excludeDisliked,
-                              reshown: reshowAuxiliary ? Set(taxonomy.auxiliary) : [])
+            ListBuilder.Rules(
+                topK: topK,
+                excludeConsumed: excludeConsumed,
+                excludeDisliked: excludeDisliked,
+                reshown: reshowAuxiliary ? Set(taxonomy.auxiliary) : []
+            )
         }
     }
 
@@ -236,8 +252,11 @@ public struct TacitConfiguration: Sendable, Equatable {
         do {
             table = try TOMLTable(string: text)
         } catch let e as TOMLParseError {
-            throw ConfigurationError(file: file, key: "line \(e.source.begin.line), column \(e.source.begin.column)",
-                                     message: e.description)
+            throw ConfigurationError(
+                file: file,
+                key: "line \(e.source.begin.line), column \(e.source.begin.column)",
+                message: e.description
+            )
         } catch {
             throw ConfigurationError(file: file, key: "(syntax)", message: "\(error)")
         }
@@ -258,8 +277,11 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.kafka.fetchWaitMaxMs = try k.int("fetch_wait_max_ms", default: d.kafka.fetchWaitMaxMs, range: 1...10_000)
         c.kafka.lingerMs = try k.int("linger_ms", default: d.kafka.lingerMs, range: 0...900_000)
         c.kafka.messageTimeoutMs = try k.int("message_timeout_ms", default: d.kafka.messageTimeoutMs, range: 1_000...86_400_000)
-        c.kafka.producerStallTimeoutMs = try k.int("producer_stall_timeout_ms", default: d.kafka.producerStallTimeoutMs,
-                                                   range: 1_000...86_400_000)
+        c.kafka.producerStallTimeoutMs = try k.int(
+            "producer_stall_timeout_ms",
+            default: d.kafka.producerStallTimeoutMs,
+            range: 1_000...86_400_000
+        )
         var props = try k.subsection("properties")
         c.kafka.properties = try props.passThrough()
         for key in c.kafka.properties.keys.sorted() where managedProperties.contains(key) {
@@ -283,8 +305,13 @@ public struct TacitConfiguration: Sendable, Equatable {
             throw e.error("earliest_timestamp", "expected an RFC 3339 date-time such as \"2000-01-01T00:00:00Z\", found \"\(earliest)\"")
         }
         c.events.earliestTimestampMs = ms
-        c.events.maxFutureSkewMs = Int64(try e.int("max_future_skew_ms", default: Int(d.events.maxFutureSkewMs),
-                                                   range: 0...(366 * 86_400_000)))
+        c.events.maxFutureSkewMs = Int64(
+            try e.int(
+                "max_future_skew_ms",
+                default: Int(d.events.maxFutureSkewMs),
+                range: 0...(366 * 86_400_000)
+            )
+        )
         try e.finish()
 
         var t = try root.subsection("taxonomy")
@@ -301,10 +328,12 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.taxonomy.positiveWatchFraction = try t.double("positive_watch_fraction", default: d.taxonomy.positiveWatchFraction, range: 0.01...1)
         c.taxonomy.skipBelowMs = Int64(try t.int("skip_below_ms", default: Int(d.taxonomy.skipBelowMs), range: 0...86_400_000))
         var owner: [String: String] = [:]
-        for (group, types) in [("target", c.taxonomy.target), ("auxiliary", c.taxonomy.auxiliary),
-                               ("explicit_positive", c.taxonomy.explicitPositive), ("implicit_positive", c.taxonomy.implicitPositive),
-                               ("passive_negative", c.taxonomy.passiveNegative), ("explicit_negative", c.taxonomy.explicitNegative),
-                               ("rating", c.taxonomy.rating), ("watch", c.taxonomy.watch)] {
+        for (group, types) in [
+            ("target", c.taxonomy.target), ("auxiliary", c.taxonomy.auxiliary),
+            ("explicit_positive", c.taxonomy.explicitPositive), ("implicit_positive", c.taxonomy.implicitPositive),
+            ("passive_negative", c.taxonomy.passiveNegative), ("explicit_negative", c.taxonomy.explicitNegative),
+            ("rating", c.taxonomy.rating), ("watch", c.taxonomy.watch),
+        ] {
             for type in types {
                 if let other = owner[type] { throw t.error(group, "\"\(type)\" is already listed in taxonomy.\(other)") }
                 owner[type] = group
@@ -366,7 +395,10 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.trainer.prototypes = try tr.int("prototypes", default: d.trainer.prototypes, range: 1...64)
         c.trainer.variant = try tr.string("variant", default: d.trainer.variant)
         if EmoRec.Variant(name: c.trainer.variant) == nil {
-            throw tr.error("variant", "unknown EmoRec variant \"\(c.trainer.variant)\": choose \(EmoRec.Variant.allCases.map(\.paperName).joined(separator: ", "))")
+            throw tr.error(
+                "variant",
+                "unknown EmoRec variant \"\(c.trainer.variant)\": choose \(EmoRec.Variant.allCases.map(\.paperName).joined(separator: ", "))"
+            )
         }
         if let problem = c.trainer.ablationProblem { throw tr.error("ablation", problem) }
         if SASRec.Loss(rawValue: c.trainer.loss) == nil {

@@ -15,9 +15,11 @@ public struct DaemonComponents: Sendable {
     /// the publisher, so a promotion during shutdown still gets its lists published.
     public var services: @Sendable (DaemonContext) throws -> [any Service]
 
-    public init(recommender: (@Sendable (DaemonContext) throws -> any RecommendationSource)? = nil,
-                observers: @escaping @Sendable (DaemonContext) throws -> [any IngestObserver] = { _ in [] },
-                services: @escaping @Sendable (DaemonContext) throws -> [any Service] = { _ in [] }) {
+    public init(
+        recommender: (@Sendable (DaemonContext) throws -> any RecommendationSource)? = nil,
+        observers: @escaping @Sendable (DaemonContext) throws -> [any IngestObserver] = { _ in [] },
+        services: @escaping @Sendable (DaemonContext) throws -> [any Service] = { _ in [] }
+    ) {
         self.recommender = recommender
         self.observers = observers
         self.services = services
@@ -49,23 +51,35 @@ public final class Daemon: Sendable {
     private let group = Mutex<ServiceGroup?>(nil)
     private let shutdownRequested = Mutex(false)
 
-    public init(configuration: TacitConfiguration, components: DaemonComponents = DaemonComponents(),
-                logger: Logger, environment: [String: String]) {
+    public init(
+        configuration: TacitConfiguration,
+        components: DaemonComponents = DaemonComponents(),
+        logger: Logger,
+        environment: [String: String]
+    ) {
         self.configuration = configuration
         self.components = components
         var logger = logger
         logger.logLevel = Logger.Level(rawValue: configuration.service.logLevel) ?? .info
         self.logger = logger
-        notifier = configuration.service.watchdog || environment["NOTIFY_SOCKET"] != nil
+        notifier =
+            configuration.service.watchdog || environment["NOTIFY_SOCKET"] != nil
             ? SystemdNotifier(environment: environment) : SystemdNotifier(environment: [:])
         health = HealthState(stallAfterMs: Int64(max(30_000, configuration.kafka.maxPollIntervalMs / 2)))
     }
 
     /// Runs `configuration` (loaded once, by the caller) until SIGTERM/SIGINT. The CLI's `tacit daemon --config`.
-    public static func run(configuration: TacitConfiguration, components: DaemonComponents = DaemonComponents(),
-                           logger: Logger = Logger(label: "tacit")) async throws {
-        let daemon = Daemon(configuration: configuration, components: components, logger: logger,
-                            environment: ProcessInfoEnvironment.current)
+    public static func run(
+        configuration: TacitConfiguration,
+        components: DaemonComponents = DaemonComponents(),
+        logger: Logger = Logger(label: "tacit")
+    ) async throws {
+        let daemon = Daemon(
+            configuration: configuration,
+            components: components,
+            logger: logger,
+            environment: ProcessInfoEnvironment.current
+        )
         try await daemon.run(signals: true)
     }
 
@@ -78,21 +92,38 @@ public final class Daemon: Sendable {
         let recommender = try components.recommender?(context) ?? PopularityRecommender(store: store)
         let producer = try KafkaProducer(configuration: c.kafka.producer, logger: logger)
         let publisher = PublisherService(
-            settings: .init(topic: c.kafka.outputTopic, debounceMs: c.publisher.debounceMs, retryBackoffMs: c.publisher.retryBackoffMs,
-                            rules: c.publisher.rules(c.taxonomy), explain: c.publisher.explain),
-            store: store, recommender: recommender, producer: producer, metrics: metrics, health: health, logger: logger,
-            online: OnlineQuality(store: store, registry: metrics.registry, logger: logger))
+            settings: .init(
+                topic: c.kafka.outputTopic,
+                debounceMs: c.publisher.debounceMs,
+                retryBackoffMs: c.publisher.retryBackoffMs,
+                rules: c.publisher.rules(c.taxonomy),
+                explain: c.publisher.explain
+            ),
+            store: store,
+            recommender: recommender,
+            producer: producer,
+            metrics: metrics,
+            health: health,
+            logger: logger,
+            online: OnlineQuality(store: store, registry: metrics.registry, logger: logger)
+        )
         let notifier = self.notifier, health = self.health, log = logger
         let ingest = IngestService(
             settings: .init(consumer: c.kafka.consumer, batchSize: c.store.batchSize, pollTimeout: .milliseconds(c.store.pollTimeoutMs)),
-            parser: EventParser(taxonomy: c.taxonomy, limits: c.events), store: store, publisher: publisher,
-            observers: try components.observers(context), metrics: metrics, health: health, logger: logger,
+            parser: EventParser(taxonomy: c.taxonomy, limits: c.events),
+            store: store,
+            publisher: publisher,
+            observers: try components.observers(context),
+            metrics: metrics,
+            health: health,
+            logger: logger,
             onReady: {
                 do { try notifier.notify(.ready, .status("consuming")) } catch {
                     log.warning("systemd notify failed", metadata: ["error": "\(error)"])
                 }
                 log.info("ready")
-            })
+            }
+        )
 
         // Shutdown runs in reverse order of this list.
         var services: [any Service] = [
@@ -102,13 +133,28 @@ public final class Daemon: Sendable {
         ]
         services += try components.services(context)
         if c.http.enabled {
-            services.append(HTTPServer.makeApplication(host: c.http.host, port: c.http.port, store: store, recommender: recommender,
-                                                       publisher: publisher, metrics: metrics, health: health, logger: logger))
+            services.append(
+                HTTPServer.makeApplication(
+                    host: c.http.host,
+                    port: c.http.port,
+                    store: store,
+                    recommender: recommender,
+                    publisher: publisher,
+                    metrics: metrics,
+                    health: health,
+                    logger: logger
+                )
+            )
         }
         services.append(ingest)
-        services.append(WatchdogService(notifier: notifier, logger: logger,
-                                        isHealthy: { health.isLive(nowMs: epochMilliseconds()) },
-                                        status: { health.statusLine() }))
+        services.append(
+            WatchdogService(
+                notifier: notifier,
+                logger: logger,
+                isHealthy: { health.isLive(nowMs: epochMilliseconds()) },
+                status: { health.statusLine() }
+            )
+        )
         var config = ServiceGroupConfiguration(services: services, logger: logger)
         if signals { config.gracefulShutdownSignals = [.sigterm, .sigint] }
         config.maximumGracefulShutdownDuration = .milliseconds(c.service.shutdownTimeoutMs)

@@ -28,10 +28,14 @@ extension DaemonComponents {
             }
             return DaemonComponents(
                 recommender: { context in
-                    TrendingRecommender(trend: try current(context), halfLife: config.trainer.trendHalfLife,
-                                        lift: context.configuration.publisher.hesitationLift(context.configuration.taxonomy))
+                    TrendingRecommender(
+                        trend: try current(context),
+                        halfLife: config.trainer.trendHalfLife,
+                        lift: context.configuration.publisher.hesitationLift(context.configuration.taxonomy)
+                    )
                 },
-                observers: { context in [try current(context)] })
+                observers: { context in [try current(context)] }
+            )
         case "bpr", "lightgcn", "hnt", "sasrec", "sine", "emorec":
             let built = ModelComponentsBox()
             return DaemonComponents(
@@ -43,10 +47,14 @@ extension DaemonComponents {
                 services: { context in
                     let m = try built.current(context)
                     return m.trainer.map { [$0] } ?? []
-                })
+                }
+            )
         default:
-            throw ConfigurationError(file: "(configuration)", key: "trainer.model",
-                                     message: "unknown model \"\(config.trainer.model)\": choose \(TacitConfiguration.models.joined(separator: ", "))")
+            throw ConfigurationError(
+                file: "(configuration)",
+                key: "trainer.model",
+                message: "unknown model \"\(config.trainer.model)\": choose \(TacitConfiguration.models.joined(separator: ", "))"
+            )
         }
     }
 }
@@ -64,15 +72,27 @@ private final class ModelComponentsBox: Sendable {
 
     func make(_ context: DaemonContext) throws -> Built {
         let t = context.configuration.trainer
-        let recommender = try EmbeddingRecommender(model: t.model, store: context.store, foldInWeight: t.foldInWeight,
-                                                   cacheCapacity: t.foldInCacheSize, trend: t.trend,
-                                                   lift: context.configuration.publisher.hesitationLift(context.configuration.taxonomy))
+        let recommender = try EmbeddingRecommender(
+            model: t.model,
+            store: context.store,
+            foldInWeight: t.foldInWeight,
+            cacheCapacity: t.foldInCacheSize,
+            trend: t.trend,
+            lift: context.configuration.publisher.hesitationLift(context.configuration.taxonomy)
+        )
         if let m = recommender.model {
             context.logger.info("serving snapshot", metadata: ["model": "\(m.model)", "version": "\(m.version)"])
         }
-        let trainer = t.enabled
-            ? TrainerService(configuration: t, auxiliaryBehaviors: context.configuration.taxonomy.auxiliary, store: context.store,
-                             recommender: recommender, metrics: context.metrics, logger: context.logger)
+        let trainer =
+            t.enabled
+            ? TrainerService(
+                configuration: t,
+                auxiliaryBehaviors: context.configuration.taxonomy.auxiliary,
+                store: context.store,
+                recommender: recommender,
+                metrics: context.metrics,
+                logger: context.logger
+            )
             : nil
         let b = Built(store: context.store, recommender: recommender, trainer: trainer)
         built.withLock { $0 = b }

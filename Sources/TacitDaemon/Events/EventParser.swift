@@ -107,8 +107,16 @@ public struct EventParser: Sendable {
         if group == .watch, let w = watchMs {
             stored = durationMs.map { min(1, w / $0) } ?? w
         }
-        return UserEvent(user: user, item: item, behavior: type, feedback: feedback, timestampMs: ts,
-                         eventID: eventID, value: stored, weight: weight)
+        return UserEvent(
+            user: user,
+            item: item,
+            behavior: type,
+            feedback: feedback,
+            timestampMs: ts,
+            eventID: eventID,
+            value: stored,
+            weight: weight
+        )
     }
 
     // MARK: - Fields
@@ -188,10 +196,12 @@ enum RFC3339 {
             return true
         }
         guard let year = digits(4), expect("-"), let month = digits(2), expect("-"), let day = digits(2),
-              expect("Tt "), let hour = digits(2), expect(":"), let minute = digits(2), expect(":"),
-              let second = digits(2) else { return nil }
+            expect("Tt "), let hour = digits(2), expect(":"), let minute = digits(2), expect(":"),
+            let second = digits(2)
+        else { return nil }
         guard (1...12).contains(month), (1...daysIn(month, year)).contains(day), hour < 24, minute < 60,
-              second <= 60 else { return nil }
+            second <= 60
+        else { return nil }
         var millis = 0
         if i < b.count, b[i] == UInt8(ascii: ".") {
             i += 1

@@ -57,10 +57,15 @@ public struct EventTaxonomy: Sendable, Equatable {
 
     /// The same taxonomy in the learning core's terms, for training on stored events.
     public var behaviorTaxonomy: BehaviorTaxonomy {
-        BehaviorTaxonomy(behaviors: allTypes, target: target.first ?? "buy", auxiliary: auxiliary,
-                         positive: target + explicitPositive + implicitPositive,
-                         passiveNegative: passiveNegative, explicitNegative: explicitNegative,
-                         positiveRatingThreshold: Float(positiveRatingThreshold))
+        BehaviorTaxonomy(
+            behaviors: allTypes,
+            target: target.first ?? "buy",
+            auxiliary: auxiliary,
+            positive: target + explicitPositive + implicitPositive,
+            passiveNegative: passiveNegative,
+            explicitNegative: explicitNegative,
+            positiveRatingThreshold: Float(positiveRatingThreshold)
+        )
     }
 }
 

@@ -118,9 +118,15 @@ struct FlatJSON {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 try skipContainer(depth: depth)
                 return c == UInt8(ascii: "{") ? .object : .array
-            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "t"):
+                try literal("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try literal("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try literal("null")
+                return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
             default: throw SyntaxError(message: "unexpected character '\(Unicode.Scalar(c))'", offset: i)
             }
@@ -166,7 +172,7 @@ struct FlatJSON {
 
         mutating func string() throws -> String {
             let start = i
-            i += 1   // opening quote
+            i += 1  // opening quote
             // Fast path: no escapes.
             var j = i
             while j < bytes.count {
@@ -249,7 +255,10 @@ struct FlatJSON {
             let open = next()!
             let close = open == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
             skipWhitespace()
-            if peek() == close { i += 1; return }
+            if peek() == close {
+                i += 1
+                return
+            }
             while true {
                 skipWhitespace()
                 if open == UInt8(ascii: "{") {

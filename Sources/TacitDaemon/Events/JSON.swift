@@ -29,10 +29,15 @@ public enum JSON {
         let days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
         var rem = ms - days * 86_400_000
         let (y, m, d) = civil(fromDays: Int(days))
-        let h = rem / 3_600_000; rem %= 3_600_000
-        let mi = rem / 60_000; rem %= 60_000
+        let h = rem / 3_600_000
+        rem %= 3_600_000
+        let mi = rem / 60_000
+        rem %= 60_000
         let s = rem / 1000, milli = rem % 1000
-        func p(_ v: Int64, _ w: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
+        func p(_ v: Int64, _ w: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
         return "\(p(Int64(y), 4))-\(p(Int64(m), 2))-\(p(Int64(d), 2))T\(p(h, 2)):\(p(mi, 2)):\(p(s, 2)).\(p(milli, 3))Z"
     }
 

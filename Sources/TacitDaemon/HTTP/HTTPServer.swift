@@ -10,15 +10,24 @@ import TacitStore
 /// - `GET /recommendations/{user}` → the list the publisher would send now (same JSON), 404 for
 ///   an unknown user, 503 while no model can serve.
 public enum HTTPServer {
-    public static func makeApplication(host: String, port: Int, store: EventStore, recommender: any RecommendationSource,
-                                       publisher: PublisherService?, metrics: DaemonMetrics, health: HealthState,
-                                       logger: Logger) -> any Service {
+    public static func makeApplication(
+        host: String,
+        port: Int,
+        store: EventStore,
+        recommender: any RecommendationSource,
+        publisher: PublisherService?,
+        metrics: DaemonMetrics,
+        health: HealthState,
+        logger: Logger
+    ) -> any Service {
         let router = Router()
         router.get("/healthz") { _, _ -> Response in
             let now = epochMilliseconds()
             let live = health.isLive(nowMs: now), ready = health.snapshot.ready && !health.snapshot.stopping
-            return json(live && ready ? .ok : .serviceUnavailable,
-                        "{\"live\":\(live),\"ready\":\(ready),\"status\":\(JSON.quoted(health.statusLine()))}")
+            return json(
+                live && ready ? .ok : .serviceUnavailable,
+                "{\"live\":\(live),\"ready\":\(ready),\"status\":\(JSON.quoted(health.statusLine()))}"
+            )
         }
         router.get("/healthz/live") { _, _ -> Response in
             let live = health.isLive(nowMs: epochMilliseconds())
@@ -33,8 +42,11 @@ public enum HTTPServer {
             if last > 0 { metrics.lastBatchAge.set(Double(epochMilliseconds() - last) / 1000) }
             var buffer: [UInt8] = []
             metrics.registry.emit(into: &buffer)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer))
+            )
         }
         router.get("/recommendations/:user") { request, context -> Response in
             guard let external = context.parameters.get("user") else { return json(.badRequest, #"{"error":"user missing"}"#) }
@@ -47,16 +59,24 @@ public enum HTTPServer {
                 guard let recs = try ListBuilder(store: store, source: recommender, rules: rules).list(user: user, explain: explain) else {
                     return json(.serviceUnavailable, #"{"error":"no model is serving yet"}"#)
                 }
-                let body = try PublisherService.message(user: external, recs, store: store, generatedAtMs: epochMilliseconds(),
-                                                        through: try store.allOffsets())
+                let body = try PublisherService.message(
+                    user: external,
+                    recs,
+                    store: store,
+                    generatedAtMs: epochMilliseconds(),
+                    through: try store.allOffsets()
+                )
                 return json(.ok, body)
             } catch {
                 logger.error("GET /recommendations", metadata: ["error": "\(error)"])
                 return json(.internalServerError, "{\"error\":\(JSON.quoted("\(error)"))}")
             }
         }
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "tacit"),
-                           logger: logger)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "tacit"),
+            logger: logger
+        )
     }
 
     static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {

@@ -31,9 +31,17 @@ public final class IngestService: Service, Sendable {
     /// Called once the consumer has subscribed (READY=1).
     let onReady: @Sendable () -> Void
 
-    public init(settings: Settings, parser: EventParser, store: EventStore, publisher: PublisherService?,
-                observers: [any IngestObserver], metrics: DaemonMetrics, health: HealthState, logger: Logger,
-                onReady: @escaping @Sendable () -> Void = {}) {
+    public init(
+        settings: Settings,
+        parser: EventParser,
+        store: EventStore,
+        publisher: PublisherService?,
+        observers: [any IngestObserver],
+        metrics: DaemonMetrics,
+        health: HealthState,
+        logger: Logger,
+        onReady: @escaping @Sendable () -> Void = {}
+    ) {
         self.settings = settings
         self.parser = parser
         self.store = store
@@ -46,13 +54,16 @@ public final class IngestService: Service, Sendable {
     }
 
     public func run() async throws {
-        let consumer = try KafkaConsumer(configuration: settings.consumer,
-                                         offsetSource: StoreOffsetSource(store: store, logger: logger), logger: logger)
+        let consumer = try KafkaConsumer(
+            configuration: settings.consumer,
+            offsetSource: StoreOffsetSource(store: store, logger: logger),
+            logger: logger
+        )
         try consumer.subscribe()
         health.update { $0.ready = true }
         onReady()
         defer {
-            consumer.close()   // leaves the group: partitions move to other members at once
+            consumer.close()  // leaves the group: partitions move to other members at once
             health.update { $0.assignedPartitions = 0 }
         }
         var lastLag = ContinuousClock.now
@@ -152,9 +163,21 @@ extension EventParser {
             case .success(let e):
                 records.append(IngestRecord(position: position, payload: .event(e)))
             case .failure(let reason):
-                records.append(IngestRecord(position: position, payload: .deadLetter(DeadLetter(
-                    position: position, reason: reason.code, detail: reason.description, key: m.key, payload: m.value,
-                    timestampMs: m.timestampMs))))
+                records.append(
+                    IngestRecord(
+                        position: position,
+                        payload: .deadLetter(
+                            DeadLetter(
+                                position: position,
+                                reason: reason.code,
+                                detail: reason.description,
+                                key: m.key,
+                                payload: m.value,
+                                timestampMs: m.timestampMs
+                            )
+                        )
+                    )
+                )
             }
         }
         return ParsedBatch(records: records, nowMs: nowMs, parseTime: ContinuousClock.now - start)

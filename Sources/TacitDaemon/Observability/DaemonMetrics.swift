@@ -43,23 +43,43 @@ public final class DaemonMetrics: Sendable {
         }
         deadLettered = dl
         deadLettersPublished = r.makeCounter(descriptor: d("tacit_deadletters_published_total", "Dead letters delivered to the dead-letter topic."))
-        batchLatency = r.makeDurationHistogram(descriptor: d("tacit_batch_apply_seconds", "Parse + apply + commit time of one batch."), buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-                      .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)])
-        batchSize = r.makeValueHistogram(descriptor: d("tacit_batch_records", "Records per applied batch."), buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000])
-        lag = r.makeGauge(descriptor: d("tacit_consumer_lag", "Records behind the high watermark, summed over assigned partitions (approximate on Tansu)."))
+        batchLatency = r.makeDurationHistogram(
+            descriptor: d("tacit_batch_apply_seconds", "Parse + apply + commit time of one batch."),
+            buckets: [
+                .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+            ]
+        )
+        batchSize = r.makeValueHistogram(
+            descriptor: d("tacit_batch_records", "Records per applied batch."),
+            buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000]
+        )
+        lag = r.makeGauge(
+            descriptor: d("tacit_consumer_lag", "Records behind the high watermark, summed over assigned partitions (approximate on Tansu).")
+        )
         listsPublished = r.makeCounter(descriptor: d("tacit_recommendations_published_total", "Recommendation lists acknowledged by the broker."))
         publishFailures = r.makeCounter(descriptor: d("tacit_recommendations_failed_total", "List deliveries that failed (and were retried)."))
         publishRetries = r.makeCounter(descriptor: d("tacit_recommendations_retried_total", "List re-sends after a failed delivery."))
         // Fine below a second, where the debounce (500 ms by default) and the freshness goals live.
-        freshness = r.makeDurationHistogram(descriptor: d("tacit_freshness_seconds", "Newest event time of a user to the acknowledgement of the list its events asked for."), buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(75),
-                      .milliseconds(100), .milliseconds(150), .milliseconds(250), .milliseconds(400), .milliseconds(500), .milliseconds(600),
-                      .milliseconds(750), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300)])
-        listsRepublished = r.makeCounter(descriptor: d("tacit_recommendations_republished_total", "Lists recomputed without new events (after a promotion), acknowledged."))
+        freshness = r.makeDurationHistogram(
+            descriptor: d("tacit_freshness_seconds", "Newest event time of a user to the acknowledgement of the list its events asked for."),
+            buckets: [
+                .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(75),
+                .milliseconds(100), .milliseconds(150), .milliseconds(250), .milliseconds(400), .milliseconds(500), .milliseconds(600),
+                .milliseconds(750), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300),
+            ]
+        )
+        listsRepublished = r.makeCounter(
+            descriptor: d("tacit_recommendations_republished_total", "Lists recomputed without new events (after a promotion), acknowledged.")
+        )
         producerRecreations = r.makeGauge(descriptor: d("tacit_producer_recreations", "Times the producer was recreated after a stall."))
         assignedPartitions = r.makeGauge(descriptor: d("tacit_assigned_partitions", "Input partitions assigned to this member."))
         consumerErrors = r.makeGauge(descriptor: d("tacit_consumer_errors", "Transport errors seen by the consumer since start."))
         lastBatchAge = r.makeGauge(descriptor: d("tacit_last_batch_age_seconds", "Seconds since the last applied batch."))
-        fineTuneDuration = r.makeDurationHistogram(descriptor: d("tacit_finetune_seconds", "Duration of a fine-tune run."), buckets: [.seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300), .seconds(900), .seconds(3600)])
+        fineTuneDuration = r.makeDurationHistogram(
+            descriptor: d("tacit_finetune_seconds", "Duration of a fine-tune run."),
+            buckets: [.seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300), .seconds(900), .seconds(3600)]
+        )
         fineTuneMetric = r.makeGauge(descriptor: d("tacit_finetune_metric", "Held-out metric of the last fine-tuned candidate."))
     }
 }

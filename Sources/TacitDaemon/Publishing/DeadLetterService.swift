@@ -18,8 +18,14 @@ public struct DeadLetterService: Service {
     let logger: Logger
     let backoff: Duration
 
-    public init(store: EventStore, producer: KafkaProducer, topic: String, metrics: DaemonMetrics, logger: Logger,
-                backoff: Duration = .seconds(1)) {
+    public init(
+        store: EventStore,
+        producer: KafkaProducer,
+        topic: String,
+        metrics: DaemonMetrics,
+        logger: Logger,
+        backoff: Duration = .seconds(1)
+    ) {
         self.store = store
         self.producer = producer
         self.topic = topic
@@ -49,7 +55,7 @@ public struct DeadLetterService: Service {
                 failed = true
                 logger.error("dead-letter outbox", metadata: ["error": "\(error)"])
             }
-            if stopping { return }   // what is left stays in the outbox for the next start
+            if stopping { return }  // what is left stays in the outbox for the next start
             if failed {
                 try? await Task.sleep(for: backoff)
             } else if sent == 0 {
@@ -66,9 +72,14 @@ public struct DeadLetterService: Service {
         v += ",\"key_base64\":" + (d.key.map { JSON.quoted(JSON.base64($0)) } ?? "null")
         v += ",\"payload_base64\":" + JSON.quoted(JSON.base64(d.payload))
         v += ",\"dead_lettered_at\":" + JSON.quoted(JSON.rfc3339(ms: epochMilliseconds())) + "}"
-        return ProducerRecord(topic: topic, key: d.key, value: Array(v.utf8), headers: [
-            KafkaHeader(name: "tacit.reason", string: d.reason),
-            KafkaHeader(name: "tacit.source", string: "\(p.partition)@\(p.offset)"),
-        ])
+        return ProducerRecord(
+            topic: topic,
+            key: d.key,
+            value: Array(v.utf8),
+            headers: [
+                KafkaHeader(name: "tacit.reason", string: d.reason),
+                KafkaHeader(name: "tacit.source", string: "\(p.partition)@\(p.offset)"),
+            ]
+        )
     }
 }

@@ -33,8 +33,11 @@ public struct ProducerService: Service {
             }
         }
         producer.close(flushTimeout: flushTimeout)
-        logger.info("producer flushed and closed", metadata: [
-            "delivered": "\(producer.statistics.delivered)", "recreations": "\(producer.statistics.recreations)",
-        ])
+        logger.info(
+            "producer flushed and closed",
+            metadata: [
+                "delivered": "\(producer.statistics.delivered)", "recreations": "\(producer.statistics.recreations)",
+            ]
+        )
     }
 }

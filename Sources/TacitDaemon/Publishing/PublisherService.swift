@@ -26,8 +26,14 @@ public final class PublisherService: Service, Sendable {
         /// Each message carries the serving model's `"explanation"` (`publisher.explain`).
         public var explain: Bool
 
-        public init(topic: String, debounceMs: Int, retryBackoffMs: Int, rules: ListBuilder.Rules, republishOnPromotion: Int = 10_000,
-                    explain: Bool = false) {
+        public init(
+            topic: String,
+            debounceMs: Int,
+            retryBackoffMs: Int,
+            rules: ListBuilder.Rules,
+            republishOnPromotion: Int = 10_000,
+            explain: Bool = false
+        ) {
             self.explain = explain
             self.topic = topic
             self.debounceMs = debounceMs
@@ -51,8 +57,16 @@ public final class PublisherService: Service, Sendable {
     /// the store on start, then advanced by each applied batch.
     private let offsets = Mutex<[StreamPartition: Int64]>([:])
 
-    public init(settings: Settings, store: EventStore, recommender: any RecommendationSource, producer: KafkaProducer,
-                metrics: DaemonMetrics, health: HealthState, logger: Logger, online: OnlineQuality? = nil) {
+    public init(
+        settings: Settings,
+        store: EventStore,
+        recommender: any RecommendationSource,
+        producer: KafkaProducer,
+        metrics: DaemonMetrics,
+        health: HealthState,
+        logger: Logger,
+        online: OnlineQuality? = nil
+    ) {
         self.settings = settings
         self.store = store
         self.recommender = recommender
@@ -86,7 +100,10 @@ public final class PublisherService: Service, Sendable {
             let stopping = Task.isShuttingDownGracefully || Task.isCancelled
             let current = recommender.currentModel
             if current != model {
-                logger.info("serving model changed; republishing active users", metadata: ["model": "\(current.name)", "version": "\(current.version)"])
+                logger.info(
+                    "serving model changed; republishing active users",
+                    metadata: ["model": "\(current.name)", "version": "\(current.version)"]
+                )
                 model = current
                 scheduleAll()
             }
@@ -122,8 +139,10 @@ public final class PublisherService: Service, Sendable {
                 for (p, n) in stored { o[p] = max(o[p] ?? 0, n) }
             }
         } catch {
-            logger.error("cannot read stored offsets; events_through lists only partitions applied from now on",
-                         metadata: ["error": "\(error)"])
+            logger.error(
+                "cannot read stored offsets; events_through lists only partitions applied from now on",
+                metadata: ["error": "\(error)"]
+            )
         }
         do {
             let owed = try store.owedLists()
@@ -134,8 +153,10 @@ public final class PublisherService: Service, Sendable {
                 for o in owed { m.touched(user: o.user, external: o.external, lastEventMs: o.lastTimestampMs, now: now, immediately: true) }
             }
         } catch {
-            logger.error("cannot read owed lists; they are published when their users next have events",
-                         metadata: ["error": "\(error)"])
+            logger.error(
+                "cannot read owed lists; they are published when their users next have events",
+                metadata: ["error": "\(error)"]
+            )
         }
     }
 
@@ -232,30 +253,55 @@ public final class PublisherService: Service, Sendable {
         guard let recs = try ListBuilder(store: store, source: recommender, rules: settings.rules).list(user: d.user, explain: settings.explain)
         else { return nil }
         let value = try Self.message(user: d.external, recs, store: store, generatedAtMs: epochMilliseconds(), through: through)
-        let served = online == nil ? nil : ServedList(user: d.user, model: recs.model.name, version: recs.model.version,
-                                                      items: recs.items.map(\.item), throughSeq: throughSeq, publishedMs: 0)
+        let served =
+            online == nil
+            ? nil
+            : ServedList(
+                user: d.user,
+                model: recs.model.name,
+                version: recs.model.version,
+                items: recs.items.map(\.item),
+                throughSeq: throughSeq,
+                publishedMs: 0
+            )
         return PublisherStateMachine.Outgoing(due: d, key: Array(d.external.utf8), value: Array(value.utf8), served: served)
     }
 
     /// `list` as its message, items named by their external ids from `store`.
-    static func message(user: String, _ list: Recommendations, store: EventStore, generatedAtMs: Int64,
-                        through: [StreamPartition: Int64]) throws -> String {
+    static func message(
+        user: String,
+        _ list: Recommendations,
+        store: EventStore,
+        generatedAtMs: Int64,
+        through: [StreamPartition: Int64]
+    ) throws -> String {
         let listed = list.items.map(\.item)
         let explained = list.explanation?.items ?? []
         let names = try store.itemExternalIDs(for: listed + explained)
         var name: [Int32: String] = [:]
         for (item, n) in zip(listed + explained, names) { name[item] = n }
-        return message(user: user, items: zip(names, list.items.map(\.score)).map { ($0, $1) }, model: list.model,
-                       generatedAtMs: generatedAtMs, through: through,
-                       explanation: list.explanation?.json { name[$0] ?? String($0) })
+        return message(
+            user: user,
+            items: zip(names, list.items.map(\.score)).map { ($0, $1) },
+            model: list.model,
+            generatedAtMs: generatedAtMs,
+            through: through,
+            explanation: list.explanation?.json { name[$0] ?? String($0) }
+        )
     }
 
     /// `{"user","items":[{"item","score"}],"model","model_version","generated_at","events_through":{"topic/partition":offset}}`,
     /// plus `"explanation":{...}` when asked for (`Explanation.json`); `events_through` holds, for every
     /// input partition the store has offsets for, the offset of the last record applied before the list
     /// was computed.
-    static func message(user: String, items: [(String, Float)], model: ModelIdentity, generatedAtMs: Int64,
-                        through: [StreamPartition: Int64], explanation: String? = nil) -> String {
+    static func message(
+        user: String,
+        items: [(String, Float)],
+        model: ModelIdentity,
+        generatedAtMs: Int64,
+        through: [StreamPartition: Int64],
+        explanation: String? = nil
+    ) -> String {
         var s = "{\"user\":" + JSON.quoted(user) + ",\"items\":["
         s += items.map { "{\"item\":" + JSON.quoted($0.0) + ",\"score\":" + JSON.number($0.1) + "}" }.joined(separator: ",")
         s += "],\"model\":" + JSON.quoted(model.name) + ",\"model_version\":\(model.version)"

@@ -53,16 +53,26 @@ struct PublisherStateMachine: Sendable {
 
     /// New events for `user`: schedule a list `debounce` from the first touch, merging later ones.
     /// `republish`: no new events, the list is recomputed for another reason (a promotion).
-    mutating func touched(user: Int32, external: String, lastEventMs: Int64, now: Int64, immediately: Bool = false,
-                          republish: Bool = false) {
+    mutating func touched(
+        user: Int32,
+        external: String,
+        lastEventMs: Int64,
+        now: Int64,
+        immediately: Bool = false,
+        republish: Bool = false
+    ) {
         if var p = pending[user] {
             p.lastEventMs = max(p.lastEventMs, lastEventMs)
             if immediately { p.dueAt = min(p.dueAt, now) }
             p.fromEvents = p.fromEvents || !republish
             pending[user] = p
         } else {
-            pending[user] = Pending(external: external, dueAt: immediately ? now : now + debounceMs, lastEventMs: lastEventMs,
-                                    fromEvents: !republish)
+            pending[user] = Pending(
+                external: external,
+                dueAt: immediately ? now : now + debounceMs,
+                lastEventMs: lastEventMs,
+                fromEvents: !republish
+            )
         }
         // A fresh list will be computed: an older failed one need not be re-sent.
         retries[user] = nil

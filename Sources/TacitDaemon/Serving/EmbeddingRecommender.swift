@@ -45,8 +45,14 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
 
     /// Loads the newest promoted snapshot of `model` from the store, if any, so a restarted
     /// daemon serves it before the first fine-tune.
-    public init(model: String, store: EventStore, foldInWeight: Double, cacheCapacity: Int, trend: Bool = false,
-                lift: HesitationLift? = nil) throws {
+    public init(
+        model: String,
+        store: EventStore,
+        foldInWeight: Double,
+        cacheCapacity: Int,
+        trend: Bool = false,
+        lift: HesitationLift? = nil
+    ) throws {
         modelName = model
         self.lift = lift
         self.trend = trend ? try ItemTrend(store: store) : nil
@@ -100,7 +106,8 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
                 return try fallback.recommend(user: user, k: k, excluding: excluded)
             }
             let items = FoldIn.topK(scores: scores, k: k, excluded: excluded)
-            let explanation = explain
+            let explanation =
+                explain
                 ? Self.explainSequence(sequence, history: history, scores: scores, adjust: adjust, listed: items, excluded: excluded) : nil
             return Recommendations(items: items, model: model.identity, explanation: explanation)
         }
@@ -122,8 +129,11 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
         let items = FoldIn.topK(scores: scores, k: k, excluded: excluded)
         guard explain else { return Recommendations(items: items, model: model.identity) }
         let taken = try positives ?? Self.positives(try store.sequence(user: user))
-        return Recommendations(items: items, model: model.identity,
-                               explanation: Self.explainEmbedding(model, user: user, positives: taken, listed: items))
+        return Recommendations(
+            items: items,
+            model: model.identity,
+            explanation: Self.explainEmbedding(model, user: user, positives: taken, listed: items)
+        )
     }
 
     /// What turns `model`'s scores into served scores: its `TrendPrior` over the current trend, if it has one.
@@ -184,21 +194,36 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
     /// A sequential model's list (`listed`, from `scores` of `history`) explained by counterfactual: the newest
     /// negatives it read, and the history without its negative events scored again; the items in that list
     /// and not in the served one are what the negatives pushed down.
-    static func explainSequence(_ sequence: SequenceScorer, history: [Interaction], scores: [Float],
-                                adjust: ([Float]) -> [Float] = { $0 }, listed: [ScoredItem], excluded: Set<Int32>) -> Explanation {
+    static func explainSequence(
+        _ sequence: SequenceScorer,
+        history: [Interaction],
+        scores: [Float],
+        adjust: ([Float]) -> [Float] = { $0 },
+        listed: [ScoredItem],
+        excluded: Set<Int32>
+    ) -> Explanation {
         let isNegative = { (e: Interaction) in FeedbackKind(rawValue: Int(e.behavior)).map { !$0.isPositive } ?? false }
         var explanation = Explanation()
         explanation.negatives = history.filter(isNegative).suffix(Explanation.limit).reversed().map {
-            Explanation.Negative(item: $0.item, feedback: FeedbackKind(rawValue: Int($0.behavior)) ?? .implicitNegative,
-                                 timestampMs: $0.timestamp * 1000)
+            Explanation.Negative(
+                item: $0.item,
+                feedback: FeedbackKind(rawValue: Int($0.behavior)) ?? .implicitNegative,
+                timestampMs: $0.timestamp * 1000
+            )
         }
         guard !explanation.negatives.isEmpty, let without = sequence.scores(history: history.filter { !isNegative($0) }).map(adjust)
         else { return explanation }
         let shown = Set(listed.map(\.item))
         let counterfactual = FoldIn.topK(scores: without, k: listed.count, excluded: excluded)
         for (rank, s) in counterfactual.enumerated() where !shown.contains(s.item) {
-            explanation.pushedDown.append(Explanation.PushedDown(item: s.item, rankWithout: rank + 1, scoreWithout: s.score,
-                                                                 score: scores[Int(s.item)]))
+            explanation.pushedDown.append(
+                Explanation.PushedDown(
+                    item: s.item,
+                    rankWithout: rank + 1,
+                    scoreWithout: s.score,
+                    score: scores[Int(s.item)]
+                )
+            )
         }
         return explanation
     }

@@ -57,26 +57,38 @@ public struct Explanation: Sendable, Equatable {
     func json(name: (Int32) -> String) -> String {
         var parts: [String] = []
         if !hesitation.isEmpty {
-            parts.append("\"hesitation\":[" + hesitation.map {
-                "{\"item\":" + JSON.quoted(name($0.item)) + ",\"conversion_probability\":" + JSON.number($0.probability) + "}"
-            }.joined(separator: ",") + "]")
+            parts.append(
+                "\"hesitation\":["
+                    + hesitation.map {
+                        "{\"item\":" + JSON.quoted(name($0.item)) + ",\"conversion_probability\":" + JSON.number($0.probability) + "}"
+                    }.joined(separator: ",") + "]"
+            )
         }
         if !because.isEmpty {
-            parts.append("\"because\":[" + because.map {
-                "{\"item\":" + JSON.quoted(name($0.item)) + ",\"because\":" + JSON.quoted(name($0.because)) + "}"
-            }.joined(separator: ",") + "]")
+            parts.append(
+                "\"because\":["
+                    + because.map {
+                        "{\"item\":" + JSON.quoted(name($0.item)) + ",\"because\":" + JSON.quoted(name($0.because)) + "}"
+                    }.joined(separator: ",") + "]"
+            )
         }
         if !negatives.isEmpty {
-            parts.append("\"negatives\":[" + negatives.map {
-                "{\"item\":" + JSON.quoted(name($0.item)) + ",\"feedback\":" + JSON.quoted($0.feedback.wireName)
-                    + ",\"ts\":" + JSON.quoted(JSON.rfc3339(ms: $0.timestampMs)) + "}"
-            }.joined(separator: ",") + "]")
+            parts.append(
+                "\"negatives\":["
+                    + negatives.map {
+                        "{\"item\":" + JSON.quoted(name($0.item)) + ",\"feedback\":" + JSON.quoted($0.feedback.wireName)
+                            + ",\"ts\":" + JSON.quoted(JSON.rfc3339(ms: $0.timestampMs)) + "}"
+                    }.joined(separator: ",") + "]"
+            )
         }
         if !pushedDown.isEmpty {
-            parts.append("\"pushed_down\":[" + pushedDown.map {
-                "{\"item\":" + JSON.quoted(name($0.item)) + ",\"rank_without_negatives\":\($0.rankWithout)"
-                    + ",\"score_without_negatives\":" + JSON.number($0.scoreWithout) + ",\"score\":" + JSON.number($0.score) + "}"
-            }.joined(separator: ",") + "]")
+            parts.append(
+                "\"pushed_down\":["
+                    + pushedDown.map {
+                        "{\"item\":" + JSON.quoted(name($0.item)) + ",\"rank_without_negatives\":\($0.rankWithout)"
+                            + ",\"score_without_negatives\":" + JSON.number($0.scoreWithout) + ",\"score\":" + JSON.number($0.score) + "}"
+                    }.joined(separator: ",") + "]"
+            )
         }
         return "{" + parts.joined(separator: ",") + "}"
     }

@@ -55,8 +55,17 @@ enum FoldIn {
         m.items.withUnsafeBufferPointer { items in
             u.withUnsafeBufferPointer { x in
                 scores.withUnsafeMutableBufferPointer { y in
-                    BLAS.gemv(trans: false, m: m.itemCount, n: m.dim, alpha: 1, a: items.baseAddress!, lda: m.dim,
-                              x: x.baseAddress!, beta: 0, y: y.baseAddress!)
+                    BLAS.gemv(
+                        trans: false,
+                        m: m.itemCount,
+                        n: m.dim,
+                        alpha: 1,
+                        a: items.baseAddress!,
+                        lda: m.dim,
+                        x: x.baseAddress!,
+                        beta: 0,
+                        y: y.baseAddress!
+                    )
                 }
             }
         }

@@ -69,8 +69,10 @@ struct TrendCounts: Sendable {
         var held = Set<Int64>()
         for (u, items) in heldOut.enumerated() { for i in items { held.insert(Int64(u) << 32 | Int64(i)) } }
         let events = try store.positiveEvents(newest: horizon)
-        return TrendCounts(events: events.lazy.filter { !held.contains(Int64($0.user) << 32 | Int64($0.item)) }.map(\.item),
-                           itemCount: itemCount)
+        return TrendCounts(
+            events: events.lazy.filter { !held.contains(Int64($0.user) << 32 | Int64($0.item)) }.map(\.item),
+            itemCount: itemCount
+        )
     }
 
     static func standardized(_ v: [Float]) -> [Float] {
@@ -119,7 +121,8 @@ public struct TrendPrior: Sendable, Equatable, CustomStringConvertible {
     /// The prior kept in a snapshot's metrics; nil when it has none (older snapshots, or the trend off).
     init?(metrics: [String: Double]) {
         guard let h = metrics[Self.halfLifeKey], let w = metrics[Self.weightKey], w > 0,
-              let index = TrendCounts.halfLives.firstIndex(of: h) else { return nil }
+            let index = TrendCounts.halfLives.firstIndex(of: h)
+        else { return nil }
         self.init(halfLife: index, weight: Float(w))
     }
 

@@ -47,19 +47,25 @@ public enum ListScoring {
 
     /// Scores `list` (best first), made when the user had `before` interactions (item, behavior),
     /// against the events that followed it.
-    public static func score(list: [Int32], target: Target, before: [(item: Int32, behavior: String)],
-                             next: [NextEvent]) -> Outcome {
-        let seen: Set<Int32> = switch target {
-        case .any: Set(before.map(\.item))
-        case .behavior(let b): Set(before.lazy.filter { $0.behavior == b }.map(\.item))
-        }
+    public static func score(
+        list: [Int32],
+        target: Target,
+        before: [(item: Int32, behavior: String)],
+        next: [NextEvent]
+    ) -> Outcome {
+        let seen: Set<Int32> =
+            switch target {
+            case .any: Set(before.map(\.item))
+            case .behavior(let b): Set(before.lazy.filter { $0.behavior == b }.map(\.item))
+            }
         var relevant = Set<Int32>(), negative = Set<Int32>()
         for e in next {
             guard let feedback = e.feedback else { continue }
-            let taken = switch target {
-            case .any: feedback.isPositive
-            case .behavior(let b): e.behavior == b
-            }
+            let taken =
+                switch target {
+                case .any: feedback.isPositive
+                case .behavior(let b): e.behavior == b
+                }
             if taken, !seen.contains(e.item) { relevant.insert(e.item) }
             if feedback == .implicitNegative || feedback == .explicitNegative { negative.insert(e.item) }
         }

@@ -29,8 +29,11 @@ public final class OnlineQuality: Sendable {
             let target = self.target
             try store.recordDelivered(lists) { followUp in
                 let outcome = ListScoring.score(
-                    list: followUp.list.items, target: target, before: followUp.before,
-                    next: followUp.next.map { ListScoring.NextEvent(item: $0.item, behavior: $0.behavior, feedback: $0.feedback) })
+                    list: followUp.list.items,
+                    target: target,
+                    before: followUp.before,
+                    next: followUp.next.map { ListScoring.NextEvent(item: $0.item, behavior: $0.behavior, feedback: $0.feedback) }
+                )
                 return (outcome.hit, outcome.negShare)
             }
             try updateGauges()

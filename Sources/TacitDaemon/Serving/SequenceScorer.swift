@@ -16,12 +16,20 @@ import TacitStore
 final class SequenceScorer: Sendable {
     /// Stored feedback as the daemon reads it for every sequential model: one behavior per feedback
     /// kind (`FeedbackKind.rawValue`), so `feedback(of:)` gives the kind back.
-    static let feedbackTaxonomy = BehaviorTaxonomy(behaviors: FeedbackKind.allCases.map { "\($0)" }, target: "explicitPositive",
-                                                   positive: ["explicitPositive"], passiveNegative: ["implicitNegative"],
-                                                   explicitNegative: ["explicitNegative"])
+    static let feedbackTaxonomy = BehaviorTaxonomy(
+        behaviors: FeedbackKind.allCases.map { "\($0)" },
+        target: "explicitPositive",
+        positive: ["explicitPositive"],
+        passiveNegative: ["implicitNegative"],
+        explicitNegative: ["explicitNegative"]
+    )
     /// SASRec's and SINE's two kinds: positives and skips (any negative feedback).
-    static let positivesAndSkips = BehaviorTaxonomy(behaviors: ["positive", "skip"], target: "positive", positive: ["positive"],
-                                                    passiveNegative: ["skip"])
+    static let positivesAndSkips = BehaviorTaxonomy(
+        behaviors: ["positive", "skip"],
+        target: "positive",
+        positive: ["positive"],
+        passiveNegative: ["skip"]
+    )
 
     /// The taxonomy `model` reads: EmoRec the four kinds, the others positives and skips.
     static func taxonomy(for model: String) -> BehaviorTaxonomy { model == "emorec" ? feedbackTaxonomy : positivesAndSkips }
@@ -50,7 +58,9 @@ final class SequenceScorer: Sendable {
         modelName = trained.name
         itemCount = trained.itemCount
         self.architecture = architecture
-        tensors = trained.parameters.enumerated().map { SnapshotTensor(name: "network.\($0.offset)", shape: $0.element.shape, values: $0.element.value) }
+        tensors = trained.parameters.enumerated().map {
+            SnapshotTensor(name: "network.\($0.offset)", shape: $0.element.shape, values: $0.element.value)
+        }
         model = Mutex(trained)
     }
 
@@ -76,27 +86,51 @@ final class SequenceScorer: Sendable {
     /// `emorec`: with `train`, the full model to fine-tune; without, the serving form (graph tables of
     /// `servedUsers` users) to restore a snapshot into. `windowStride` shapes SASRec's and SINE's
     /// training windows only.
-    static func build(_ name: String, itemCount: Int, architecture a: [String: String], seed: UInt64,
-                      train: TrainingSet? = nil, learningRate: Float = 1e-3, batchSize: Int = 64,
-                      windowStride: Int? = nil, servedUsers: Int = 0) -> (any SequenceRecommender)? {
+    static func build(
+        _ name: String,
+        itemCount: Int,
+        architecture a: [String: String],
+        seed: UInt64,
+        train: TrainingSet? = nil,
+        learningRate: Float = 1e-3,
+        batchSize: Int = 64,
+        windowStride: Int? = nil,
+        servedUsers: Int = 0
+    ) -> (any SequenceRecommender)? {
         func int(_ k: String) -> Int? { a["arch.\(k)"].flatMap { Int($0) } }
         func float(_ k: String) -> Float? { a["arch.\(k)"].flatMap { Float($0) } }
         guard let dim = int("dim"), let heads = int("heads"), let blocks = int("blocks"), let inner = int("inner"),
-              let maxLength = int("max_length"), let dropout = float("dropout"), dim > 0, heads > 0, dim % heads == 0
+            let maxLength = int("max_length"), let dropout = float("dropout"), dim > 0, heads > 0, dim % heads == 0
         else { return nil }
-        let transformer = TransformerEncoder.Settings(dim: dim, heads: heads, blocks: blocks, innerSize: inner, dropout: dropout,
-                                                      maxLength: maxLength)
+        let transformer = TransformerEncoder.Settings(
+            dim: dim,
+            heads: heads,
+            blocks: blocks,
+            innerSize: inner,
+            dropout: dropout,
+            maxLength: maxLength
+        )
         let data = train ?? TrainingSet(userCount: 0, itemCount: itemCount, taxonomy: taxonomy(for: name), interactions: [])
         switch name {
         case "sasrec":
             guard let loss = a["arch.loss"].flatMap(SASRec.Loss.init(rawValue:)) else { return nil }
-            return SASRec(train: data, settings: .init(transformer: transformer, loss: loss, skipNegatives: a["arch.skip_negatives"] == "true",
-                                                       learningRate: learningRate, batchSize: batchSize,
-                                                       windowStride: windowStride, seed: seed))
+            return SASRec(
+                train: data,
+                settings: .init(
+                    transformer: transformer,
+                    loss: loss,
+                    skipNegatives: a["arch.skip_negatives"] == "true",
+                    learningRate: learningRate,
+                    batchSize: batchSize,
+                    windowStride: windowStride,
+                    seed: seed
+                )
+            )
         case "sine":
             var s = SINE.Settings()
             guard let k = int("prototypes"), let ablation = a["arch.ablation"].flatMap(SINE.Ablation.init(rawValue:)),
-                  let beta1 = float("beta1") else { return nil }
+                let beta1 = float("beta1")
+            else { return nil }
             s.transformer = transformer
             s.prototypes = k
             s.ablation = ablation
@@ -109,8 +143,9 @@ final class SequenceScorer: Sendable {
             return SINE(train: data, settings: s)
         case "emorec":
             guard let variant = a["arch.variant"].flatMap(EmoRec.Variant.init(name:)), let layers = int("graph_layers"),
-                  let decay = float("decay_per_day"), let window = float("decay_window"),
-                  let loss = a["arch.loss"].flatMap(SASRec.Loss.init(rawValue:)) else { return nil }
+                let decay = float("decay_per_day"), let window = float("decay_window"),
+                let loss = a["arch.loss"].flatMap(SASRec.Loss.init(rawValue:))
+            else { return nil }
             var s = EmoRec.Settings()
             s.variant = variant
             s.dim = dim
@@ -125,9 +160,14 @@ final class SequenceScorer: Sendable {
             s.pairBatch = batchSize * maxLength
             s.seed = seed
             if let train { return EmoRec(train: train, settings: s) }
-            return EmoRecServing(itemCount: itemCount, userCount: servedUsers, dim: dim,
-                                 hawkes: variant.sequence ? s.hawkes : nil, polarityHead: variant.polarityHead,
-                                 taxonomy: feedbackTaxonomy)
+            return EmoRecServing(
+                itemCount: itemCount,
+                userCount: servedUsers,
+                dim: dim,
+                hawkes: variant.sequence ? s.hawkes : nil,
+                polarityHead: variant.polarityHead,
+                taxonomy: feedbackTaxonomy
+            )
         default:
             return nil
         }

@@ -19,7 +19,8 @@ public struct SystemdNotifier: Sendable {
     public init(environment: [String: String]) {
         socketPath = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
         if let usec = environment["WATCHDOG_USEC"].flatMap(UInt64.init), usec > 0,
-           environment["WATCHDOG_PID"].flatMap(Int32.init).map({ $0 == getpid() }) ?? true {
+            environment["WATCHDOG_PID"].flatMap(Int32.init).map({ $0 == getpid() }) ?? true
+        {
             watchdogInterval = .microseconds(Int64(usec))
         } else {
             watchdogInterval = nil
@@ -78,7 +79,7 @@ public struct SystemdNotifier: Sendable {
         addr.sun_family = sa_family_t(AF_UNIX)
         var bytes = Array(path.utf8)
         let abstract = bytes.first == UInt8(ascii: "@")
-        if abstract { bytes[0] = 0 }   // abstract namespace: leading NUL, not NUL-terminated
+        if abstract { bytes[0] = 0 }  // abstract namespace: leading NUL, not NUL-terminated
         let capacity = MemoryLayout.size(ofValue: addr.sun_path)
         guard bytes.count < capacity else { throw NotifyError(message: "socket path too long: \(path)") }
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in

@@ -9,8 +9,12 @@ public struct WatchdogService: Service {
     let status: @Sendable () -> String
     let logger: Logger
 
-    public init(notifier: SystemdNotifier, logger: Logger, isHealthy: @escaping @Sendable () -> Bool,
-                status: @escaping @Sendable () -> String) {
+    public init(
+        notifier: SystemdNotifier,
+        logger: Logger,
+        isHealthy: @escaping @Sendable () -> Bool,
+        status: @escaping @Sendable () -> String
+    ) {
         self.notifier = notifier
         self.isHealthy = isHealthy
         self.status = status

@@ -26,8 +26,14 @@ struct FineTuneSettings: Sendable {
     init(_ t: TacitConfiguration.Trainer, auxiliary: [String] = []) {
         model = t.model
         epochs = t.epochs
-        embedding = EmbeddingSettings(dim: t.dim, learningRate: Float(t.effectiveLearningRate), batchSize: t.batchSize, l2: Float(t.l2),
-                                      layers: t.layers, seed: UInt64(t.seed))
+        embedding = EmbeddingSettings(
+            dim: t.dim,
+            learningRate: Float(t.effectiveLearningRate),
+            batchSize: t.batchSize,
+            l2: Float(t.l2),
+            layers: t.layers,
+            seed: UInt64(t.seed)
+        )
         foldInWeight = Float(t.foldInWeight)
         evalUsers = t.evalUsers
         hnt = HNT.Settings()
@@ -39,18 +45,22 @@ struct FineTuneSettings: Sendable {
             do { try hnt.apply(ablation: t.effectiveAblation) } catch { preconditionFailure("\(error)") }
         }
         self.auxiliary = auxiliary
-        architecture = ["arch.dim": "\(t.dim)", "arch.heads": "\(t.heads)", "arch.blocks": "\(t.blocks)",
-                        "arch.inner": "\(t.model == "sine" ? t.dim : 4 * t.dim)", "arch.max_length": "\(t.maxLength)",
-                        "arch.dropout": "\(t.dropout)", "arch.loss": t.loss, "arch.skip_negatives": "false",
-                        "arch.prototypes": "\(t.prototypes)", "arch.ablation": t.model == "sine" ? t.effectiveAblation : "full",
-                        "arch.beta_attention": "true", "arch.beta1": "\(SINE.Settings().beta1)"]
+        architecture = [
+            "arch.dim": "\(t.dim)", "arch.heads": "\(t.heads)", "arch.blocks": "\(t.blocks)",
+            "arch.inner": "\(t.model == "sine" ? t.dim : 4 * t.dim)", "arch.max_length": "\(t.maxLength)",
+            "arch.dropout": "\(t.dropout)", "arch.loss": t.loss, "arch.skip_negatives": "false",
+            "arch.prototypes": "\(t.prototypes)", "arch.ablation": t.model == "sine" ? t.effectiveAblation : "full",
+            "arch.beta_attention": "true", "arch.beta1": "\(SINE.Settings().beta1)",
+        ]
         if t.model == "emorec" {
-            architecture.merge(["arch.variant": EmoRec.Variant(name: t.variant)?.rawValue ?? t.variant, "arch.graph_layers": "2",
-                                // Recommend what the user will like: skips and dislikes are not targets here
-                                // (they still shape the graph, the sequence and the polarity head).
-                                "arch.bpr_positives": EmoRec.Positives.positive.rawValue,
-                                "arch.decay_per_day": "\(HawkesEncoder.Settings().decayPerDay)",
-                                "arch.decay_window": "\(HawkesEncoder.Settings().window)"]) { $1 }
+            architecture.merge([
+                "arch.variant": EmoRec.Variant(name: t.variant)?.rawValue ?? t.variant, "arch.graph_layers": "2",
+                // Recommend what the user will like: skips and dislikes are not targets here
+                // (they still shape the graph, the sequence and the polarity head).
+                "arch.bpr_positives": EmoRec.Positives.positive.rawValue,
+                "arch.decay_per_day": "\(HawkesEncoder.Settings().decayPerDay)",
+                "arch.decay_window": "\(HawkesEncoder.Settings().window)",
+            ]) { $1 }
         }
         sequencesPerStep = t.sequencesPerStep
         windowStride = t.windowStride > 0 ? t.windowStride : nil
@@ -64,8 +74,14 @@ enum FineTuner {
     /// are copied for users and items it knows; rows for new users/items keep their fresh seeded
     /// Xavier initialization), and trains `epochs` epochs. `round` varies the training seed.
     /// `shouldStop` is polled between epochs: when it holds, training is abandoned (nil).
-    static func train(_ data: TrainingData, previous: ServingEmbeddings?, settings: FineTuneSettings,
-                      round: UInt64, createdMs: Int64, shouldStop: () -> Bool = { false }) -> ServingEmbeddings? {
+    static func train(
+        _ data: TrainingData,
+        previous: ServingEmbeddings?,
+        settings: FineTuneSettings,
+        round: UInt64,
+        createdMs: Int64,
+        shouldStop: () -> Bool = { false }
+    ) -> ServingEmbeddings? {
         if settings.isSequential {
             return trainSequential(data, previous: previous, settings: settings, round: round, createdMs: createdMs, shouldStop: shouldStop)
         }
@@ -118,10 +134,22 @@ enum FineTuner {
         } else {
             (users, items, degree) = (userTable.value, itemTable.value, [])
         }
-        return ServingEmbeddings(model: settings.model, version: 0, dim: d, userCount: data.userCount, itemCount: data.itemCount,
-                                 userBase: userTable.value, itemBase: itemTable.value, users: users, items: items,
-                                 itemDegree: degree, eventsThroughSeq: data.throughSeq, metrics: [:], createdMs: createdMs,
-                                 conversion: conversion)
+        return ServingEmbeddings(
+            model: settings.model,
+            version: 0,
+            dim: d,
+            userCount: data.userCount,
+            itemCount: data.itemCount,
+            userBase: userTable.value,
+            itemBase: itemTable.value,
+            users: users,
+            items: items,
+            itemDegree: degree,
+            eventsThroughSeq: data.throughSeq,
+            metrics: [:],
+            createdMs: createdMs,
+            conversion: conversion
+        )
     }
 
     /// `sasrec`, `sine`: trained on every user's sequence of positives and skips, warm-started from the
@@ -129,21 +157,36 @@ enum FineTuner {
     /// when only the catalogue grew). `emorec`: on the four feedback kinds; its graph is rebuilt and
     /// retrained from the current store each time (its node set changes), its Hawkes Transformer and
     /// polarity head warm-start the same way; it serves as `EmoRecServing`.
-    static func trainSequential(_ data: TrainingData, previous: ServingEmbeddings?, settings: FineTuneSettings, round: UInt64,
-                                createdMs: Int64, shouldStop: () -> Bool) -> ServingEmbeddings? {
+    static func trainSequential(
+        _ data: TrainingData,
+        previous: ServingEmbeddings?,
+        settings: FineTuneSettings,
+        round: UInt64,
+        createdMs: Int64,
+        shouldStop: () -> Bool
+    ) -> ServingEmbeddings? {
         let set = data.sequenceSet(for: settings.model)
         let seed = settings.embedding.seed &+ round
-        guard let model = SequenceScorer.build(settings.model, itemCount: data.itemCount, architecture: settings.architecture,
-                                               seed: seed, train: set, learningRate: settings.embedding.learningRate,
-                                               batchSize: settings.sequencesPerStep, windowStride: settings.windowStride)
+        guard
+            let model = SequenceScorer.build(
+                settings.model,
+                itemCount: data.itemCount,
+                architecture: settings.architecture,
+                seed: seed,
+                train: set,
+                learningRate: settings.embedding.learningRate,
+                batchSize: settings.sequencesPerStep,
+                windowStride: settings.windowStride
+            )
         else { preconditionFailure("sequential architecture validated with the configuration: \(settings.architecture)") }
         if let old = previous?.sequence, previous?.model == settings.model, old.architecture == settings.architecture {
             // EmoRec's served tensors start with its two graph tables, which are not warm-started.
             let emorec = model as? EmoRec
             let warm = emorec?.sequenceParameters ?? model.parameters
             for (p, t) in zip(warm, old.tensors.dropFirst(emorec == nil ? 0 : 2)) {
-                if p.shape == t.shape { p.value = t.values }
-                else if p.shape.count == 2, t.shape.count == 2, p.shape[1] == t.shape[1], t.shape[0] <= p.shape[0] {
+                if p.shape == t.shape {
+                    p.value = t.values
+                } else if p.shape.count == 2, t.shape.count == 2, p.shape[1] == t.shape[1], t.shape[0] <= p.shape[0] {
                     // The catalogue grew: keep the known items' rows; new items and the padding row (the
                     // table's last) keep their fresh initialization.
                     let known = (t.shape[0] - 1) * t.shape[1]
@@ -161,9 +204,17 @@ enum FineTuner {
         let served: any SequenceRecommender = (model as? EmoRec)?.serving ?? model
         let items = Array(served.parameters[0].value.prefix(data.itemCount * d))
         let scorer = SequenceScorer(trained: served, architecture: settings.architecture)
-        return ServingEmbeddings(sequence: scorer, model: settings.model, version: 0, dim: d, userCount: data.userCount,
-                                 items: items,
-                                 eventsThroughSeq: data.throughSeq, metrics: [:], createdMs: createdMs)
+        return ServingEmbeddings(
+            sequence: scorer,
+            model: settings.model,
+            version: 0,
+            dim: d,
+            userCount: data.userCount,
+            items: items,
+            eventsThroughSeq: data.throughSeq,
+            metrics: [:],
+            createdMs: createdMs
+        )
     }
 
     private static func copyRows(_ source: [Float], rows: Int, dim: Int, into table: Tensor) {
@@ -176,8 +227,14 @@ enum FineTuner {
     /// blends (the trained row and a fold-in of the user's training items), or the sequential model's
     /// re-encoded history, plus each of `priors` over `trend` (one result per prior, in order; nil: the
     /// model alone). Users the model cannot place score 0.
-    static func evaluate(_ m: ServingEmbeddings, on data: TrainingData, users: [Int32], foldInWeight: Float,
-                         trend: TrendCounts? = nil, priors: [TrendPrior?] = [nil]) -> [[String: Double]] {
+    static func evaluate(
+        _ m: ServingEmbeddings,
+        on data: TrainingData,
+        users: [Int32],
+        foldInWeight: Float,
+        trend: TrendCounts? = nil,
+        priors: [TrendPrior?] = [nil]
+    ) -> [[String: Double]] {
         guard !users.isEmpty else { return priors.map { _ in ["hr@10": 0, "ndcg@10": 0, "users": 0] } }
         var priorByHalfLife: [Int: [Float]] = [:]
         for case let p? in priors where priorByHalfLife[p.halfLife] == nil {

@@ -33,25 +33,89 @@ public final class ServingEmbeddings: Sendable {
     /// explain lists (the hesitation networks themselves are not served).
     public let conversion: ConversionTable?
 
-    public convenience init(model: String, version: Int64, dim: Int, userCount: Int, itemCount: Int, userBase: [Float], itemBase: [Float],
-                users: [Float], items: [Float], itemDegree: [Float], eventsThroughSeq: Int64,
-                metrics: [String: Double], createdMs: Int64, conversion: ConversionTable? = nil) {
-        self.init(model: model, version: version, dim: dim, userCount: userCount, itemCount: itemCount, userBase: userBase,
-                  itemBase: itemBase, users: users, items: items, itemDegree: itemDegree,
-                  eventsThroughSeq: eventsThroughSeq, metrics: metrics, createdMs: createdMs, sequence: nil, conversion: conversion)
+    public convenience init(
+        model: String,
+        version: Int64,
+        dim: Int,
+        userCount: Int,
+        itemCount: Int,
+        userBase: [Float],
+        itemBase: [Float],
+        users: [Float],
+        items: [Float],
+        itemDegree: [Float],
+        eventsThroughSeq: Int64,
+        metrics: [String: Double],
+        createdMs: Int64,
+        conversion: ConversionTable? = nil
+    ) {
+        self.init(
+            model: model,
+            version: version,
+            dim: dim,
+            userCount: userCount,
+            itemCount: itemCount,
+            userBase: userBase,
+            itemBase: itemBase,
+            users: users,
+            items: items,
+            itemDegree: itemDegree,
+            eventsThroughSeq: eventsThroughSeq,
+            metrics: metrics,
+            createdMs: createdMs,
+            sequence: nil,
+            conversion: conversion
+        )
     }
 
     /// A sequential model: its network and item embeddings, no user tables.
-    convenience init(sequence: SequenceScorer, model: String, version: Int64, dim: Int, userCount: Int, items: [Float],
-                     eventsThroughSeq: Int64, metrics: [String: Double], createdMs: Int64) {
-        self.init(model: model, version: version, dim: dim, userCount: userCount, itemCount: sequence.itemCount, userBase: [],
-                  itemBase: items, users: [], items: items, itemDegree: [], eventsThroughSeq: eventsThroughSeq, metrics: metrics,
-                  createdMs: createdMs, sequence: sequence, conversion: nil)
+    convenience init(
+        sequence: SequenceScorer,
+        model: String,
+        version: Int64,
+        dim: Int,
+        userCount: Int,
+        items: [Float],
+        eventsThroughSeq: Int64,
+        metrics: [String: Double],
+        createdMs: Int64
+    ) {
+        self.init(
+            model: model,
+            version: version,
+            dim: dim,
+            userCount: userCount,
+            itemCount: sequence.itemCount,
+            userBase: [],
+            itemBase: items,
+            users: [],
+            items: items,
+            itemDegree: [],
+            eventsThroughSeq: eventsThroughSeq,
+            metrics: metrics,
+            createdMs: createdMs,
+            sequence: sequence,
+            conversion: nil
+        )
     }
 
-    private init(model: String, version: Int64, dim: Int, userCount: Int, itemCount: Int, userBase: [Float], itemBase: [Float],
-                 users: [Float], items: [Float], itemDegree: [Float], eventsThroughSeq: Int64,
-                 metrics: [String: Double], createdMs: Int64, sequence: SequenceScorer?, conversion: ConversionTable?) {
+    private init(
+        model: String,
+        version: Int64,
+        dim: Int,
+        userCount: Int,
+        itemCount: Int,
+        userBase: [Float],
+        itemBase: [Float],
+        users: [Float],
+        items: [Float],
+        itemDegree: [Float],
+        eventsThroughSeq: Int64,
+        metrics: [String: Double],
+        createdMs: Int64,
+        sequence: SequenceScorer?,
+        conversion: ConversionTable?
+    ) {
         precondition(sequence != nil || (userBase.count == userCount * dim && users.count == userCount * dim), "user table shape")
         precondition(itemBase.count == itemCount * dim && items.count == itemCount * dim, "item table shape")
         self.model = model
@@ -75,10 +139,23 @@ public final class ServingEmbeddings: Sendable {
 
     /// The same tables under another version and metrics.
     func with(version: Int64, metrics: [String: Double]? = nil) -> ServingEmbeddings {
-        ServingEmbeddings(model: model, version: version, dim: dim, userCount: userCount, itemCount: itemCount,
-                          userBase: userBase, itemBase: itemBase, users: users, items: items, itemDegree: itemDegree,
-                          eventsThroughSeq: eventsThroughSeq, metrics: metrics ?? self.metrics,
-                          createdMs: createdMs, sequence: sequence, conversion: conversion)
+        ServingEmbeddings(
+            model: model,
+            version: version,
+            dim: dim,
+            userCount: userCount,
+            itemCount: itemCount,
+            userBase: userBase,
+            itemBase: itemBase,
+            users: users,
+            items: items,
+            itemDegree: itemDegree,
+            eventsThroughSeq: eventsThroughSeq,
+            metrics: metrics ?? self.metrics,
+            createdMs: createdMs,
+            sequence: sequence,
+            conversion: conversion
+        )
     }
 
     // MARK: - Snapshots
@@ -95,41 +172,75 @@ public final class ServingEmbeddings: Sendable {
     /// The snapshot to persist (version assigned by the store).
     func snapshot(metadata: [String: String], promoted: Bool) -> ModelSnapshot {
         if let sequence {
-            return ModelSnapshot(model: model, createdMs: createdMs, metadata: metadata.merging(sequence.architecture) { $1 },
-                                 metrics: metrics, tensors: sequence.tensors, userCount: userCount, itemCount: itemCount,
-                                 eventsThroughSeq: eventsThroughSeq, promoted: promoted)
+            return ModelSnapshot(
+                model: model,
+                createdMs: createdMs,
+                metadata: metadata.merging(sequence.architecture) { $1 },
+                metrics: metrics,
+                tensors: sequence.tensors,
+                userCount: userCount,
+                itemCount: itemCount,
+                eventsThroughSeq: eventsThroughSeq,
+                promoted: promoted
+            )
         }
-        var tensors = [SnapshotTensor(name: TensorName.userBase, shape: [userCount, dim], values: userBase),
-                       SnapshotTensor(name: TensorName.itemBase, shape: [itemCount, dim], values: itemBase)]
+        var tensors = [
+            SnapshotTensor(name: TensorName.userBase, shape: [userCount, dim], values: userBase),
+            SnapshotTensor(name: TensorName.itemBase, shape: [itemCount, dim], values: itemBase),
+        ]
         if model != "bpr" {
-            tensors += [SnapshotTensor(name: TensorName.users, shape: [userCount, dim], values: users),
-                        SnapshotTensor(name: TensorName.items, shape: [itemCount, dim], values: items),
-                        SnapshotTensor(name: TensorName.itemDegree, shape: [itemCount], values: itemDegree)]
+            tensors += [
+                SnapshotTensor(name: TensorName.users, shape: [userCount, dim], values: users),
+                SnapshotTensor(name: TensorName.items, shape: [itemCount, dim], values: items),
+                SnapshotTensor(name: TensorName.itemDegree, shape: [itemCount], values: itemDegree),
+            ]
         }
         if let conversion, let pairs = conversion.tensors() {
-            tensors += [SnapshotTensor(name: TensorName.conversionUsers, shape: [pairs.users.count], values: pairs.users),
-                        SnapshotTensor(name: TensorName.conversionItems, shape: [pairs.items.count], values: pairs.items),
-                        SnapshotTensor(name: TensorName.conversionProbabilities, shape: [pairs.probabilities.count],
-                                       values: pairs.probabilities)]
+            tensors += [
+                SnapshotTensor(name: TensorName.conversionUsers, shape: [pairs.users.count], values: pairs.users),
+                SnapshotTensor(name: TensorName.conversionItems, shape: [pairs.items.count], values: pairs.items),
+                SnapshotTensor(
+                    name: TensorName.conversionProbabilities,
+                    shape: [pairs.probabilities.count],
+                    values: pairs.probabilities
+                ),
+            ]
         }
-        return ModelSnapshot(model: model, createdMs: createdMs, metadata: metadata, metrics: metrics, tensors: tensors,
-                             userCount: userCount, itemCount: itemCount, eventsThroughSeq: eventsThroughSeq, promoted: promoted)
+        return ModelSnapshot(
+            model: model,
+            createdMs: createdMs,
+            metadata: metadata,
+            metrics: metrics,
+            tensors: tensors,
+            userCount: userCount,
+            itemCount: itemCount,
+            eventsThroughSeq: eventsThroughSeq,
+            promoted: promoted
+        )
     }
 
     /// Rebuilds served embeddings from a stored snapshot; nil when tensors are missing or misshapen.
     public convenience init?(snapshot s: ModelSnapshot) {
         if s.tensors.contains(where: { $0.name.hasPrefix("network.") }) {
             guard let scorer = SequenceScorer(model: s.model, itemCount: s.itemCount, metadata: s.metadata, tensors: s.tensors),
-                  let table = s.tensors.first(where: { $0.name == "network.0" }), let dim = table.shape.last
+                let table = s.tensors.first(where: { $0.name == "network.0" }), let dim = table.shape.last
             else { return nil }
-            self.init(sequence: scorer, model: s.model, version: s.version, dim: dim, userCount: s.userCount,
-                      items: Array(table.values.prefix(s.itemCount * dim)), eventsThroughSeq: s.eventsThroughSeq,
-                      metrics: s.metrics, createdMs: s.createdMs)
+            self.init(
+                sequence: scorer,
+                model: s.model,
+                version: s.version,
+                dim: dim,
+                userCount: s.userCount,
+                items: Array(table.values.prefix(s.itemCount * dim)),
+                eventsThroughSeq: s.eventsThroughSeq,
+                metrics: s.metrics,
+                createdMs: s.createdMs
+            )
             return
         }
         func tensor(_ name: String) -> SnapshotTensor? { s.tensors.first { $0.name == name } }
         guard let ub = tensor(TensorName.userBase), let ib = tensor(TensorName.itemBase), ub.shape.count == 2,
-              ib.shape.count == 2, ub.shape[1] == ib.shape[1], ub.shape[0] == s.userCount, ib.shape[0] == s.itemCount
+            ib.shape.count == 2, ub.shape[1] == ib.shape[1], ub.shape[0] == s.userCount, ib.shape[0] == s.itemCount
         else { return nil }
         let dim = ub.shape[1]
         let uf = tensor(TensorName.users)?.values ?? ub.values
@@ -138,14 +249,33 @@ public final class ServingEmbeddings: Sendable {
         guard uf.count == ub.values.count, itf.count == ib.values.count, deg.isEmpty || deg.count == s.itemCount else { return nil }
         var conversion: ConversionTable?
         if let cu = tensor(TensorName.conversionUsers), let ci = tensor(TensorName.conversionItems),
-           let cp = tensor(TensorName.conversionProbabilities) {
+            let cp = tensor(TensorName.conversionProbabilities)
+        {
             // A table that does not fit only costs the explanation, never the model.
-            conversion = ConversionTable(userCount: s.userCount, itemCount: s.itemCount, users: cu.values, items: ci.values,
-                                         probabilities: cp.values)
+            conversion = ConversionTable(
+                userCount: s.userCount,
+                itemCount: s.itemCount,
+                users: cu.values,
+                items: ci.values,
+                probabilities: cp.values
+            )
         }
-        self.init(model: s.model, version: s.version, dim: dim, userCount: s.userCount, itemCount: s.itemCount,
-                  userBase: ub.values, itemBase: ib.values, users: uf, items: itf, itemDegree: deg,
-                  eventsThroughSeq: s.eventsThroughSeq, metrics: s.metrics, createdMs: s.createdMs, conversion: conversion)
+        self.init(
+            model: s.model,
+            version: s.version,
+            dim: dim,
+            userCount: s.userCount,
+            itemCount: s.itemCount,
+            userBase: ub.values,
+            itemBase: ib.values,
+            users: uf,
+            items: itf,
+            itemDegree: deg,
+            eventsThroughSeq: s.eventsThroughSeq,
+            metrics: s.metrics,
+            createdMs: s.createdMs,
+            conversion: conversion
+        )
     }
 }
 

@@ -58,9 +58,15 @@ public final class TrainerService: Service, IngestObserver {
     private let stopping = Atomic<Bool>(false)
 
     /// `auxiliaryBehaviors`: the event types HNT learns from besides the target (`taxonomy.auxiliary`).
-    init(configuration: TacitConfiguration.Trainer, auxiliaryBehaviors: [String] = EventTaxonomy().auxiliary,
-         store: EventStore, recommender: EmbeddingRecommender, metrics: DaemonMetrics?, logger: Logger,
-         candidateHook: (@Sendable (ServingEmbeddings) -> ServingEmbeddings)? = nil) {
+    init(
+        configuration: TacitConfiguration.Trainer,
+        auxiliaryBehaviors: [String] = EventTaxonomy().auxiliary,
+        store: EventStore,
+        recommender: EmbeddingRecommender,
+        metrics: DaemonMetrics?,
+        logger: Logger,
+        candidateHook: (@Sendable (ServingEmbeddings) -> ServingEmbeddings)? = nil
+    ) {
         trainer = configuration
         settings = FineTuneSettings(configuration, auxiliary: auxiliaryBehaviors)
         self.store = store
@@ -71,10 +77,23 @@ public final class TrainerService: Service, IngestObserver {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    public convenience init(configuration: TacitConfiguration.Trainer, auxiliaryBehaviors: [String] = EventTaxonomy().auxiliary,
-                            store: EventStore, recommender: EmbeddingRecommender, metrics: DaemonMetrics?, logger: Logger) {
-        self.init(configuration: configuration, auxiliaryBehaviors: auxiliaryBehaviors, store: store, recommender: recommender,
-                  metrics: metrics, logger: logger, candidateHook: nil)
+    public convenience init(
+        configuration: TacitConfiguration.Trainer,
+        auxiliaryBehaviors: [String] = EventTaxonomy().auxiliary,
+        store: EventStore,
+        recommender: EmbeddingRecommender,
+        metrics: DaemonMetrics?,
+        logger: Logger
+    ) {
+        self.init(
+            configuration: configuration,
+            auxiliaryBehaviors: auxiliaryBehaviors,
+            store: store,
+            recommender: recommender,
+            metrics: metrics,
+            logger: logger,
+            candidateHook: nil
+        )
     }
 
     // MARK: - Triggers
@@ -146,8 +165,11 @@ public final class TrainerService: Service, IngestObserver {
         try running.withLock { lastTrainedSeq in
             let clock = ContinuousClock(), start = clock.now
             let current = recommender.model
-            let data = try TrainingData.load(store: store, holdoutFraction: trainer.holdoutFraction,
-                                             unseenAfter: current?.eventsThroughSeq)
+            let data = try TrainingData.load(
+                store: store,
+                holdoutFraction: trainer.holdoutFraction,
+                unseenAfter: current?.eventsThroughSeq
+            )
             let seen = max(lastTrainedSeq, current?.eventsThroughSeq ?? 0)
             guard data.throughSeq > seen else { return FineTuneReport(outcome: .skipped(reason: "no new events")) }
             guard data.activeUsers >= trainer.minUsers, data.itemCount >= 2 else {
@@ -157,8 +179,14 @@ public final class TrainerService: Service, IngestObserver {
             let round = UInt64(bitPattern: current?.version ?? 0)
             /// The round's training (warm start, seed, epochs) on `data`; nil when shutdown stopped it.
             func train(_ data: TrainingData) -> ServingEmbeddings? {
-                FineTuner.train(data, previous: current, settings: settings, round: round, createdMs: epochMilliseconds(),
-                                shouldStop: { stopping.load(ordering: .relaxed) })
+                FineTuner.train(
+                    data,
+                    previous: current,
+                    settings: settings,
+                    round: round,
+                    createdMs: epochMilliseconds(),
+                    shouldStop: { stopping.load(ordering: .relaxed) }
+                )
             }
             let shuttingDown = FineTuneReport(outcome: .skipped(reason: "shutting down"))
             guard var candidate = train(data) else {
@@ -177,9 +205,10 @@ public final class TrainerService: Service, IngestObserver {
             let best = tried.indices.max { (tried[$0]["ndcg@10"] ?? 0, -$0) < (tried[$1]["ndcg@10"] ?? 0, -$1) } ?? 0
             var cm = tried[best]
             if let prior = priors[best] { cm.merge(prior.metrics) { $1 } }
-            let sm = current.map {
-                FineTuner.evaluate($0, on: data, users: users, foldInWeight: settings.foldInWeight, trend: trend, priors: [$0.trendPrior])[0]
-            } ?? [:]
+            let sm =
+                current.map {
+                    FineTuner.evaluate($0, on: data, users: users, foldInWeight: settings.foldInWeight, trend: trend, priors: [$0.trendPrior])[0]
+                } ?? [:]
             metrics?.fineTuneMetric.set(cm["ndcg@10"] ?? 0)
             /// Records the whole run's duration (training, evaluation and any refit) and returns it.
             func finished() -> Double {
@@ -224,11 +253,14 @@ public final class TrainerService: Service, IngestObserver {
                 }
                 served = refit
             }
-            let eval = "full ranking on each user's newest positives unseen by the serving model, held out of the candidate"
+            let eval =
+                "full ranking on each user's newest positives unseen by the serving model, held out of the candidate"
                 + (trainer.refit ? "; served model retrained with them" : "")
-            let metadata = ["dim": "\(settings.embedding.dim)", "epochs": "\(settings.epochs)", "layers": "\(settings.embedding.layers)",
-                            "learning_rate": "\(settings.embedding.learningRate)", "seed": "\(settings.embedding.seed &+ round)",
-                            "warm_start_version": "\(current?.version ?? 0)", "eval": eval]
+            let metadata = [
+                "dim": "\(settings.embedding.dim)", "epochs": "\(settings.epochs)", "layers": "\(settings.embedding.layers)",
+                "learning_rate": "\(settings.embedding.learningRate)", "seed": "\(settings.embedding.seed &+ round)",
+                "warm_start_version": "\(current?.version ?? 0)", "eval": eval,
+            ]
             let withMetrics = served.with(version: 0, metrics: cm)
             let saved = try store.saveSnapshot(withMetrics.snapshot(metadata: metadata, promoted: false))
             try store.setPromoted(version: saved.version, true)
@@ -236,8 +268,10 @@ public final class TrainerService: Service, IngestObserver {
             let seconds = finished()
             meta["seconds"] = "\(seconds)"
             meta["refit"] = "\(trainer.refit)"
-            logger.info("fine-tune promoted version \(saved.version)\(current != nil && users.isEmpty ? " (no held-out items to compare on)" : "")",
-                        metadata: meta)
+            logger.info(
+                "fine-tune promoted version \(saved.version)\(current != nil && users.isEmpty ? " (no held-out items to compare on)" : "")",
+                metadata: meta
+            )
             return FineTuneReport(outcome: .promoted(version: saved.version), candidate: cm, current: sm, seconds: seconds)
         }
     }

@@ -55,13 +55,19 @@ struct TrainingData: Sendable {
             var feedback: [(event: Interaction, seq: Int64, timestampMs: Int64)] = []
             for e in try store.sequence(user: Int32(u)) where e.seq <= through && e.item < Int32(counts.items) {
                 guard let event = SequenceScorer.interaction(e, user: Int32(u)), let raw = e.feedback,
-                      let kind = FeedbackKind(rawValue: raw) else { continue }
+                    let kind = FeedbackKind(rawValue: raw)
+                else { continue }
                 feedback.append((event, e.seq, e.timestampMs))
                 if kind.isPositive {
                     var behaviors = latest[e.item]?.behaviors ?? []
                     if !behaviors.contains(e.behavior) { behaviors.append(e.behavior) }
-                    latest[e.item] = Positive(item: e.item, seq: e.seq, firstSeq: latest[e.item]?.firstSeq ?? e.seq,
-                                              timestampMs: e.timestampMs, behaviors: behaviors)
+                    latest[e.item] = Positive(
+                        item: e.item,
+                        seq: e.seq,
+                        firstSeq: latest[e.item]?.firstSeq ?? e.seq,
+                        timestampMs: e.timestampMs,
+                        behaviors: behaviors
+                    )
                     disliked.remove(e.item)
                 } else if kind == .explicitNegative {
                     // A later dislike cancels an earlier positive.
@@ -88,13 +94,22 @@ struct TrainingData: Sendable {
                 // positive event) and never shows a held-out item.
                 let heldItems = Set(held[u].map(\.item))
                 let cut = held[u].map { ($0.timestampMs, $0.seq) }.min { $0 < $1 }
-                sequences.append(feedback.filter { f in
-                    !heldItems.contains(f.event.item) && cut.map { (f.timestampMs, f.seq) < $0 } ?? true
-                }.map(\.event))
+                sequences.append(
+                    feedback.filter { f in
+                        !heldItems.contains(f.event.item) && cut.map { (f.timestampMs, f.seq) < $0 } ?? true
+                    }.map(\.event)
+                )
             }
         }
-        return TrainingData(userCount: counts.users, itemCount: counts.items, throughSeq: through, train: train, heldOut: held,
-                            sequences: sequences, fullSequences: full)
+        return TrainingData(
+            userCount: counts.users,
+            itemCount: counts.items,
+            throughSeq: through,
+            train: train,
+            heldOut: held,
+            sequences: sequences,
+            fullSequences: full
+        )
     }
 
     /// The same data with every held-out item back in training, in time order: what a promoted
@@ -102,8 +117,15 @@ struct TrainingData: Sendable {
     func withHeldOutInTraining() -> TrainingData {
         // The held-out slice is the newest suffix of the time-ordered positives.
         let merged = zip(train, heldOut).map { $0 + $1 }
-        return TrainingData(userCount: userCount, itemCount: itemCount, throughSeq: throughSeq, train: merged,
-                            heldOut: Array(repeating: [], count: userCount), sequences: fullSequences, fullSequences: fullSequences)
+        return TrainingData(
+            userCount: userCount,
+            itemCount: itemCount,
+            throughSeq: throughSeq,
+            train: merged,
+            heldOut: Array(repeating: [], count: userCount),
+            sequences: fullSequences,
+            fullSequences: fullSequences
+        )
     }
 
     /// The learning core's training set: each of `auxiliary` is a behavior of its own (HNT) and
@@ -129,8 +151,12 @@ struct TrainingData: Sendable {
     /// The sequential models' training set: every user's `sequences`, as `model` reads them (EmoRec the
     /// four feedback kinds, SASRec and SINE positives and skips).
     func sequenceSet(for model: String) -> TrainingSet {
-        TrainingSet(userCount: userCount, itemCount: itemCount, taxonomy: SequenceScorer.taxonomy(for: model),
-                    interactions: sequences.flatMap { SequenceScorer.reading($0, for: model) })
+        TrainingSet(
+            userCount: userCount,
+            itemCount: itemCount,
+            taxonomy: SequenceScorer.taxonomy(for: model),
+            interactions: sequences.flatMap { SequenceScorer.reading($0, for: model) }
+        )
     }
 
     /// Users evaluated: those with held-out items, the most recent `limit` (by newest held-out event).

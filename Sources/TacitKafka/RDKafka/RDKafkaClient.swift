@@ -11,10 +11,12 @@ final class RDKafkaContext: Sendable {
     /// Connection failures repeat up to about 20 times a second per client while a broker is down.
     let connectionFailures = Locked(LogThrottle(interval: .seconds(30)))
 
-    init(logger: Logger,
-         onError: @escaping @Sendable (RDKafkaCode, String) -> Void,
-         onRebalance: (@Sendable (RDKafkaRebalance) -> Void)? = nil,
-         onDelivery: (@Sendable (RDKafkaDelivery) -> Void)? = nil) {
+    init(
+        logger: Logger,
+        onError: @escaping @Sendable (RDKafkaCode, String) -> Void,
+        onRebalance: (@Sendable (RDKafkaRebalance) -> Void)? = nil,
+        onDelivery: (@Sendable (RDKafkaDelivery) -> Void)? = nil
+    ) {
         self.logger = logger
         self.onError = onError
         self.onRebalance = onRebalance
@@ -38,8 +40,11 @@ enum RDKafka {
 
     /// Creates a client handle of `type` from `properties`, wiring log, error and the optional
     /// rebalance and delivery callbacks to `context` (held unretained: the caller owns it).
-    static func makeHandle(_ type: rd_kafka_type_t, properties: [(String, String)],
-                           context: RDKafkaContext) throws -> OpaquePointer {
+    static func makeHandle(
+        _ type: rd_kafka_type_t,
+        properties: [(String, String)],
+        context: RDKafkaContext
+    ) throws -> OpaquePointer {
         guard let conf = rd_kafka_conf_new() else {
             throw KafkaError(.clientCreation, "rd_kafka_conf_new failed")
         }
@@ -88,9 +93,15 @@ enum RDKafka {
             rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
                 guard let message, let ctx = RDKafkaContext.from(opaque) else { return }
                 let m = message.pointee
-                ctx.onDelivery?(RDKafkaDelivery(opaque: UInt(bitPattern: m._private), code: RDKafkaCode(raw: m.err),
-                                                topic: m.err == RD_KAFKA_RESP_ERR_NO_ERROR ? String(cString: rd_kafka_topic_name(m.rkt)) : "",
-                                                partition: m.partition, offset: m.offset))
+                ctx.onDelivery?(
+                    RDKafkaDelivery(
+                        opaque: UInt(bitPattern: m._private),
+                        code: RDKafkaCode(raw: m.err),
+                        topic: m.err == RD_KAFKA_RESP_ERR_NO_ERROR ? String(cString: rd_kafka_topic_name(m.rkt)) : "",
+                        partition: m.partition,
+                        offset: m.offset
+                    )
+                )
             }
         }
         guard let handle = rd_kafka_new(type, conf, &errstr, errstr.count) else {

@@ -1,4 +1,5 @@
 import CRDKafka
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -100,12 +101,19 @@ final class RDKafkaHandle: @unchecked Sendable {
     }
 
     static func producer(properties: [(String, String)], context: RDKafkaContext) throws -> RDKafkaHandle {
-        RDKafkaHandle(pointer: try RDKafka.makeHandle(RD_KAFKA_PRODUCER, properties: properties, context: context),
-                      context: context)
+        RDKafkaHandle(
+            pointer: try RDKafka.makeHandle(RD_KAFKA_PRODUCER, properties: properties, context: context),
+            context: context
+        )
     }
 
     func destroy() {
-        guard destroyed.withLock({ d -> Bool in defer { d = true }; return !d }) else { return }
+        guard
+            destroyed.withLock({ d -> Bool in
+                defer { d = true }
+                return !d
+            })
+        else { return }
         rd_kafka_destroy(pointer)
     }
 
@@ -133,12 +141,17 @@ final class RDKafkaHandle: @unchecked Sendable {
         }
         var tsType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let ts = rd_kafka_message_timestamp(msg, &tsType)
-        return .message(KafkaMessage(
-            topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition, offset: m.offset,
-            key: m.key == nil ? nil : RDKafka.bytes(m.key, m.key_len),
-            value: RDKafka.bytes(m.payload, m.len),
-            timestampMs: tsType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : ts,
-            headers: RDKafka.headers(of: msg)))
+        return .message(
+            KafkaMessage(
+                topic: String(cString: rd_kafka_topic_name(m.rkt)),
+                partition: m.partition,
+                offset: m.offset,
+                key: m.key == nil ? nil : RDKafka.bytes(m.key, m.key_len),
+                value: RDKafka.bytes(m.payload, m.len),
+                timestampMs: tsType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : ts,
+                headers: RDKafka.headers(of: msg)
+            )
+        )
     }
 
     /// Commits `offsets` without waiting.
@@ -168,13 +181,13 @@ final class RDKafkaHandle: @unchecked Sendable {
     var outstanding: Int32 { rd_kafka_outq_len(pointer) }
 
     /// Purges queued and in-flight messages without blocking; they are reported as purged.
-    func purgeAll() { rd_kafka_purge(pointer, 0x1 | 0x2 | 0x4) }   // QUEUE | INFLIGHT | NON_BLOCKING
+    func purgeAll() { rd_kafka_purge(pointer, 0x1 | 0x2 | 0x4) }  // QUEUE | INFLIGHT | NON_BLOCKING
 
     /// `rd_kafka_produceva` with every argument copied into C memory that lives for the call (librdkafka copies
     /// the payload, RD_KAFKA_MSG_F_COPY); `opaque` comes back in the delivery report.
     func produce(_ r: ProducerRecord, opaque: UInt) -> RDKafkaCode {
         var allocations: [UnsafeMutableRawPointer] = []
-        defer { allocations.forEach { free($0) } }
+        defer { for p in allocations { free(p) } }
         func cstr(_ s: String) -> UnsafePointer<CChar> {
             let p = strdup(s)!
             allocations.append(UnsafeMutableRawPointer(p))
@@ -189,20 +202,34 @@ final class RDKafkaHandle: @unchecked Sendable {
         }
         var vus: [rd_kafka_vu_t] = []
         var v = rd_kafka_vu_t()
-        v.vtype = RD_KAFKA_VTYPE_TOPIC; v.u.cstr = cstr(r.topic); vus.append(v)
+        v.vtype = RD_KAFKA_VTYPE_TOPIC
+        v.u.cstr = cstr(r.topic)
+        vus.append(v)
         v = rd_kafka_vu_t()
-        v.vtype = RD_KAFKA_VTYPE_PARTITION; v.u.i32 = r.partition ?? -1; vus.append(v)
+        v.vtype = RD_KAFKA_VTYPE_PARTITION
+        v.u.i32 = r.partition ?? -1
+        vus.append(v)
         v = rd_kafka_vu_t()
-        v.vtype = RD_KAFKA_VTYPE_MSGFLAGS; v.u.i = 0x2; vus.append(v)   // RD_KAFKA_MSG_F_COPY
+        v.vtype = RD_KAFKA_VTYPE_MSGFLAGS
+        v.u.i = 0x2
+        vus.append(v)  // RD_KAFKA_MSG_F_COPY
         v = rd_kafka_vu_t()
-        v.vtype = RD_KAFKA_VTYPE_VALUE; v.u.mem.ptr = mem(r.value); v.u.mem.size = r.value.count; vus.append(v)
+        v.vtype = RD_KAFKA_VTYPE_VALUE
+        v.u.mem.ptr = mem(r.value)
+        v.u.mem.size = r.value.count
+        vus.append(v)
         if let key = r.key {
             v = rd_kafka_vu_t()
-            v.vtype = RD_KAFKA_VTYPE_KEY; v.u.mem.ptr = mem(key); v.u.mem.size = key.count; vus.append(v)
+            v.vtype = RD_KAFKA_VTYPE_KEY
+            v.u.mem.ptr = mem(key)
+            v.u.mem.size = key.count
+            vus.append(v)
         }
         if let ts = r.timestampMs {
             v = rd_kafka_vu_t()
-            v.vtype = RD_KAFKA_VTYPE_TIMESTAMP; v.u.i64 = ts; vus.append(v)
+            v.vtype = RD_KAFKA_VTYPE_TIMESTAMP
+            v.u.i64 = ts
+            vus.append(v)
         }
         for h in r.headers {
             v = rd_kafka_vu_t()
@@ -213,7 +240,9 @@ final class RDKafkaHandle: @unchecked Sendable {
             vus.append(v)
         }
         v = rd_kafka_vu_t()
-        v.vtype = RD_KAFKA_VTYPE_OPAQUE; v.u.ptr = UnsafeMutableRawPointer(bitPattern: opaque); vus.append(v)
+        v.vtype = RD_KAFKA_VTYPE_OPAQUE
+        v.u.ptr = UnsafeMutableRawPointer(bitPattern: opaque)
+        vus.append(v)
         guard let error = rd_kafka_produceva(pointer, vus, vus.count) else { return .ok }
         defer { rd_kafka_error_destroy(error) }
         return RDKafkaCode(raw: rd_kafka_error_code(error))

@@ -125,20 +125,32 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
         var rng = SeededRNG(seed: settings.seed)
         let variant = settings.variant
         let kinds = FeedbackGraph.latestKinds(train)
-        let feedbackGraph = variant.heterogeneous ? FeedbackGraph.heterogeneous(train, signed: variant.signed, pairs: kinds)
-                                                  : FeedbackGraph.bipartite(train, pairs: kinds)
-        graph = FeedbackGraphEncoder(graph: feedbackGraph, convolution: variant.convolution, dim: settings.dim,
-                                     layers: settings.graphLayers, dropout: settings.graphDropout, rng: &rng)
+        let feedbackGraph =
+            variant.heterogeneous
+            ? FeedbackGraph.heterogeneous(train, signed: variant.signed, pairs: kinds)
+            : FeedbackGraph.bipartite(train, pairs: kinds)
+        graph = FeedbackGraphEncoder(
+            graph: feedbackGraph,
+            convolution: variant.convolution,
+            dim: settings.dim,
+            layers: settings.graphLayers,
+            dropout: settings.graphDropout,
+            rng: &rng
+        )
         var hawkesSettings = settings.hawkes
         hawkesSettings.transformer.dim = settings.dim
         hawkes = variant.sequence ? HawkesEncoder(itemCount: train.itemCount, settings: hawkesSettings, rng: &rng) : nil
-        polarity = variant.polarityHead
+        polarity =
+            variant.polarityHead
             ? (Initializer.xavierUniform([settings.dim, settings.dim], rng: &rng), Initializer.constant([1], 0)) : nil
         let taxonomy = train.taxonomy
         events = train.histories().map { h in h.map { HawkesEncoder.Event($0, taxonomy: taxonomy) } }
         // Windows over every event (not only positives): SequenceWindows reads items only.
-        windows = SequenceWindows(sequences: events.map { PositiveSequence(items: $0.map(\.item), recentSkips: $0.map { _ in -1 }) },
-                                  maxLength: settings.hawkes.transformer.maxLength - 1, padding: -1)
+        windows = SequenceWindows(
+            sequences: events.map { PositiveSequence(items: $0.map(\.item), recentSkips: $0.map { _ in -1 }) },
+            maxLength: settings.hawkes.transformer.maxLength - 1,
+            padding: -1
+        )
         sampler = NegativeSampler(positives: train.anyBehavior())
         negatives = events.map { Array(Set($0.filter { !$0.kind.isPositive }.map(\.item))).sorted() }
         var users: [Int32] = [], items: [Int32] = []
@@ -177,8 +189,10 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
             let negatives = users.map { negative(for: $0, rng: &rng) }
             let h = graph.encode(training: true, rng: &rng)
             let u = Tensor.gather(h[FeedbackGraph.user], users)
-            let loss = Tensor.bprLoss(positive: Tensor.rowDot(u, Tensor.gather(h[FeedbackGraph.item], positives)),
-                                      negative: Tensor.rowDot(u, Tensor.gather(h[FeedbackGraph.item], negatives)))
+            let loss = Tensor.bprLoss(
+                positive: Tensor.rowDot(u, Tensor.gather(h[FeedbackGraph.item], positives)),
+                negative: Tensor.rowDot(u, Tensor.gather(h[FeedbackGraph.item], negatives))
+            )
             loss.backward()
             optimizer.step()
             total += Double(loss.item)
@@ -207,7 +221,7 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
                 }
             }
             guard !cells.isEmpty else { return 0 }
-            let h = Tensor.gather(hidden.reshaped([batch.count * length, d]), cells)          // (N, d)
+            let h = Tensor.gather(hidden.reshaped([batch.count * length, d]), cells)  // (N, d)
             let g = self.graph.encode(training: true, rng: &rng)
             var loss = Tensor(scalar: 0)
             if !bprCells.isEmpty {
@@ -215,8 +229,11 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
                 let hb = Tensor.gather(h, bprCells), gu = Tensor.gather(g[FeedbackGraph.user], bprUsers)
                 if settings.loss == .crossEntropy && !settings.variant.trueNegatives {
                     // [g_u; h_u] against every item's [g_i; e_i].
-                    let logits = Tensor.matmul(Tensor.concat([gu, hb], axis: 1),
-                                               Tensor.concat([g[FeedbackGraph.item], hawkes.itemTable], axis: 1), transB: true)
+                    let logits = Tensor.matmul(
+                        Tensor.concat([gu, hb], axis: 1),
+                        Tensor.concat([g[FeedbackGraph.item], hawkes.itemTable], axis: 1),
+                        transB: true
+                    )
                     loss = Tensor.softmaxCrossEntropy(logits: logits, targets: positives)
                 } else {
                     let negatives = bprUsers.map { negative(for: $0, rng: &rng) }
@@ -243,7 +260,7 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
 
     /// Encodes the graph at inference (what `EmoRecServing` freezes).
     func encodeGraph() -> (users: Tensor, items: Tensor) {
-        var rng = SeededRNG(seed: 0)   // unused: no dropout at inference
+        var rng = SeededRNG(seed: 0)  // unused: no dropout at inference
         let h = Tensor.withoutGrad { graph.encode(training: false, rng: &rng) }
         return (h[FeedbackGraph.user], h[FeedbackGraph.item])
     }

@@ -23,8 +23,14 @@ public final class EmoRecServing: SequenceRecommender {
     }
 
     /// An untrained shell of the given shape (to restore a snapshot into).
-    public init(itemCount: Int, userCount: Int, dim: Int, hawkes: HawkesEncoder.Settings?, polarityHead: Bool,
-                taxonomy: BehaviorTaxonomy) {
+    public init(
+        itemCount: Int,
+        userCount: Int,
+        dim: Int,
+        hawkes: HawkesEncoder.Settings?,
+        polarityHead: Bool,
+        taxonomy: BehaviorTaxonomy
+    ) {
         self.itemCount = itemCount
         self.taxonomy = taxonomy
         var rng = SeededRNG(seed: 0)
@@ -56,9 +62,12 @@ public final class EmoRecServing: SequenceRecommender {
 
     /// Histories carry their user (`Interaction.user`); behaviors read through `taxonomy`.
     public func scores(histories: [[Interaction]]) -> [Float] {
-        scores(events: histories.map { h in
-            h.filter { Int($0.item) < itemCount }.map { HawkesEncoder.Event($0, taxonomy: taxonomy) }
-        }, users: histories.map { $0.first?.user ?? -1 })
+        scores(
+            events: histories.map { h in
+                h.filter { Int($0.item) < itemCount }.map { HawkesEncoder.Event($0, taxonomy: taxonomy) }
+            },
+            users: histories.map { $0.first?.user ?? -1 }
+        )
     }
 
     /// ⟨g_u, g_i⟩ + ⟨h_u, e_i⟩ for every item after each user's events: `users.count × items`. A user

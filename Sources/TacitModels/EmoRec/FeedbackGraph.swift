@@ -34,8 +34,11 @@ public struct FeedbackGraph {
 
     /// The feedback graph of `train`; `signed` makes negative kinds repel (diffGAT). `pairs` are
     /// `latestKinds(train)`, when the caller has them already.
-    public static func heterogeneous(_ train: TrainingSet, signed: Bool,
-                                     pairs kinds: [(user: Int32, item: Int32, kind: FeedbackKind)]? = nil) -> FeedbackGraph {
+    public static func heterogeneous(
+        _ train: TrainingSet,
+        signed: Bool,
+        pairs kinds: [(user: Int32, item: Int32, kind: FeedbackKind)]? = nil
+    ) -> FeedbackGraph {
         let users = train.userCount, items = train.itemCount
         let kinds = kinds ?? latestKinds(train)
         var relations: [Relation] = []
@@ -44,14 +47,54 @@ public struct FeedbackGraph {
             let owners = Array(Set(pairs.map(\.user))).sorted()
             let f = feedback(kind), sign: Float = signed && !kind.isPositive ? -1 : 1
             let name = "\(kind)"
-            relations.append(relation("item→\(name)", source: item, target: f, rows: users, cols: items,
-                                      targets: pairs.map(\.user), sources: pairs.map(\.item), sign: 1))
-            relations.append(relation("\(name)→item", source: f, target: item, rows: items, cols: users,
-                                      targets: pairs.map(\.item), sources: pairs.map(\.user), sign: sign))
-            relations.append(relation("\(name)→user", source: f, target: user, rows: users, cols: users,
-                                      targets: owners, sources: owners, sign: sign))
-            relations.append(relation("user→\(name)", source: user, target: f, rows: users, cols: users,
-                                      targets: owners, sources: owners, sign: 1))
+            relations.append(
+                relation(
+                    "item→\(name)",
+                    source: item,
+                    target: f,
+                    rows: users,
+                    cols: items,
+                    targets: pairs.map(\.user),
+                    sources: pairs.map(\.item),
+                    sign: 1
+                )
+            )
+            relations.append(
+                relation(
+                    "\(name)→item",
+                    source: f,
+                    target: item,
+                    rows: items,
+                    cols: users,
+                    targets: pairs.map(\.item),
+                    sources: pairs.map(\.user),
+                    sign: sign
+                )
+            )
+            relations.append(
+                relation(
+                    "\(name)→user",
+                    source: f,
+                    target: user,
+                    rows: users,
+                    cols: users,
+                    targets: owners,
+                    sources: owners,
+                    sign: sign
+                )
+            )
+            relations.append(
+                relation(
+                    "user→\(name)",
+                    source: user,
+                    target: f,
+                    rows: users,
+                    cols: users,
+                    targets: owners,
+                    sources: owners,
+                    sign: 1
+                )
+            )
         }
         return FeedbackGraph(nodeCounts: [users, items] + FeedbackKind.allCases.map { _ in users }, relations: relations)
     }
@@ -60,12 +103,31 @@ public struct FeedbackGraph {
     public static func bipartite(_ train: TrainingSet, pairs: [(user: Int32, item: Int32, kind: FeedbackKind)]? = nil) -> FeedbackGraph {
         let pairs = pairs ?? latestKinds(train)
         let users = train.userCount, items = train.itemCount
-        return FeedbackGraph(nodeCounts: [users, items], relations: [
-            relation("item→user", source: item, target: user, rows: users, cols: items,
-                     targets: pairs.map(\.user), sources: pairs.map(\.item), sign: 1),
-            relation("user→item", source: user, target: item, rows: items, cols: users,
-                     targets: pairs.map(\.item), sources: pairs.map(\.user), sign: 1),
-        ])
+        return FeedbackGraph(
+            nodeCounts: [users, items],
+            relations: [
+                relation(
+                    "item→user",
+                    source: item,
+                    target: user,
+                    rows: users,
+                    cols: items,
+                    targets: pairs.map(\.user),
+                    sources: pairs.map(\.item),
+                    sign: 1
+                ),
+                relation(
+                    "user→item",
+                    source: user,
+                    target: item,
+                    rows: items,
+                    cols: users,
+                    targets: pairs.map(\.item),
+                    sources: pairs.map(\.user),
+                    sign: 1
+                ),
+            ]
+        )
     }
 
     /// Each distinct training pair with the kind of its latest event.
@@ -80,12 +142,26 @@ public struct FeedbackGraph {
             .sorted { ($0.0, $0.1) < ($1.0, $1.1) }
     }
 
-    static func relation(_ name: String, source: Int, target: Int, rows: Int, cols: Int, targets: [Int32],
-                         sources: [Int32], sign: Float) -> Relation {
+    static func relation(
+        _ name: String,
+        source: Int,
+        target: Int,
+        rows: Int,
+        cols: Int,
+        targets: [Int32],
+        sources: [Int32],
+        sign: Float
+    ) -> Relation {
         let edges = GraphEdges(rows: rows, cols: cols, targets: targets, sources: sources)
         let degree = edges.inDegrees()
         let mean = edges.target.map { 1 / Float(degree[Int($0)]) }
-        return Relation(name: name, source: source, target: target, edges: edges, sign: sign,
-                        meanWeights: Tensor(shape: [edges.count], value: mean))
+        return Relation(
+            name: name,
+            source: source,
+            target: target,
+            edges: edges,
+            sign: sign,
+            meanWeights: Tensor(shape: [edges.count], value: mean)
+        )
     }
 }

@@ -43,14 +43,21 @@ public final class FeedbackGraphEncoder {
             graph.relations.map { _ in
                 switch convolution {
                 case .gat:
-                    RelationWeights(weight: Initializer.xavierUniform([dim, dim], rng: &rng), root: nil,
-                                    attentionSource: Initializer.xavierUniform([dim, 1], rng: &rng),
-                                    attentionTarget: Initializer.xavierUniform([dim, 1], rng: &rng),
-                                    bias: Initializer.constant([dim], 0))
+                    RelationWeights(
+                        weight: Initializer.xavierUniform([dim, dim], rng: &rng),
+                        root: nil,
+                        attentionSource: Initializer.xavierUniform([dim, 1], rng: &rng),
+                        attentionTarget: Initializer.xavierUniform([dim, 1], rng: &rng),
+                        bias: Initializer.constant([dim], 0)
+                    )
                 case .sage:
-                    RelationWeights(weight: Initializer.xavierUniform([dim, dim], rng: &rng),
-                                    root: Initializer.xavierUniform([dim, dim], rng: &rng),
-                                    attentionSource: nil, attentionTarget: nil, bias: Initializer.constant([dim], 0))
+                    RelationWeights(
+                        weight: Initializer.xavierUniform([dim, dim], rng: &rng),
+                        root: Initializer.xavierUniform([dim, dim], rng: &rng),
+                        attentionSource: nil,
+                        attentionTarget: nil,
+                        bias: Initializer.constant([dim], 0)
+                    )
                 }
             }
         }
@@ -86,10 +93,10 @@ public final class FeedbackGraphEncoder {
         let edges = relation.edges
         switch convolution {
         case .gat:
-            let xs = Tensor.matmul(source, w.weight)                                       // (S, d)
-            let scoreSource = Tensor.matmul(xs, w.attentionSource!)                        // (S, 1)
+            let xs = Tensor.matmul(source, w.weight)  // (S, d)
+            let scoreSource = Tensor.matmul(xs, w.attentionSource!)  // (S, 1)
             // a_dstᵀ W h_t without materializing W h_t for every target: h_t (W a_dst).
-            let scoreTarget = Tensor.matmul(target, Tensor.matmul(w.weight, w.attentionTarget!))   // (T, 1)
+            let scoreTarget = Tensor.matmul(target, Tensor.matmul(w.weight, w.attentionTarget!))  // (T, 1)
             let logits = (Tensor.gather(scoreSource, edges.source) + Tensor.gather(scoreTarget, edges.target)).leakyRelu()
             return Tensor.edgeAggregate(edges, weights: logits.edgeSoftmax(edges), xs) + w.bias
         case .sage:

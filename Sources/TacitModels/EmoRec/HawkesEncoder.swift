@@ -52,8 +52,11 @@ public final class HawkesEncoder {
         timeWeight = Initializer.normal([1, settings.transformer.dim], std: 0.02, rng: &rng)
         timeBias = Initializer.constant([settings.transformer.dim], 0)
         let lambda = settings.decayPerDay
-        decay = Tensor(shape: [1], value: [settings.learnableDecay ? Foundation.log(Foundation.expm1(lambda)) : lambda],
-                       requiresGrad: settings.learnableDecay)
+        decay = Tensor(
+            shape: [1],
+            value: [settings.learnableDecay ? Foundation.log(Foundation.expm1(lambda)) : lambda],
+            requiresGrad: settings.learnableDecay
+        )
     }
 
     /// The real items' rows of the input table (what EmoRec scores the encoding against): (items, d).
@@ -120,20 +123,30 @@ public final class HawkesEncoder {
             }
         }
         let lambda = settings.learnableDecay ? decay.softplus() : decay
-        let kernel = (Tensor(shape: [batch, 1, length, length], value: dt) * (-lambda)).exp()
+        let kernel =
+            (Tensor(shape: [batch, 1, length, length], value: dt) * (-lambda)).exp()
             * Tensor(shape: [1, 1, length, length], value: window)
         let time = Tensor.matmul(Tensor(shape: [batch * length, 1], value: gaps), timeWeight) + timeBias
         let extra = Tensor.gather(kindEmbedding, kinds, leadingShape: [batch, length]) + time.reshaped([batch, length, d])
-        let hidden = transformer.encode(items, batch: batch, length: length, training: training, rng: &rng,
-                                        extraInput: extra, scoreKernel: kernel)
+        let hidden = transformer.encode(
+            items,
+            batch: batch,
+            length: length,
+            training: training,
+            rng: &rng,
+            extraInput: extra,
+            scoreKernel: kernel
+        )
         return (hidden, length)
     }
 
     /// The encoding at each sequence's newest position (inference, no dropout): (B, d).
     public func lastEncoding(_ sequences: [[Event]]) -> Tensor {
-        var rng = SeededRNG(seed: 0)   // unused without dropout
+        var rng = SeededRNG(seed: 0)  // unused without dropout
         let (hidden, length) = encode(sequences.map { $0[...] }, training: false, rng: &rng)
-        return Tensor.gather(hidden.reshaped([sequences.count * length, settings.transformer.dim]),
-                             TransformerEncoder.lastPositions(batch: sequences.count, length: length))
+        return Tensor.gather(
+            hidden.reshaped([sequences.count * length, settings.transformer.dim]),
+            TransformerEncoder.lastPositions(batch: sequences.count, length: length)
+        )
     }
 }

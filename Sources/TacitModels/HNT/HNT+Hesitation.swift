@@ -47,7 +47,8 @@ extension HNT {
         let converted = pairFeatures(aux, users: plusPairs.users, items: plusPairs.items)
         let unbought = pairFeatures(aux, users: minusPairs.users, items: minusPairs.items)
         let ones = [Float](repeating: 1, count: fake.shape[0])
-        let scoreLoss = Tensor.binaryCrossEntropy(logits: scorer(converted), targets: ones)
+        let scoreLoss =
+            Tensor.binaryCrossEntropy(logits: scorer(converted), targets: ones)
             + Tensor.binaryCrossEntropy(logits: scorer(unbought), targets: [Float](repeating: 0, count: unbought.shape[0]))
         let generatorLoss = Tensor.binaryCrossEntropy(logits: discriminator(fake), targets: ones)
         return (scoreLoss + generatorLoss, real, fake)
@@ -97,8 +98,12 @@ extension HNT {
         if settings.hesitationEdges {
             let buys = graphs.targetPairs
             targetGraph = SparseMatrix.normalizedBipartite(
-                users: userCount, items: itemCount, edgeUsers: buys.users + users, edgeItems: buys.items + items,
-                weights: [Float](repeating: 1, count: buys.users.count) + [Float](repeating: settings.beta, count: users.count))
+                users: userCount,
+                items: itemCount,
+                edgeUsers: buys.users + users,
+                edgeItems: buys.items + items,
+                weights: [Float](repeating: 1, count: buys.users.count) + [Float](repeating: settings.beta, count: users.count)
+            )
         }
     }
 

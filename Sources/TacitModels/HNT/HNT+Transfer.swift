@@ -111,16 +111,22 @@ extension HNT {
 
     /// λ2's term (eq. 13): per auxiliary behavior, InfoNCE between a node's behavior-k and target
     /// embeddings against the batch's other nodes, for the batch's users and for its items.
-    func contrastiveLoss(auxiliary: [Tensor], target: Tensor, users: [Int32], items: [Int32],
-                         rng: inout SeededRNG) -> Tensor {
-        let cap = 1024   // in-batch negatives: a 1024 × 1024 logit matrix per term
+    func contrastiveLoss(
+        auxiliary: [Tensor],
+        target: Tensor,
+        users: [Int32],
+        items: [Int32],
+        rng: inout SeededRNG
+    ) -> Tensor {
+        let cap = 1024  // in-batch negatives: a 1024 × 1024 logit matrix per term
         var seen = Set<Int32>()
         let u = Array(users.filter { seen.insert($0).inserted }.prefix(cap))
         seen.removeAll()
         let i = Array(items.filter { seen.insert($0).inserted }.prefix(cap)).map { $0 + Int32(userCount) }
         var loss: Tensor?
         for a in auxiliary {
-            let term = Tensor.infoNCE(anchor: Tensor.gather(a, u), positive: Tensor.gather(target, u), temperature: settings.temperature)
+            let term =
+                Tensor.infoNCE(anchor: Tensor.gather(a, u), positive: Tensor.gather(target, u), temperature: settings.temperature)
                 + Tensor.infoNCE(anchor: Tensor.gather(a, i), positive: Tensor.gather(target, i), temperature: settings.temperature)
             loss = loss.map { $0 + term } ?? term
         }

@@ -70,10 +70,16 @@ public final class HNT: Recommender, CachesEmbeddings {
         public mutating func apply(ablation: String) throws {
             switch ablation {
             case "full": break
-            case "base": hesitation = false; negativeTransfer = false; contrastive = false
+            case "base":
+                hesitation = false
+                negativeTransfer = false
+                contrastive = false
             case "no-hesitation": hesitation = false
             case "no-negative-transfer": negativeTransfer = false
-            case "hesitation-only": transfer = false; negativeTransfer = false; contrastive = false
+            case "hesitation-only":
+                transfer = false
+                negativeTransfer = false
+                contrastive = false
             default: throw UnknownAblation(name: ablation)
             }
         }
@@ -155,7 +161,8 @@ public final class HNT: Recommender, CachesEmbeddings {
         trueUsers = t.users
         trueItems = t.items
         sampler = NegativeSampler(positives: train.target)
-        let trained = [userEmbedding, itemEmbedding, behaviorEmbedding] + featureNetwork.parameters + scorer.parameters
+        let trained =
+            [userEmbedding, itemEmbedding, behaviorEmbedding] + featureNetwork.parameters + scorer.parameters
             + [query, key, value] + transfer
         optimizer = Adam(trained, settings: .init(learningRate: settings.embedding.learningRate))
         discriminatorOptimizer = Adam(discriminator.parameters, settings: .init(learningRate: settings.embedding.learningRate))
@@ -172,10 +179,13 @@ public final class HNT: Recommender, CachesEmbeddings {
         epochsTrained += 1
 
         // O⁺: true buys (weight 1) and hesitation pairs (weight β), shuffled together.
-        let pairs = PairBatches(users: trueUsers + hesitationSet.users, items: trueItems + hesitationSet.items,
-                                weights: [Float](repeating: 1, count: trueUsers.count)
-                                    + [Float](repeating: settings.beta, count: hesitationSet.users.count),
-                                sampler: sampler)
+        let pairs = PairBatches(
+            users: trueUsers + hesitationSet.users,
+            items: trueItems + hesitationSet.items,
+            weights: [Float](repeating: 1, count: trueUsers.count)
+                + [Float](repeating: settings.beta, count: hesitationSet.users.count),
+            sampler: sampler
+        )
         return pairs.forEachBatch(size: settings.embedding.batchSize, rng: &rng) { b, rng in
             step(users: b.users, positives: b.positives, negatives: b.negatives, weights: b.weights, rng: &rng)
         }
@@ -192,12 +202,15 @@ public final class HNT: Recommender, CachesEmbeddings {
         let j = Tensor.gather(target, negatives.map { $0 + offset })
         var loss = Tensor.bprLoss(positive: Tensor.rowDot(u, i), negative: Tensor.rowDot(u, j), weights: weights)
         if settings.embedding.l2 > 0 {
-            let reg = Tensor.gather(userEmbedding, users).squaredNorm() + Tensor.gather(itemEmbedding, positives).squaredNorm()
+            let reg =
+                Tensor.gather(userEmbedding, users).squaredNorm() + Tensor.gather(itemEmbedding, positives).squaredNorm()
                 + Tensor.gather(itemEmbedding, negatives).squaredNorm()
             loss = loss + reg.scaled(by: settings.embedding.l2 / Float(users.count))
         }
         if settings.contrastive && !auxiliary.isEmpty {
-            loss = loss + contrastiveLoss(auxiliary: auxiliary, target: target, users: users, items: positives, rng: &rng)
+            loss =
+                loss
+                + contrastiveLoss(auxiliary: auxiliary, target: target, users: users, items: positives, rng: &rng)
                 .scaled(by: settings.lambda2)
         }
         var adversarial: (real: Tensor, fake: Tensor)?
@@ -207,14 +220,19 @@ public final class HNT: Recommender, CachesEmbeddings {
             adversarial = (h.real, h.fake)
         }
         loss.backward()
-        discriminatorOptimizer.zeroGrad()   // D's gradient from the generator loss is not D's to follow
+        discriminatorOptimizer.zeroGrad()  // D's gradient from the generator loss is not D's to follow
         optimizer.step()
         if let adversarial {
             // D learns to tell e⁺ (real) from e⁺_aux (fake), eq. 5, on detached embeddings.
-            let dLoss = Tensor.binaryCrossEntropy(logits: discriminator(adversarial.real.detached()),
-                                                  targets: [Float](repeating: 1, count: adversarial.real.shape[0]))
-                + Tensor.binaryCrossEntropy(logits: discriminator(adversarial.fake.detached()),
-                                            targets: [Float](repeating: 0, count: adversarial.fake.shape[0]))
+            let dLoss =
+                Tensor.binaryCrossEntropy(
+                    logits: discriminator(adversarial.real.detached()),
+                    targets: [Float](repeating: 1, count: adversarial.real.shape[0])
+                )
+                + Tensor.binaryCrossEntropy(
+                    logits: discriminator(adversarial.fake.detached()),
+                    targets: [Float](repeating: 0, count: adversarial.fake.shape[0])
+                )
             dLoss.backward()
             discriminatorOptimizer.step()
         }

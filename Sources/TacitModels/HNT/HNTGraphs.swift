@@ -87,10 +87,18 @@ struct HNTGraphs {
             for i in m.items { itemActive[Int(i)] = true }
             let users = (0..<U).filter { m.items(of: Int32($0)).count > 0 }
             let items = (0..<I).filter { itemActive[$0] }
-            both.append((users.filter { targetUserActive[$0] }.map { Int32($0) },
-                         items.filter { targetItemActive[$0] }.map { Int32(U + $0) }))
-            only.append((users.filter { !targetUserActive[$0] }.map { Int32($0) },
-                         items.filter { !targetItemActive[$0] }.map { Int32(U + $0) }))
+            both.append(
+                (
+                    users.filter { targetUserActive[$0] }.map { Int32($0) },
+                    items.filter { targetItemActive[$0] }.map { Int32(U + $0) }
+                )
+            )
+            only.append(
+                (
+                    users.filter { !targetUserActive[$0] }.map { Int32($0) },
+                    items.filter { !targetItemActive[$0] }.map { Int32(U + $0) }
+                )
+            )
         }
         activeBoth = both
         activeOnly = only
@@ -98,15 +106,26 @@ struct HNTGraphs {
 
     static func multigraph(_ edges: [(Int32, Int32, Int)], users U: Int, items I: Int, behaviors: Int) -> Multigraph {
         var degree = [Float](repeating: 0, count: U + I)
-        for (u, i, _) in edges { degree[Int(u)] += 1; degree[U + Int(i)] += 1 }
+        for (u, i, _) in edges {
+            degree[Int(u)] += 1
+            degree[U + Int(i)] += 1
+        }
         var r = [Int32](), c = [Int32](), v = [Float](), b = [Int32]()
-        r.reserveCapacity(2 * edges.count); c.reserveCapacity(2 * edges.count)
-        v.reserveCapacity(2 * edges.count); b.reserveCapacity(2 * edges.count)
+        r.reserveCapacity(2 * edges.count)
+        c.reserveCapacity(2 * edges.count)
+        v.reserveCapacity(2 * edges.count)
+        b.reserveCapacity(2 * edges.count)
         for (u, i, behavior) in edges {
             let a = u, n = Int32(U) + i
             let x = 1 / (degree[Int(a)] * degree[Int(n)]).squareRoot()
-            r.append(a); c.append(n); r.append(n); c.append(a)
-            v.append(x); v.append(x); b.append(Int32(behavior)); b.append(Int32(behavior))
+            r.append(a)
+            c.append(n)
+            r.append(n)
+            c.append(a)
+            v.append(x)
+            v.append(x)
+            b.append(Int32(behavior))
+            b.append(Int32(behavior))
         }
         let matrix = MultiRelationMatrix(size: U + I, relationCount: behaviors, rowIndex: r, colIndex: c, values: v, relation: b)
         return Multigraph(matrix: matrix, edgeCount: edges.count)

@@ -10,7 +10,10 @@ import TacitTensor
 /// positive has an observed skip just before it also gets the BPR pair (positive, skip), the skips
 /// being plain extra negatives, with no sub-interests and no separate weight.
 public final class SASRec: SequenceRecommender {
-    public enum Loss: String, Sendable, CaseIterable { case crossEntropy = "ce", bpr }
+    public enum Loss: String, Sendable, CaseIterable {
+        case crossEntropy = "ce"
+        case bpr
+    }
 
     public struct Settings: Sendable, Equatable {
         public var transformer = TransformerEncoder.Settings()
@@ -26,9 +29,16 @@ public final class SASRec: SequenceRecommender {
         public var windowStride: Int?
         public var seed: UInt64 = 2024
 
-        public init(transformer: TransformerEncoder.Settings = .init(), loss: Loss = .crossEntropy,
-                    skipNegatives: Bool = false, learningRate: Float = 1e-3, batchSize: Int = 128,
-                    weightDecay: Float = 0, windowStride: Int? = nil, seed: UInt64 = 2024) {
+        public init(
+            transformer: TransformerEncoder.Settings = .init(),
+            loss: Loss = .crossEntropy,
+            skipNegatives: Bool = false,
+            learningRate: Float = 1e-3,
+            batchSize: Int = 128,
+            weightDecay: Float = 0,
+            windowStride: Int? = nil,
+            seed: UInt64 = 2024
+        ) {
             self.transformer = transformer
             self.loss = loss
             self.skipNegatives = skipNegatives
@@ -55,8 +65,12 @@ public final class SASRec: SequenceRecommender {
         itemCount = train.itemCount
         var rng = SeededRNG(seed: settings.seed)
         encoder = TransformerEncoder(itemCount: train.itemCount, settings: settings.transformer, rng: &rng)
-        training = SequenceTraining(train, maxLength: settings.transformer.maxLength, stride: settings.windowStride,
-                                    padding: encoder.padding)
+        training = SequenceTraining(
+            train,
+            maxLength: settings.transformer.maxLength,
+            stride: settings.windowStride,
+            padding: encoder.padding
+        )
         optimizer = Adam(encoder.parameters, settings: .init(learningRate: settings.learningRate, weightDecay: settings.weightDecay))
     }
 
@@ -77,7 +91,7 @@ public final class SASRec: SequenceRecommender {
     /// The loss of one batch from its encoded positions (B·L, d).
     func loss(hidden: Tensor, batch: SequenceWindows.Batch, rng: inout SeededRNG) -> Tensor {
         let cells = batch.targets.indices.filter { batch.targets[$0] >= 0 }
-        let h = Tensor.gather(hidden, cells.map { Int32($0) })                  // (N, d)
+        let h = Tensor.gather(hidden, cells.map { Int32($0) })  // (N, d)
         let targets = cells.map { batch.targets[$0] }
         var loss: Tensor
         switch settings.loss {
@@ -85,8 +99,10 @@ public final class SASRec: SequenceRecommender {
             loss = Tensor.softmaxCrossEntropy(logits: Tensor.matmul(h, itemTable, transB: true), targets: targets)
         case .bpr:
             let negatives = cells.map { sampler.sample(for: batch.users[$0 / batch.length], rng: &rng) }
-            loss = Tensor.bprLoss(positive: Tensor.rowDot(h, Tensor.gather(encoder.itemEmbedding, targets)),
-                                  negative: Tensor.rowDot(h, Tensor.gather(encoder.itemEmbedding, negatives)))
+            loss = Tensor.bprLoss(
+                positive: Tensor.rowDot(h, Tensor.gather(encoder.itemEmbedding, targets)),
+                negative: Tensor.rowDot(h, Tensor.gather(encoder.itemEmbedding, negatives))
+            )
         }
         if settings.skipNegatives {
             let withSkip = cells.indices.filter { batch.targetSkips[cells[$0]] >= 0 }
@@ -113,10 +129,12 @@ public final class SASRec: SequenceRecommender {
     /// The encoding at the most recent position of each sequence: (B, d).
     func lastHidden(_ sequences: [ArraySlice<Int32>]) -> Tensor {
         let (inputs, length) = encoder.leftPadded(sequences)
-        var rng = SeededRNG(seed: 0)   // unused: no dropout at inference
+        var rng = SeededRNG(seed: 0)  // unused: no dropout at inference
         let hidden = encoder.encode(inputs, batch: sequences.count, length: length, training: false, rng: &rng)
         let d = settings.transformer.dim
-        return Tensor.gather(hidden.reshaped([sequences.count * length, d]),
-                             TransformerEncoder.lastPositions(batch: sequences.count, length: length))
+        return Tensor.gather(
+            hidden.reshaped([sequences.count * length, d]),
+            TransformerEncoder.lastPositions(batch: sequences.count, length: length)
+        )
     }
 }

@@ -80,10 +80,16 @@ public final class SINE: SequenceRecommender {
         fusionItem = Initializer.xavierNormal([d, 1], rng: &rng)
         fusionInterest = Initializer.xavierNormal([d, 1], rng: &rng)
         fusionBias = Initializer.constant([1], 0)
-        training = SequenceTraining(train, maxLength: settings.transformer.maxLength, stride: settings.windowStride,
-                                    padding: encoder.padding)
-        optimizer = Adam(encoder.parameters + [prototypes, fusionItem, fusionInterest, fusionBias],
-                         settings: .init(learningRate: settings.learningRate, weightDecay: settings.weightDecay))
+        training = SequenceTraining(
+            train,
+            maxLength: settings.transformer.maxLength,
+            stride: settings.windowStride,
+            padding: encoder.padding
+        )
+        optimizer = Adam(
+            encoder.parameters + [prototypes, fusionItem, fusionInterest, fusionBias],
+            settings: .init(learningRate: settings.learningRate, weightDecay: settings.weightDecay)
+        )
     }
 
     public func trainEpoch(rng: inout SeededRNG) -> Float {
@@ -97,10 +103,16 @@ public final class SINE: SequenceRecommender {
 
     /// L1 + λ₂ L2 + λ₃ L_dis of one batch.
     func loss(_ batch: SequenceWindows.Batch, rng: inout SeededRNG) -> Tensor {
-        let interests = encode(batch.inputs, skips: batch.inputSkips, batch: batch.count, length: batch.length,
-                               training: true, rng: &rng)                         // (B·L, K, d)
+        let interests = encode(
+            batch.inputs,
+            skips: batch.inputSkips,
+            batch: batch.count,
+            length: batch.length,
+            training: true,
+            rng: &rng
+        )  // (B·L, K, d)
         let cells = batch.targets.indices.filter { batch.targets[$0] >= 0 }
-        let o = Tensor.gather(interests, cells.map { Int32($0) })                 // (N, K, d)
+        let o = Tensor.gather(interests, cells.map { Int32($0) })  // (N, K, d)
         let targets = cells.map { batch.targets[$0] }
         let negatives = cells.map { sampler.sample(for: batch.users[$0 / batch.length], rng: &rng) }
         let positive = score(o, items: targets)
@@ -110,7 +122,9 @@ public final class SINE: SequenceRecommender {
             if !withSkip.isEmpty {
                 let rows = withSkip.map { Int32($0) }
                 let skipScores = score(Tensor.gather(o, rows), items: withSkip.map { batch.targetSkips[cells[$0]] })
-                loss = loss + Tensor.bprLoss(positive: Tensor.gather(positive, rows), negative: skipScores)
+                loss =
+                    loss
+                    + Tensor.bprLoss(positive: Tensor.gather(positive, rows), negative: skipScores)
                     .scaled(by: settings.skipWeight)
             }
         }
@@ -124,17 +138,26 @@ public final class SINE: SequenceRecommender {
     func prototypeCorrelation() -> Tensor {
         let rows = (0..<settings.prototypes).map { prototypes.slice(axis: 0, $0..<($0 + 1)).reshaped([dim]) }
         var total: Tensor?
-        for k in rows.indices { for l in (k + 1)..<rows.count {
-            let c = Tensor.distanceCorrelation(rows[k], rows[l])
-            total = total.map { $0 + c } ?? c
-        } }
+        for k in rows.indices {
+            for l in (k + 1)..<rows.count {
+                let c = Tensor.distanceCorrelation(rows[k], rows[l])
+                total = total.map { $0 + c } ?? c
+            }
+        }
         return total!
     }
 
     /// Sub-interest embeddings õ_k (eq. 11) at every position: (B·L, K, d).
-    func encode(_ inputs: [Int32], skips: [Int32], batch: Int, length: Int, training: Bool,
-                rng: inout SeededRNG) -> Tensor {
-        let scale = settings.betaAttention
+    func encode(
+        _ inputs: [Int32],
+        skips: [Int32],
+        batch: Int,
+        length: Int,
+        training: Bool,
+        rng: inout SeededRNG
+    ) -> Tensor {
+        let scale =
+            settings.betaAttention
             ? betaScale(assignments(inputs, skips: skips), batch: batch, length: length) : nil
         let o = encoder.encode(inputs, batch: batch, length: length, training: training, rng: &rng, attentionScale: scale)
             .reshaped([batch * length, 1, dim])
@@ -158,7 +181,10 @@ public final class SINE: SequenceRecommender {
                     let diff = e[item * d + j] - (skip >= 0 ? e[skip * d + j] : 0)
                     v += diff * z[p * d + j]
                 }
-                if v > bestValue { bestValue = v; best = p }
+                if v > bestValue {
+                    bestValue = v
+                    best = p
+                }
             }
             return best
         }
@@ -180,8 +206,8 @@ public final class SINE: SequenceRecommender {
     /// Eqs. 12–14 for one candidate per row: interests (N, K, d), items N → scores (N).
     func score(_ interests: Tensor, items: [Int32]) -> Tensor {
         let n = items.count, k = settings.prototypes
-        let e = Tensor.gather(encoder.itemEmbedding, items)                       // (N, d)
-        let matches = (interests * e.reshaped([n, 1, dim])).sum(axis: 2)          // (N, K)
+        let e = Tensor.gather(encoder.itemEmbedding, items)  // (N, d)
+        let matches = (interests * e.reshaped([n, 1, dim])).sum(axis: 2)  // (N, K)
         guard settings.ablation != .noAdaptiveFusion else { return matches.mean(axis: 1) }
         let r = (Tensor.linear(interests, fusionInterest).reshaped([n, k]) + Tensor.linear(e, fusionItem) + fusionBias).sigmoid()
         let weights = r / r.sum(axis: 1).reshaped([n, 1])
@@ -197,7 +223,7 @@ public final class SINE: SequenceRecommender {
             let sequences = histories.map { PositiveSequence($0, kinds: training.kinds) }
             let (inputs, length) = encoder.leftPadded(sequences.map { $0.items[...] })
             let skips = TransformerEncoder.leftPad(sequences.map { $0.recentSkips[...] }, length: length, fill: -1)
-            var rng = SeededRNG(seed: 0)   // unused: no dropout at inference
+            var rng = SeededRNG(seed: 0)  // unused: no dropout at inference
             let all = encode(inputs, skips: skips, batch: sequences.count, length: length, training: false, rng: &rng)
             let last = Tensor.gather(all, TransformerEncoder.lastPositions(batch: sequences.count, length: length))  // (B, K, d)
             let k = settings.prototypes, n = itemCount, users = sequences.count
@@ -208,7 +234,7 @@ public final class SINE: SequenceRecommender {
                 for b in 0..<users { for p in 0..<k { for i in 0..<n { out[b * n + i] += matches[(b * k + p) * n + i] / Float(k) } } }
                 return out
             }
-            let itemTerm = Tensor.matmul(table, fusionItem).value                                     // (n)
+            let itemTerm = Tensor.matmul(table, fusionItem).value  // (n)
             let interestTerm = Tensor.linear(last.reshaped([users * k, dim]), fusionInterest, fusionBias).value  // (B·K)
             var out = [Float](repeating: 0, count: users * n)
             out.withUnsafeMutableBufferPointer { po in

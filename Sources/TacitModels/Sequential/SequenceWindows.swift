@@ -43,8 +43,14 @@ struct SequenceWindows {
             var end = s.count
             while end >= 2 {
                 let start = max(0, end - maxLength - 1)
-                windows.append(Window(user: Int32(u), start: start, end: end,
-                                      firstTarget: start == 0 || end - stride - 1 <= start ? start + 1 : end - stride))
+                windows.append(
+                    Window(
+                        user: Int32(u),
+                        start: start,
+                        end: end,
+                        firstTarget: start == 0 || end - stride - 1 <= start ? start + 1 : end - stride
+                    )
+                )
                 if start == 0 { break }
                 end -= stride
             }
@@ -98,7 +104,7 @@ struct SequenceWindows {
             for k in 0..<n {
                 batch.inputs[offset + k] = s.items[w.start + k]
                 batch.inputSkips[offset + k] = s.recentSkips[w.start + k]
-                guard w.start + k + 1 >= w.firstTarget else { continue }   // context only
+                guard w.start + k + 1 >= w.firstTarget else { continue }  // context only
                 batch.targets[offset + k] = s.items[w.start + k + 1]
                 batch.targetSkips[offset + k] = s.recentSkips[w.start + k + 1]
             }
@@ -118,8 +124,12 @@ struct SequenceTraining {
         let kinds = SequenceKinds(train.taxonomy)
         self.kinds = kinds
         histories = train.histories()
-        windows = SequenceWindows(sequences: histories.map { PositiveSequence($0, kinds: kinds) }, maxLength: maxLength,
-                                  stride: stride, padding: padding)
+        windows = SequenceWindows(
+            sequences: histories.map { PositiveSequence($0, kinds: kinds) },
+            maxLength: maxLength,
+            stride: stride,
+            padding: padding
+        )
         sampler = NegativeSampler(positives: train.target)
     }
 }

@@ -23,8 +23,14 @@ public final class TransformerEncoder {
         /// Longest history encoded; older items are dropped.
         public var maxLength: Int = 50
 
-        public init(dim: Int = 64, heads: Int = 2, blocks: Int = 2, innerSize: Int? = nil, dropout: Float = 0.5,
-                    maxLength: Int = 50) {
+        public init(
+            dim: Int = 64,
+            heads: Int = 2,
+            blocks: Int = 2,
+            innerSize: Int? = nil,
+            dropout: Float = 0.5,
+            maxLength: Int = 50
+        ) {
             self.dim = dim
             self.heads = heads
             self.blocks = blocks
@@ -41,8 +47,10 @@ public final class TransformerEncoder {
         let inner: Tensor, innerBias: Tensor, outer: Tensor, outerBias: Tensor, norm2: Tensor, norm2Bias: Tensor
 
         var parameters: [Tensor] {
-            [query, queryBias, key, keyBias, value, valueBias, output, outputBias, norm1, norm1Bias,
-             inner, innerBias, outer, outerBias, norm2, norm2Bias]
+            [
+                query, queryBias, key, keyBias, value, valueBias, output, outputBias, norm1, norm1Bias,
+                inner, innerBias, outer, outerBias, norm2, norm2Bias,
+            ]
         }
     }
 
@@ -72,14 +80,24 @@ public final class TransformerEncoder {
         inputNorm = Initializer.constant([d], 1)
         inputNormBias = Initializer.constant([d], 0)
         layers = (0..<settings.blocks).map { _ in
-            Block(query: weight([d, d], &rng), queryBias: Initializer.constant([d], 0),
-                  key: weight([d, d], &rng), keyBias: Initializer.constant([d], 0),
-                  value: weight([d, d], &rng), valueBias: Initializer.constant([d], 0),
-                  output: weight([d, d], &rng), outputBias: Initializer.constant([d], 0),
-                  norm1: Initializer.constant([d], 1), norm1Bias: Initializer.constant([d], 0),
-                  inner: weight([d, settings.innerSize], &rng), innerBias: Initializer.constant([settings.innerSize], 0),
-                  outer: weight([settings.innerSize, d], &rng), outerBias: Initializer.constant([d], 0),
-                  norm2: Initializer.constant([d], 1), norm2Bias: Initializer.constant([d], 0))
+            Block(
+                query: weight([d, d], &rng),
+                queryBias: Initializer.constant([d], 0),
+                key: weight([d, d], &rng),
+                keyBias: Initializer.constant([d], 0),
+                value: weight([d, d], &rng),
+                valueBias: Initializer.constant([d], 0),
+                output: weight([d, d], &rng),
+                outputBias: Initializer.constant([d], 0),
+                norm1: Initializer.constant([d], 1),
+                norm1Bias: Initializer.constant([d], 0),
+                inner: weight([d, settings.innerSize], &rng),
+                innerBias: Initializer.constant([settings.innerSize], 0),
+                outer: weight([settings.innerSize, d], &rng),
+                outerBias: Initializer.constant([d], 0),
+                norm2: Initializer.constant([d], 1),
+                norm2Bias: Initializer.constant([d], 0)
+            )
         }
     }
 
@@ -89,8 +107,16 @@ public final class TransformerEncoder {
     /// to the item and position embeddings (EmoRec's time and feedback-kind embeddings), and
     /// `scoreKernel` (batch, 1, length, length) multiplies the attention scores before the softmax
     /// (EmoRec's Hawkes decay); both take gradients. → (batch, length, d).
-    public func encode(_ inputs: [Int32], batch: Int, length: Int, training: Bool, rng: inout SeededRNG,
-                       attentionScale: [Float]? = nil, extraInput: Tensor? = nil, scoreKernel: Tensor? = nil) -> Tensor {
+    public func encode(
+        _ inputs: [Int32],
+        batch: Int,
+        length: Int,
+        training: Bool,
+        rng: inout SeededRNG,
+        attentionScale: [Float]? = nil,
+        extraInput: Tensor? = nil,
+        scoreKernel: Tensor? = nil
+    ) -> Tensor {
         precondition(inputs.count == batch * length && length <= settings.maxLength, "encode: \(inputs.count) inputs for \(batch)×\(length)")
         let d = settings.dim, h = settings.heads, dh = d / h, p = settings.dropout
         let positions = positionEmbedding.slice(axis: 0, (settings.maxLength - length)..<settings.maxLength)
@@ -104,7 +130,7 @@ public final class TransformerEncoder {
         }
         for layer in layers {
             func heads(_ w: Tensor, _ b: Tensor) -> Tensor {
-                let y = Tensor.linear(x, w, b)                                   // (B, L, d)
+                let y = Tensor.linear(x, w, b)  // (B, L, d)
                 if h == 1 { return y }
                 return y.reshaped([batch, length, h, dh]).permuted([0, 2, 1, 3]).reshaped([batch * h, length, dh])
             }
@@ -113,10 +139,10 @@ public final class TransformerEncoder {
             if let scoreKernel {
                 attention = (attention.reshaped([batch, h, length, length]) * scoreKernel).reshaped([batch * h, length, length])
             }
-            attention = attention.softmax(mask: mask)                            // (B·h, L, L)
+            attention = attention.softmax(mask: mask)  // (B·h, L, L)
             if let scale { attention = (attention.reshaped([batch, h, length, length]) * scale).reshaped([batch * h, length, length]) }
             attention = attention.dropout(p, training: training, rng: &rng)
-            var context = Tensor.batchedMatmul(attention, v)                     // (B·h, L, dh)
+            var context = Tensor.batchedMatmul(attention, v)  // (B·h, L, dh)
             if h > 1 { context = context.reshaped([batch, h, length, dh]).permuted([0, 2, 1, 3]) }
             context = context.reshaped([batch, length, d])
             let attended = Tensor.linear(context, layer.output, layer.outputBias).dropout(p, training: training, rng: &rng)

@@ -27,7 +27,7 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     deinit {
-        statements.removeAll()   // finalize before closing
+        statements.removeAll()  // finalize before closing
         sqlite3_close_v2(db)
     }
 
@@ -107,14 +107,24 @@ final class Statement {
     }
 
     @discardableResult
-    func bind(_ i: Int32, _ v: Int64) -> Statement { sqlite3_bind_int64(stmt, i, v); return self }
+    func bind(_ i: Int32, _ v: Int64) -> Statement {
+        sqlite3_bind_int64(stmt, i, v)
+        return self
+    }
     @discardableResult
-    func bind(_ i: Int32, _ v: Int) -> Statement { sqlite3_bind_int64(stmt, i, Int64(v)); return self }
+    func bind(_ i: Int32, _ v: Int) -> Statement {
+        sqlite3_bind_int64(stmt, i, Int64(v))
+        return self
+    }
     @discardableResult
-    func bind(_ i: Int32, _ v: Double) -> Statement { sqlite3_bind_double(stmt, i, v); return self }
+    func bind(_ i: Int32, _ v: Double) -> Statement {
+        sqlite3_bind_double(stmt, i, v)
+        return self
+    }
     @discardableResult
     func bind(_ i: Int32, _ v: String) -> Statement {
-        sqlite3_bind_text(stmt, i, v, -1, SQLITE_TRANSIENT_DESTRUCTOR); return self
+        sqlite3_bind_text(stmt, i, v, -1, SQLITE_TRANSIENT_DESTRUCTOR)
+        return self
     }
     @discardableResult
     func bind(_ i: Int32, _ v: [UInt8]) -> Statement {
@@ -127,7 +137,10 @@ final class Statement {
         return self
     }
     @discardableResult
-    func bindNull(_ i: Int32) -> Statement { sqlite3_bind_null(stmt, i); return self }
+    func bindNull(_ i: Int32) -> Statement {
+        sqlite3_bind_null(stmt, i)
+        return self
+    }
     @discardableResult
     func bind(_ i: Int32, _ v: Int64?) -> Statement { v.map { bind(i, $0) } ?? bindNull(i) }
     @discardableResult

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TacitKafka
 import TacitServiceTestSupport
+
 @testable import TacitDaemon
 
 /// A daemon configuration for tests: the given broker, a fresh SQLite file, fast group joins.
@@ -27,8 +28,10 @@ func testConfiguration(broker: String, dir: URL, httpPort: Int = freePort(), gro
 /// Produces records and waits for every acknowledgement; returns where each one landed.
 @discardableResult
 func produce(_ broker: String, _ records: [ProducerRecord]) async throws -> [DeliveryReport] {
-    let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(brokers: [broker])),
-                                     logger: testLogger("test-producer"))
+    let producer = try KafkaProducer(
+        configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(brokers: [broker])),
+        logger: testLogger("test-producer")
+    )
     let poller = Task { await producer.run() }
     let results = await producer.sendAll(records)
     poller.cancel()
@@ -39,8 +42,11 @@ func produce(_ broker: String, _ records: [ProducerRecord]) async throws -> [Del
 /// Reads a topic from the beginning (its own group) until `done` holds or `timeout` passes.
 /// Never blocks a thread of the cooperative pool (an in-process daemon needs them).
 func consume(_ broker: String, topic: String, timeout: Duration, until done: ([KafkaMessage]) -> Bool) async throws -> [KafkaMessage] {
-    let consumer = try KafkaConsumer(configuration: fastConsumer(broker, group: "reader-\(UUID().uuidString)", topics: [topic]),
-                                     offsetSource: MemoryOffsets(), logger: testLogger("test-consumer"))
+    let consumer = try KafkaConsumer(
+        configuration: fastConsumer(broker, group: "reader-\(UUID().uuidString)", topics: [topic]),
+        offsetSource: MemoryOffsets(),
+        logger: testLogger("test-consumer")
+    )
     try consumer.subscribe()
     defer { consumer.close() }
     var got: [KafkaMessage] = []
