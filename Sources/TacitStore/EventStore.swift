@@ -276,6 +276,17 @@ public final class EventStore: Sendable {
         }
     }
 
+    /// Per item, how many events of any behavior the user ever sent on it (exact; the kept sequence may hold fewer).
+    public func itemEventCounts(user: Int32) throws -> [Int32: Int64] {
+        try read { r in
+            var out: [Int32: Int64] = [:]
+            let s = try r.statement("SELECT item, sum(count) FROM interactions WHERE user = ?1 GROUP BY item")
+            s.bind(1, Int64(user) + 1)
+            while try s.step() { out[Int32(s.int64(0) - 1)] = s.int64(1) }
+            return out
+        }
+    }
+
     /// Items by the number of positive events on them, most first (ties by id): the popularity baseline.
     /// From memory (`PopularityCounts`): what was stored at open plus every batch this store applied since.
     public func popularItems(limit: Int) throws -> [(item: Int32, positives: Int64)] {

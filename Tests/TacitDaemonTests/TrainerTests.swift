@@ -267,6 +267,38 @@ struct TrainerTests {
         #expect(FineTuner.train(data, previous: first, settings: settings, round: 1, createdMs: 2, shouldStop: { true }) == nil)
     }
 
+    /// An item whose first events left the bounded sequence (`store.max_sequence_length`) is not new when the user
+    /// takes it again: a serving model trained before may have learned it, so it is not held out. An item that is
+    /// new is held out as before.
+    @Test func anItemTakenAgainAfterItsFirstEventsLeftTheSequenceIsNotHeldOut() throws {
+        let temp = TemporaryDirectory()
+        let store = try EventStore(
+            configuration: StoreConfiguration(
+                path: temp.url.appendingPathComponent("s.sqlite").path,
+                maxSequenceLength: 6
+            )
+        )
+        var offset: Int64 = 0
+        func buy(_ user: String, _ item: String) throws {
+            _ = try store.apply([rec(event(user, item, ts: 1_700_000_000_000 + offset), offset: offset)])
+            offset += 1
+        }
+        for i in 0..<6 { try buy("u", "I\(i)") }
+        try buy("v", "I0")
+        try buy("v", "I1")
+        let servedThrough = try TrainingData.load(store: store, holdoutFraction: 0.5).throughSeq
+        // u's sequence keeps 6 events: I0 and I1 are evicted by these, then u takes I0 again and a new item.
+        for i in 6..<10 { try buy("u", "I\(i)") }
+        try buy("u", "I0")
+        try buy("u", "NEW")
+        let u = try #require(try store.userID("u"))
+        let i0 = try #require(try store.itemID("I0")), new = try #require(try store.itemID("NEW"))
+        #expect(try store.sequence(user: u).count == 6)
+        let data = try TrainingData.load(store: store, holdoutFraction: 0.5, unseenAfter: servedThrough)
+        #expect(data.heldOut[Int(u)].map(\.item) == [new], "I0 was learned before its first events were evicted")
+        #expect(data.train[Int(u)].contains { $0.item == i0 })
+    }
+
     /// With a serving model, only items it never saw are held out; everyone else trains on their
     /// whole history, and `withHeldOutInTraining` gives the held-out items back, sequences included.
     @Test func onlyItemsTheServingModelNeverSawAreHeldOut() throws {

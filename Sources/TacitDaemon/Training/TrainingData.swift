@@ -53,7 +53,9 @@ struct TrainingData: Sendable {
             var latest: [Int32: Positive] = [:]
             var disliked = Set<Int32>()
             var feedback: [(event: Interaction, seq: Int64, timestampMs: Int64)] = []
-            for e in try store.sequence(user: Int32(u)) where e.seq <= through && e.item < Int32(counts.items) {
+            let events = try store.sequence(user: Int32(u))
+            let evicted = try evictedItems(store, user: Int32(u), kept: events)
+            for e in events where e.seq <= through && e.item < Int32(counts.items) {
                 guard let event = SequenceScorer.interaction(e, user: Int32(u)), let raw = e.feedback,
                     let kind = FeedbackKind(rawValue: raw)
                 else { continue }
@@ -64,7 +66,7 @@ struct TrainingData: Sendable {
                     latest[e.item] = Positive(
                         item: e.item,
                         seq: e.seq,
-                        firstSeq: latest[e.item]?.firstSeq ?? e.seq,
+                        firstSeq: latest[e.item]?.firstSeq ?? (evicted.contains(e.item) && !disliked.contains(e.item) ? 0 : e.seq),
                         timestampMs: e.timestampMs,
                         behaviors: behaviors
                     )
@@ -110,6 +112,20 @@ struct TrainingData: Sendable {
             sequences: sequences,
             fullSequences: full
         )
+    }
+
+    /// Items the user took before their kept sequence begins (`store.max_sequence_length` keeps the newest events
+    /// only): taken again later, such an item looks new in the sequence, yet a model trained earlier may have
+    /// learned it, so it must not be held out as unseen (`firstSeq` 0). Without that, every candidate was judged
+    /// on items the serving model had trained on, and lost: a soak replaying MovieLens-1M stopped promoting once
+    /// its users' histories outgrew the sequence.
+    private static func evictedItems(_ store: EventStore, user: Int32, kept: [SequenceEvent]) throws -> Set<Int32> {
+        guard kept.count >= store.configuration.maxSequenceLength else { return [] }
+        var inSequence: [Int32: Int64] = [:]
+        for e in kept { inSequence[e.item, default: 0] += 1 }
+        var evicted = Set<Int32>()
+        for (item, total) in try store.itemEventCounts(user: user) where total > inSequence[item, default: 0] { evicted.insert(item) }
+        return evicted
     }
 
     /// The same data with every held-out item back in training, in time order: what a promoted
