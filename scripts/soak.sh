@@ -40,7 +40,8 @@ trap cleanup EXIT
 command_line="scripts/soak.sh --minutes $minutes --rate $rate --model $model --every-events $every --out $out$extra_args"
 machine="$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/Mem:/ { print $2 " GB RAM" }'), $(uname -sr)"
 echo "# command: $command_line"
-echo "# machine: $machine; commit $(git rev-parse --short HEAD)"
+commit="$(git rev-parse --short HEAD)"   # read once: the binary is built from it now, HEAD may move during the run
+echo "# machine: $machine; commit $commit"
 bash scripts/broker.sh start --port "$bport" --partitions 4 2>/dev/null
 
 cat > "$run/tacit.toml" <<EOF
@@ -96,7 +97,7 @@ python3 scripts/lib/plot-png.py "$csv" "$out/soak.png" "tacit soak: $rate events
   rss_mb events_per_s,lists_per_s lag
 {
   echo "Command: \`$command_line\`  "
-  echo "Machine: $machine; commit $(git rev-parse --short HEAD)"
+  echo "Machine: $machine; commit $commit"
   echo
   echo "| minute | RSS (MB) | events/s | lists/s | lag | promotions |"
   echo "|---|---|---|---|---|---|"
