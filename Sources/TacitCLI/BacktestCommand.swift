@@ -148,8 +148,9 @@ struct BacktestCommand: AsyncParsableCommand {
         let warm = Int(Double(events.count) * warmup)
         print("events:  \(events.count) parsed\(rejected.isEmpty ? "" : ", dead letters \(rejected)"); warm-up \(warm), then \(rounds) rounds")
         print(
-            "trainer: model \(c.trainer.model), refit \(c.trainer.refit), epochs \(c.trainer.epochs), dim \(c.trainer.dim), "
-                + "learning rate \(c.trainer.effectiveLearningRate), holdout \(c.trainer.holdoutFraction), seeds \(seeds.map(String.init).joined(separator: ","))"
+            "trainer: model \(c.trainer.model), refit \(c.trainer.refit), epochs \(c.trainer.epochs), "
+                + (c.trainer.modelSettings.map { "dim \($0.dim), learning rate \($0.learningRate), " } ?? "")
+                + "holdout \(c.trainer.holdoutFraction), seeds \(seeds.map(String.init).joined(separator: ","))"
         )
         print("lists:   target \(target), exclude consumed \(c.publisher.excludeConsumed), reshow auxiliary \(c.publisher.reshowAuxiliary)")
         var runs: [Run] = []

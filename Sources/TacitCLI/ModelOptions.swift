@@ -7,7 +7,13 @@ import TacitTensor
 
 /// Options shared by the commands that build a model.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model: \(ModelFactory.names.joined(separator: ", ")).")
+    /// `--model` names: every `ModelKind`, and the variants `popularity-all` (counts of any behavior)
+    /// and `sasrec-n` (SASRec with skips as negatives).
+    static let names = ["popularity", "popularity-all", "bpr", "lightgcn", "hnt", "sasrec", "sasrec-n", "sine", "emorec"]
+    /// Older spellings still accepted.
+    static let aliases = ["pop": "popularity", "bprmf": "bpr"]
+
+    @Option(help: "Model: \(ModelOptions.names.joined(separator: ", ")).")
     var model: String = "lightgcn"
 
     @Option(help: "Embedding size d (default 64; sine 50).")
@@ -140,18 +146,32 @@ struct ModelOptions: ParsableArguments {
         EmbeddingSettings(dim: dimValue, learningRate: learningRate, batchSize: batchValue, l2: l2, layers: layersValue, seed: seed)
     }
 
-    /// The model these options describe, over `train`.
-    func makeModel(train: TrainingSet, seed: UInt64) throws -> Recommender {
-        try ModelFactory.make(
-            model,
-            train: train,
-            settings: settings(seed: seed),
-            hnt: hntSettings(seed: seed),
-            sasrec: sasrecSettings(seed: seed),
-            sine: sineSettings(seed: seed),
-            emorec: emorecSettings(seed: seed)
-        )
+    /// `--model` with its alias resolved.
+    var modelName: String { Self.aliases[model] ?? model }
+
+    /// The model these options describe (`validate()` has accepted `--model`).
+    func modelSettings(seed: UInt64) throws -> ModelSettings {
+        switch modelName {
+        case "popularity", "popularity-all": return .popularity(allBehaviors: modelName == "popularity-all")
+        case "bpr": return .bpr(settings(seed: seed))
+        case "lightgcn": return .lightgcn(settings(seed: seed))
+        case "hnt": return .hnt(try hntSettings(seed: seed))
+        case "sasrec", "sasrec-n":
+            var s = sasrecSettings(seed: seed)
+            s.skipNegatives = modelName == "sasrec-n"
+            return .sasrec(s)
+        case "sine": return .sine(sineSettings(seed: seed))
+        case "emorec": return .emorec(emorecSettings(seed: seed))
+        default: throw ValidationError(Self.unknownModel(model))
+        }
     }
+
+    /// The model these options describe, untrained, over `train`.
+    func makeModel(train: TrainingSet, seed: UInt64) throws -> any Recommender {
+        try modelSettings(seed: seed).build(train: train)
+    }
+
+    static func unknownModel(_ name: String) -> String { "unknown model '\(name)': choose one of \(names.joined(separator: ", "))" }
 
     var transformer: TransformerEncoder.Settings {
         TransformerEncoder.Settings(
@@ -269,7 +289,7 @@ struct ModelOptions: ParsableArguments {
 
     /// Every check runs at parse time, before any data is loaded, and names the option at fault.
     func validate() throws {
-        guard ModelFactory.isKnown(model) else { throw ValidationError(ModelFactory.UnknownModel(name: model).description) }
+        guard Self.names.contains(modelName) else { throw ValidationError(Self.unknownModel(model)) }
         guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0 (0 = all cores)") }
         guard l2 >= 0 else { throw ValidationError("--l2 must be ≥ 0") }
         guard dimValue > 0 else { throw ValidationError("--dim must be positive") }

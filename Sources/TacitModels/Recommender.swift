@@ -57,7 +57,7 @@ public protocol CachesEmbeddings: AnyObject {
 }
 
 /// Hyperparameters shared by the embedding models.
-public struct EmbeddingSettings: Sendable, Equatable {
+public struct EmbeddingSettings: Sendable, Equatable, Codable {
     /// Embedding size d.
     public var dim: Int = 64
     /// Adam learning rate.

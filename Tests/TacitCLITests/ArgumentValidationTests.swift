@@ -107,4 +107,13 @@ struct ArgumentValidationTests {
     @Test func seedListsAreParsed() throws {
         #expect(try ArgumentValues.seeds("1, 2,3") == [1, 2, 3])
     }
+
+    /// `--model` accepts exactly the names (and old spellings) it can build, each as the model it names.
+    @Test(arguments: ModelOptions.names + ModelOptions.aliases.keys.sorted())
+    func everyModelNameBuildsTheModelItNames(name: String) throws {
+        let options = try evalOptions(["--model", name]).modelOptions
+        let settings = try options.modelSettings(seed: 1)
+        #expect(settings.name == ModelOptions.aliases[name] ?? name)
+        #expect(settings.seed == (settings.kind == .popularity ? 0 : 1))
+    }
 }

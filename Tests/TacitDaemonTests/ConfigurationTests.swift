@@ -1,4 +1,5 @@
 import Foundation
+import TacitModels
 import TacitServiceTestSupport
 import Testing
 
@@ -45,8 +46,9 @@ struct ConfigurationTests {
             top_k = 20
             [trainer]
             model = "sasrec"
-            window_stride = 25
             refit = false
+            [trainer.sasrec]
+            window_stride = 25
             """,
             file: "x.toml"
         )
@@ -54,7 +56,7 @@ struct ConfigurationTests {
         #expect(c.kafka.properties == ["compression.type": "lz4", "socket.keepalive.enable": "true", "fetch.min.bytes": "10"])
         #expect(c.taxonomy.target == ["purchase"] && c.store.synchronous == .normal && c.publisher.topK == 20)
         #expect(c.kafka.consumer.client.brokers == ["a:1", "b:2"])
-        #expect(c.trainer.model == "sasrec" && c.trainer.windowStride == 25 && !c.trainer.refit)
+        #expect(c.trainer.model == "sasrec" && c.trainer.sasrec.windowStride == 25 && !c.trainer.refit)
         #expect(TacitConfiguration().trainer.refit)
         #expect(try c.kafka.consumer.rdkafkaProperties().contains { $0 == ("fetch.wait.max.ms", "500") })
         let fast = try TacitConfiguration.parse("[kafka]\nfetch_wait_max_ms = 10", file: "x.toml")
@@ -62,20 +64,82 @@ struct ConfigurationTests {
     }
 
     @Test func learningRateDefaultsPerModelUnlessSet() throws {
-        func rate(_ trainer: String) throws -> Double {
-            try TacitConfiguration.parse("[trainer]\n" + trainer, file: "x.toml").trainer.effectiveLearningRate
+        func rate(_ text: String, model: ModelKind) throws -> Float {
+            try TacitConfiguration.parse(text, file: "x.toml").trainer.settings(for: model).learningRate
         }
-        #expect(try rate("model = \"lightgcn\"") == 0.01)
-        #expect(try rate("model = \"bpr\"") == 0.001)
-        #expect(try rate("model = \"sasrec\"") == 0.01)
-        #expect(try rate("model = \"bpr\"\nlearning_rate = 0.02") == 0.02)
-        #expect(try rate("model = \"lightgcn\"\nlearning_rate = 1") == 1)
-        // The default follows the model when it is changed after loading (tacit backtest --model).
-        var t = TacitConfiguration().trainer
-        t.model = "bpr"
-        #expect(t.effectiveLearningRate == 0.001)
-        #expect(error("[trainer]\nlearning_rate = 0") == "configs/tacit.toml: trainer.learning_rate: expected a number in 1e-07...10.0, found 0.0")
-        #expect(error("[trainer]\nlearning_rate = \"fast\"") == "configs/tacit.toml: trainer.learning_rate: expected a number, found string")
+        #expect(try rate("", model: .lightgcn) == 0.01)
+        #expect(try rate("", model: .bpr) == 0.001)
+        #expect(try rate("", model: .sasrec) == 0.01)
+        #expect(try rate("[trainer.bpr]\nlearning_rate = 0.02", model: .bpr) == 0.02)
+        #expect(try rate("[trainer.lightgcn]\nlearning_rate = 1", model: .lightgcn) == 1)
+        // Each model keeps its own: a section does not reach another model (tacit backtest --model).
+        #expect(try rate("[trainer.lightgcn]\nlearning_rate = 1", model: .bpr) == 0.001)
+        #expect(
+            error("[trainer.bpr]\nlearning_rate = 0") == "configs/tacit.toml: trainer.bpr.learning_rate: expected a number in 1e-07...10.0, found 0.0"
+        )
+        #expect(
+            error("[trainer.sine]\nlearning_rate = \"fast\"") == "configs/tacit.toml: trainer.sine.learning_rate: expected a number, found string"
+        )
+    }
+
+    /// Every model's settings come from its own section, with the daemon's defaults where it is silent;
+    /// `trainer.seed` seeds whichever is served.
+    @Test func eachModelReadsItsOwnSection() throws {
+        let c = try TacitConfiguration.parse(
+            """
+            [trainer]
+            model = "hnt"
+            seed = 7
+            [trainer.hnt]
+            dim = 32
+            heads = 4
+            mu = 0.5
+            ablation = "full"
+            [trainer.sine]
+            prototypes = 5
+            ablation = "no-nf"
+            max_length = 20
+            [trainer.emorec]
+            variant = "EmoGAT"
+            sequences_per_step = 8
+            [trainer.trending]
+            half_life = 10000
+            """,
+            file: "x.toml"
+        )
+        guard case .hnt(let h)? = c.trainer.modelSettings else {
+            Issue.record("not hnt: \(String(describing: c.trainer.modelSettings))")
+            return
+        }
+        #expect(h.embedding.dim == 32 && h.heads == 4 && h.mu == 0.5 && h.embedding.seed == 7)
+        #expect(h.transfer && h.negativeTransfer && h.contrastive)  // full, not the default hesitation-only
+        #expect(!TacitConfiguration().trainer.hnt.transfer)
+        #expect(c.trainer.sine.prototypes == 5 && c.trainer.sine.ablation == .noNegativeFeedback && c.trainer.sine.transformer.maxLength == 20)
+        #expect(c.trainer.sine.transformer.innerSize == 64)  // SINE's feed-forward is d wide
+        #expect(c.trainer.emorec.variant == .emoGAT && c.trainer.emorec.windowBatch == 8 && c.trainer.emorec.pairBatch == 8 * 50)
+        #expect(c.trainer.trendHalfLife == 10_000)
+        #expect(TacitConfiguration().trainer.modelSettings == .lightgcn(TacitConfiguration().trainer.lightgcn))
+        var baseline = TacitConfiguration().trainer
+        baseline.model = "trending"
+        #expect(baseline.modelSettings == nil)
+    }
+
+    /// A key that `[trainer]` held before each model had its own section says where it went.
+    @Test func aKeyThatMovedToAModelSectionSaysWhere() {
+        #expect(
+            error("[trainer]\nmodel = \"sine\"\ndim = 32")
+                == "configs/tacit.toml: trainer.dim: moved to the section of the model it is for, e.g. [trainer.sine] dim = …"
+        )
+        #expect(
+            error("[trainer]\nmodel = \"trending\"\nablation = \"full\"")
+                == "configs/tacit.toml: trainer.ablation: moved to the section of the model it is for, e.g. [trainer.<model>] ablation = …"
+        )
+        #expect(
+            error("[trainer]\ntrend_half_life = 3000") == "configs/tacit.toml: trainer.trend_half_life: moved to [trainer.trending] half_life = …"
+        )
+        #expect(error("[trainer.lightgcn]\nmu = 0.5") == "configs/tacit.toml: trainer.lightgcn.mu: unknown key")
+        #expect(error("[trainer.bpr]\nlayers = 2") == "configs/tacit.toml: trainer.bpr.layers: unknown key")
+        #expect(error("[trainer.word2vec]\ndim = 2") == "configs/tacit.toml: trainer.word2vec: unknown key")
     }
 
     @Test func errorsNameFileAndKey() {
@@ -105,16 +169,27 @@ struct ConfigurationTests {
                 == "configs/tacit.toml: kafka.properties.x: expected a string, integer, boolean or number, found array"
         )
         #expect(
-            error("[trainer]\nablation = \"no-such\"")
-                == "configs/tacit.toml: trainer.ablation: unknown HNT variant \"no-such\": choose full, base, no-hesitation, no-negative-transfer, hesitation-only"
+            error("[trainer.hnt]\nablation = \"no-such\"")
+                == "configs/tacit.toml: trainer.hnt.ablation: unknown HNT variant \"no-such\": choose full, base, no-hesitation, no-negative-transfer, hesitation-only"
         )
-        #expect(error("[trainer]\nheads = 3") == "configs/tacit.toml: trainer.heads: must divide trainer.dim (64)")
+        #expect(error("[trainer.hnt]\nheads = 3") == "configs/tacit.toml: trainer.hnt.heads: must divide trainer.hnt.dim (64)")
         #expect(
-            error("[trainer]\nwindow_stride = 60")
-                == "configs/tacit.toml: trainer.window_stride: must be at most trainer.max_length (50); 0 means max_length"
+            error("[trainer.sasrec]\nwindow_stride = 60")
+                == "configs/tacit.toml: trainer.sasrec.window_stride: must be at most trainer.sasrec.max_length (50); 0 means max_length"
         )
         #expect(error("[trainer]\nrefit = 1") == "configs/tacit.toml: trainer.refit: expected true or false, found integer")
-        #expect(error("[trainer]\nwindow_stride = -1") == "configs/tacit.toml: trainer.window_stride: expected an integer in 0...10000, found -1")
+        #expect(
+            error("[trainer.sine]\nwindow_stride = -1")
+                == "configs/tacit.toml: trainer.sine.window_stride: expected an integer in 0...10000, found -1"
+        )
+        #expect(
+            error("[trainer.sasrec]\nloss = \"hinge\"") == "configs/tacit.toml: trainer.sasrec.loss: expected one of \"ce\", \"bpr\", found \"hinge\""
+        )
+        #expect(
+            error("[trainer]\nmodel = \"bert4rec\"")?.hasPrefix(
+                "configs/tacit.toml: trainer.model: unknown model \"bert4rec\": choose popularity, trending, bpr"
+            ) == true
+        )
         #expect(error("[taxonomy]\ntarget = []") == "configs/tacit.toml: taxonomy.target: expected at least one element")
         #expect(error("[taxonomy]\nauxiliary = [\"buy\"]") == "configs/tacit.toml: taxonomy.auxiliary: \"buy\" is already listed in taxonomy.target")
         #expect(error("[taxonomy]\nwatch = [\"w\", \"w\"]") == "configs/tacit.toml: taxonomy.watch: duplicate elements")

@@ -12,12 +12,14 @@ import Testing
 struct SequenceServingTests {
     func config(_ model: String) -> TacitConfiguration.Trainer {
         var t = trainerConfig(model: model)
-        t.heads = 2
-        t.maxLength = 6
-        t.dropout = 0.1
-        t.sequencesPerStep = 16
+        for transformer in [\TacitConfiguration.Trainer.sasrec.transformer, \.sine.transformer, \.emorec.hawkes.transformer] {
+            t[keyPath: transformer].heads = 2
+            t[keyPath: transformer].maxLength = 6
+            t[keyPath: transformer].dropout = 0.1
+        }
+        (t.sasrec.batchSize, t.sine.batchSize, t.emorec.windowBatch, t.emorec.pairBatch) = (16, 16, 16, 16 * 6)
+        (t.sasrec.learningRate, t.sine.learningRate, t.emorec.learningRate) = (0.01, 0.01, 0.01)
         t.epochs = 40
-        t.learningRate = 0.01
         return t
     }
 
@@ -113,16 +115,13 @@ struct SequenceServingTests {
         if case .skipped = second.outcome { Issue.record("second fine-tune skipped: \(second)") }
     }
 
-    /// A sequential snapshot whose architecture is missing or does not fit its tensors is not served
-    /// (the daemon falls back to popularity instead of crashing or serving a misread network).
-    @Test func aSnapshotThatDoesNotFitItsArchitectureIsRejected() throws {
-        let architecture = FineTuneSettings(config("sine")).architecture
-        let model = try #require(SequenceScorer.build("sine", itemCount: 12, architecture: architecture, seed: 1))
+    /// The snapshot of an untrained network of `settings` (d = 16) over 12 items.
+    func untrainedSnapshot(_ settings: ModelSettings) throws -> ModelSnapshot {
+        let model = try #require(settings.servingNetwork(itemCount: 12, servedUsers: 0, taxonomy: SequenceScorer.positivesAndSkips))
         let items = Array(model.parameters[0].value.prefix(12 * 16))
-        let scorer = SequenceScorer(trained: model, architecture: architecture)
-        let good = ServingEmbeddings(
-            sequence: scorer,
-            model: "sine",
+        return ServingEmbeddings(
+            sequence: SequenceScorer(trained: model, settings: settings),
+            model: settings.name,
             version: 1,
             dim: 16,
             userCount: 3,
@@ -131,13 +130,33 @@ struct SequenceServingTests {
             metrics: [:],
             createdMs: 1
         ).snapshot(metadata: [:], promoted: true)
-        #expect(ServingEmbeddings(snapshot: good)?.sequence != nil)
+    }
+
+    /// A sequential snapshot whose settings are missing, unreadable, of a newer format or do not fit its
+    /// tensors is not served (the daemon falls back to popularity instead of crashing or serving a
+    /// misread network).
+    @Test func aSnapshotThatDoesNotFitItsSettingsIsRejected() throws {
+        let settings = try #require(config("sine").modelSettings)
+        let good = try untrainedSnapshot(settings)
+        #expect(good.metadata[SnapshotFormat.formatKey] == "2")
+        #expect(ServingEmbeddings(snapshot: good)?.sequence?.settings == settings)
+        var wider = settings
+        if case .sine(var s) = wider {
+            s.transformer.dim = 32
+            wider = .sine(s)
+        }
         var wrongDim = good
-        wrongDim.metadata["arch.dim"] = "32"
+        wrongDim.metadata.merge(SnapshotFormat.metadata(wider)) { $1 }
         #expect(ServingEmbeddings(snapshot: wrongDim) == nil)
-        var noArchitecture = good
-        noArchitecture.metadata = noArchitecture.metadata.filter { !$0.key.hasPrefix("arch.") }
-        #expect(ServingEmbeddings(snapshot: noArchitecture) == nil)
+        var noSettings = good
+        noSettings.metadata[SnapshotFormat.settingsKey] = nil
+        #expect(ServingEmbeddings(snapshot: noSettings) == nil)
+        var garbled = good
+        garbled.metadata[SnapshotFormat.settingsKey] = #"{"model": "sine", "settings": {"dim": 1}}"#
+        #expect(ServingEmbeddings(snapshot: garbled) == nil)
+        var newer = good
+        newer.metadata[SnapshotFormat.formatKey] = "3"
+        #expect(ServingEmbeddings(snapshot: newer) == nil)
         var missingTensor = good
         missingTensor.tensors.removeLast()
         #expect(ServingEmbeddings(snapshot: missingTensor) == nil)
@@ -146,23 +165,33 @@ struct SequenceServingTests {
         #expect(ServingEmbeddings(snapshot: otherModel) == nil)
     }
 
+    /// A snapshot saved before settings were recorded (format 1: `arch.*` strings) still serves, as the
+    /// same network.
+    @Test func aFormatOneSnapshotStillServes() throws {
+        let settings = try #require(config("sine").modelSettings)
+        let current = try untrainedSnapshot(settings)
+        var old = current
+        old.metadata = [
+            "arch.dim": "16", "arch.heads": "2", "arch.blocks": "2", "arch.inner": "16", "arch.max_length": "6",
+            "arch.dropout": "0.1", "arch.loss": "ce", "arch.skip_negatives": "false", "arch.prototypes": "3",
+            "arch.ablation": "full", "arch.beta_attention": "true", "arch.beta1": "0.6",
+        ]
+        let restored = try #require(ServingEmbeddings(snapshot: old)?.sequence)
+        #expect(restored.settings.architecture == settings.architecture)
+        let history = [Interaction(user: 0, item: 3, behavior: UInt8(FeedbackKind.explicitPositive.rawValue), timestamp: 1)]
+        #expect(restored.scores(history: history) == ServingEmbeddings(snapshot: current)?.sequence?.scores(history: history))
+    }
+
     /// `window_stride` reaches SASRec's and SINE's training windows (0: disjoint windows) and stays
-    /// out of the served architecture: it changes how a model is trained, not how it is read back.
+    /// out of the architecture: it changes how a model is trained, not how it is read back.
     @Test(arguments: ["sasrec", "sine"])
     func windowStrideReachesTheTrainedModel(model name: String) throws {
-        var t = config(name)
-        #expect(FineTuneSettings(t).windowStride == nil)
-        t.windowStride = 5
-        let settings = FineTuneSettings(t)
-        #expect(settings.windowStride == 5)
-        #expect(settings.architecture == FineTuneSettings(config(name)).architecture)
+        let text = "[trainer]\nmodel = \"\(name)\"\n[trainer.\(name)]\nwindow_stride = 5\n"
+        let t = try TacitConfiguration.parse(text, file: "x.toml").trainer
+        #expect(TacitConfiguration().trainer.settings(for: ModelKind(rawValue: name)!).architecture == t.modelSettings?.architecture)
         let model = try #require(
-            SequenceScorer.build(
-                name,
-                itemCount: 12,
-                architecture: settings.architecture,
-                seed: 1,
-                windowStride: settings.windowStride
+            t.modelSettings?.buildSequence(
+                train: TrainingSet(userCount: 0, itemCount: 12, taxonomy: SequenceScorer.positivesAndSkips, interactions: [])
             )
         )
         #expect(((model as? SASRec)?.settings.windowStride ?? (model as? SINE)?.settings.windowStride) == 5)
@@ -173,11 +202,13 @@ struct SequenceServingTests {
         defer { removeTempDir(dir) }
         let path = dir.appendingPathComponent("tacit.toml").path
         for (line, key) in [
-            ("model = \"sine\"\nablation = \"no-hesitation\"", "trainer.ablation"),
-            ("model = \"sasrec\"\nloss = \"hinge\"", "trainer.loss"),
-            ("model = \"sasrec\"\nmax_length = 0", "trainer.max_length"),
-            ("model = \"sasrec\"\nwindow_stride = 51", "trainer.window_stride"),
-            ("model = \"emorec\"\nvariant = \"GAT-THP\"", "trainer.variant"),
+            ("model = \"sine\"\n[trainer.sine]\nablation = \"no-hesitation\"", "trainer.sine.ablation"),
+            ("model = \"sasrec\"\n[trainer.sasrec]\nloss = \"hinge\"", "trainer.sasrec.loss"),
+            ("model = \"sasrec\"\n[trainer.sasrec]\nmax_length = 0", "trainer.sasrec.max_length"),
+            ("model = \"sasrec\"\n[trainer.sasrec]\nwindow_stride = 51", "trainer.sasrec.window_stride"),
+            ("model = \"lightgcn\"\n[trainer.emorec]\nvariant = \"GAT-THP\"", "trainer.emorec.variant"),
+            ("model = \"sine\"\n[trainer.sine]\nheads = 3", "trainer.sine.heads"),
+            ("model = \"sine\"\nmax_length = 20", "trainer.max_length"),
         ] {
             try "[trainer]\n\(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
             #expect(throws: ConfigurationError.self) { try TacitConfiguration.load(path: path) }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TacitData
+import TacitModels
 import TacitServiceTestSupport
 import TacitStore
 import Testing
@@ -49,12 +50,16 @@ extension SystemRandomNumberGenerator {
 func trainerConfig(model: String = "lightgcn") -> TacitConfiguration.Trainer {
     var t = TacitConfiguration().trainer
     t.model = model
-    t.dim = 16
     t.epochs = 30
-    t.learningRate = 0.02
-    t.batchSize = 64
-    t.layers = 2
     t.holdoutFraction = 0.2
+    // Every model small and quick: d = 16, a high rate.
+    let small = EmbeddingSettings(dim: 16, learningRate: 0.02, batchSize: 64, l2: 1e-4, layers: 2)
+    (t.bpr, t.lightgcn, t.hnt.embedding) = (small, small, small)
+    t.sasrec.transformer = TransformerEncoder.Settings(dim: 16, heads: 2, blocks: 2, innerSize: 64, dropout: 0.2, maxLength: 50)
+    t.sine.transformer = TransformerEncoder.Settings(dim: 16, heads: 2, blocks: 2, innerSize: 16, dropout: 0.2, maxLength: 50)
+    t.emorec.dim = 16
+    t.emorec.hawkes.transformer = t.sasrec.transformer
+    (t.sasrec.learningRate, t.sine.learningRate, t.emorec.learningRate) = (0.02, 0.02, 0.02)
     return t
 }
 
@@ -110,6 +115,21 @@ struct TrainerTests {
         let list = try serving.recommend(user: looker, k: 4, excluding: try store.interactedItems(user: looker).consumed)
         let names = try store.itemExternalIDs(for: list?.items.map(\.item) ?? [])
         #expect(try share(list, store, prefix: "A") >= 0.75, "got \(names)")
+
+        // The snapshot holds the whole model (HNT's networks too) and the settings it was trained with,
+        // and reads back as the same.
+        let snapshot = try #require(try store.latestPromotedSnapshot(model: "hnt"))
+        #expect(snapshot.metadata[SnapshotFormat.formatKey] == "2")
+        let restored = try #require(ServingEmbeddings(snapshot: snapshot))
+        let trained = try #require(serving.model)
+        guard case .hnt(let settings)? = restored.settings else {
+            Issue.record("settings not restored: \(String(describing: restored.settings))")
+            return
+        }
+        #expect(restored.settings == trained.settings && settings.embedding.dim == 16 && !settings.transfer)
+        let rebuilt = HNT(train: try TrainingData.load(store: store, holdoutFraction: 0.2).trainingSet(auxiliary: ["view"]), settings: settings)
+        #expect(restored.parameters.map(\.shape) == rebuilt.parameters.dropFirst(2).map(\.shape))
+        #expect(restored.parameters == trained.parameters && !restored.parameters.isEmpty)
     }
 
     @Test func promotesAFirstModelAndARestartServesItFromTheSnapshot() async throws {
@@ -250,7 +270,10 @@ struct TrainerTests {
         let data = try TrainingData.load(store: store, holdoutFraction: 0.2)
         #expect(data.userCount == first.userCount + 2 && data.itemCount == first.itemCount + 1)
         settings.epochs = 1
-        settings.embedding.learningRate = 1e-9  // (nearly) no movement: the copy itself is visible
+        // (Nearly) no movement: the copy itself is visible.
+        var slow = EmbeddingSettings(dim: 16, learningRate: 1e-9, batchSize: 64, l2: 1e-4, layers: 2)
+        slow.seed = settings.model.seed
+        settings.model = .lightgcn(slow)
         let warm = try #require(FineTuner.train(data, previous: first, settings: settings, round: 1, createdMs: 2))
         #expect(warm.userCount == data.userCount && warm.itemCount == data.itemCount)
         let d = first.dim

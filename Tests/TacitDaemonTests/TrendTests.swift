@@ -105,8 +105,8 @@ struct TrendTests {
     @Test func aTrendingHalfLifeOutsideTheGridFailsNamingTheKey() throws {
         let temp = TemporaryDirectory()
         let file = temp.url.appendingPathComponent("tacit.toml")
-        try "[trainer]\nmodel = \"trending\"\ntrend_half_life = 5000\n".write(to: file, atomically: true, encoding: .utf8)
-        #expect { _ = try TacitConfiguration.load(path: file.path) } throws: { "\($0)".contains("trainer.trend_half_life") }
+        try "[trainer]\nmodel = \"trending\"\n[trainer.trending]\nhalf_life = 5000\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect { _ = try TacitConfiguration.load(path: file.path) } throws: { "\($0)".contains("trainer.trending.half_life: must be one of") }
     }
 
     @Test func theLiveTrendFollowsAppliedBatchesAndARestartRebuildsIt() throws {

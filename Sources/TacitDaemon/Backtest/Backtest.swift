@@ -50,10 +50,6 @@ public struct Backtest: Sendable {
     /// `configuration.store.path` is where the SQLite file goes (it must not hold other events).
     public init(configuration: TacitConfiguration, logger: Logger) throws {
         _ = try DaemonComponents.fromConfiguration(configuration)  // an unknown model fails here, naming the key
-        if let problem = configuration.trainer.ablationProblem {
-            // A model set after loading (`--model`) may not have the configured variant.
-            throw ConfigurationError(file: "(configuration)", key: "trainer.ablation", message: problem)
-        }
         self.configuration = configuration
         self.logger = logger
     }

@@ -85,12 +85,12 @@ public struct TacitConfiguration: Sendable, Equatable {
         }
     }
 
-    /// Models the daemon serves (`trainer.model`).
-    public static let models = ["popularity", "trending", "bpr", "lightgcn", "hnt", "sasrec", "sine", "emorec"]
-    /// The models that encode a user's history on every request.
-    public static let sequentialModels = ["sasrec", "sine", "emorec"]
+    /// Models the daemon serves (`trainer.model`): the baselines without training, then every learned
+    /// `ModelKind`.
+    public static let models = ["popularity", "trending"] + ModelKind.allCases.filter { $0 != .popularity }.map(\.rawValue)
 
-    /// `[trainer]`: periodic fine-tuning (used once a learned model is wired in).
+    /// `[trainer]`: periodic fine-tuning of `model`, whose own settings are its section
+    /// (`[trainer.lightgcn]`, `[trainer.hnt]`, …; `Trainer.settings(for:)`).
     public struct Trainer: Sendable, Equatable {
         public var enabled = true
         public var model = "lightgcn"
@@ -99,10 +99,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         /// A candidate is promoted when its metric ≥ the serving model's − margin.
         public var promotionMargin = 0.0
         public var epochs = 5
-        public var dim = 64
-        /// Adam learning rate of a fine-tune; nil (the key left out) takes the model's own,
-        /// `defaultLearningRate(for:)`.
-        public var learningRate: Double?
+        /// Seed of the first fine-tune; each round adds its number.
         public var seed = 2024
         public var threads = 1
         /// Share of each user's newest positive items held out to evaluate candidates (at least one
@@ -111,12 +108,6 @@ public struct TacitConfiguration: Sendable, Equatable {
         /// After a promotion, retrain the candidate the same way on every positive (the held-out
         /// ones too) and serve that; otherwise held-out items are learnt a round later.
         public var refit = true
-        /// Graph propagation layers (lightgcn).
-        public var layers = 3
-        /// Training pairs per optimizer step.
-        public var batchSize = 2048
-        /// L2 penalty on the embeddings a batch touches.
-        public var l2 = 1e-4
         /// Weight of the fold-in vector (from all of a user's positive items, new ones included)
         /// against the trained user vector; users new since the snapshot get the pure fold-in.
         public var foldInWeight = 0.5
@@ -125,60 +116,92 @@ public struct TacitConfiguration: Sendable, Equatable {
         /// Serving adds the current item trend (positive events with exponential decay) to the model's
         /// scores, with a weight and half-life chosen at each fine-tune on the held-out slice (`TrendPrior`).
         public var trend = true
-        /// `trending` (the decayed-popularity baseline): its half-life in positive events, one of
-        /// `TrendCounts.halfLives`.
-        public var trendHalfLife = 3_000.0
         /// At most this many held-out users (the most recent) are evaluated per fine-tune.
         public var evalUsers = 2_000
         /// Train only once this many users have a positive interaction.
         public var minUsers = 2
-        /// HNT: share of auxiliary-only pairs taken into the hesitation set (μ), their BPR weight
-        /// (β), attention heads (must divide `dim`).
-        public var mu = Double(HNT.Settings().mu)
-        public var beta = Double(HNT.Settings().beta)
-        public var heads = HNT.Settings().heads
-        /// HNT variant: `full`, or one of its ablations; SINE: `full`, `no-af` or `no-nf`. Left out
-        /// (nil), each model takes its own (`defaultAblation`).
-        public var ablation: String?
-        /// Sequential models (sasrec, sine, emorec): history length encoded, Transformer blocks, dropout,
-        /// sequences per optimizer step; SASRec's loss (`ce` over all items, memory ∝ items, or
-        /// `bpr`); SINE's number of sub-interest prototypes.
-        public var maxLength = 50
-        public var blocks = 2
-        public var dropout = 0.2
-        public var sequencesPerStep = 64
-        /// sasrec, sine: consecutive training windows of a history end this many positions apart; each
-        /// trains only its newest `windowStride` targets, so below `maxLength` every target is predicted
-        /// with more context (0 = `maxLength`, disjoint windows). Costs ≈ maxLength / windowStride
-        /// times the encoding per epoch.
-        public var windowStride = 0
-        public var loss = "ce"
-        public var prototypes = SINE.Settings().prototypes
-        /// EmoRec: the paper's variant (Table 1), by its name.
-        public var variant = EmoRec.Variant.diffGATTHPExtraTask.paperName
 
-        /// The variant a fine-tune of `model` trains.
-        public var effectiveAblation: String { ablation ?? Self.defaultAblation(for: model) }
+        /// `[trainer.trending]` `half_life`: the decayed-popularity baseline's half-life in positive
+        /// events, one of `TrendCounts.halfLives`.
+        public var trendHalfLife = 3_000.0
 
-        /// HNT's hesitation module alone: better than the full model offline on Retail Rocket and Tmall
-        /// (docs/hnt.md) and in the Retail Rocket backtest, at a fraction of its fine-tune time
-        /// (README, "Backtesting"). Every other model: `full`.
-        public static func defaultAblation(for model: String) -> String { model == "hnt" ? "hesitation-only" : "full" }
+        /// `[trainer.bpr]` … `[trainer.emorec]`: each learned model's settings for a fine-tune (the seed
+        /// is `seed` plus the round). Few epochs per round want a high rate: 0.01 beat 0.001 for
+        /// LightGCN and SASRec in the ML-1M backtest; BPR-MF is the exception, below popularity at
+        /// 0.01 and above it at 0.001 (README, "Backtesting").
+        public var bpr = EmbeddingSettings(dim: 64, learningRate: 1e-3, batchSize: 2048, l2: 1e-4, layers: 3)
+        public var lightgcn = EmbeddingSettings(dim: 64, learningRate: 1e-2, batchSize: 2048, l2: 1e-4, layers: 3)
+        /// HNT's hesitation module alone (`hesitation-only`): better than the full model offline on Retail
+        /// Rocket and Tmall (docs/hnt.md) and in the Retail Rocket backtest, at a fraction of its time.
+        public var hnt = Self.defaultHNT
+        public var sasrec = SASRec.Settings(
+            transformer: Self.transformer(innerSize: 4 * 64),
+            loss: .crossEntropy,
+            learningRate: 1e-2,
+            batchSize: 64
+        )
+        public var sine = Self.defaultSINE
+        /// Recommends what the user will like: skips and dislikes are not BPR targets here (they still
+        /// shape the graph, the sequence and the polarity head).
+        public var emorec = Self.defaultEmoRec
 
-        /// Why `ablation` does not name a variant of `model`, or nil when it does.
-        public var ablationProblem: String? {
-            let variants = model == "sine" ? SINE.Ablation.allCases.map(\.rawValue) : HNT.Settings.ablations
-            guard !variants.contains(effectiveAblation) else { return nil }
-            return "unknown \(model == "sine" ? "SINE" : "HNT") variant \"\(effectiveAblation)\": choose \(variants.joined(separator: ", "))"
+        /// The settings a fine-tune of `kind` starts from (before the round's seed).
+        public func settings(for kind: ModelKind) -> ModelSettings {
+            var s: ModelSettings =
+                switch kind {
+                case .popularity: .popularity(allBehaviors: false)
+                case .bpr: .bpr(bpr)
+                case .lightgcn: .lightgcn(lightgcn)
+                case .hnt: .hnt(hnt)
+                case .sasrec: .sasrec(sasrec)
+                case .sine: .sine(sine)
+                case .emorec: .emorec(emorec)
+                }
+            s.seed = UInt64(seed)
+            return s
         }
 
-        /// The learning rate a fine-tune of `model` uses.
-        public var effectiveLearningRate: Double { learningRate ?? Self.defaultLearningRate(for: model) }
+        /// The settings of `model`; nil for the baselines the daemon serves without training.
+        public var modelSettings: ModelSettings? {
+            guard let kind = ModelKind(rawValue: model), kind != .popularity else { return nil }
+            return settings(for: kind)
+        }
 
-        /// Few epochs per round want a high rate: 0.01 beat 0.001 for LightGCN and SASRec in the ML-1M
-        /// backtest. BPR-MF is the exception: at 0.01 its lists fell below popularity there, at 0.001
-        /// they beat it (README, "Backtesting").
-        public static func defaultLearningRate(for model: String) -> Double { model == "bpr" ? 1e-3 : 1e-2 }
+        static func transformer(innerSize: Int) -> TransformerEncoder.Settings {
+            TransformerEncoder.Settings(dim: 64, heads: 2, blocks: 2, innerSize: innerSize, dropout: 0.2, maxLength: 50)
+        }
+
+        static var defaultHNT: HNT.Settings {
+            var h = HNT.Settings()
+            h.embedding = EmbeddingSettings(dim: 64, learningRate: 1e-2, batchSize: 2048, l2: 1e-4, layers: 3)
+            h.mu = 1
+            h.beta = 1
+            h.heads = 2
+            do { try h.apply(ablation: "hesitation-only") } catch { preconditionFailure("\(error)") }
+            return h
+        }
+
+        static var defaultSINE: SINE.Settings {
+            var s = SINE.Settings()
+            s.transformer = transformer(innerSize: 64)
+            s.prototypes = 3
+            s.learningRate = 1e-2
+            s.batchSize = 64
+            return s
+        }
+
+        static var defaultEmoRec: EmoRec.Settings {
+            var s = EmoRec.Settings()
+            s.dim = 64
+            s.graphLayers = 2
+            s.hawkes.transformer = transformer(innerSize: 4 * 64)
+            s.bprPositives = .positive
+            s.loss = .crossEntropy
+            s.learningRate = 1e-2
+            s.windowBatch = 64
+            s.pairBatch = 64 * 50
+            return s
+        }
     }
 
     /// `[publisher]`: top-K lists to the output topic.
@@ -357,59 +380,23 @@ public struct TacitConfiguration: Sendable, Equatable {
         var tr = try root.subsection("trainer")
         c.trainer.enabled = try tr.bool("enabled", default: d.trainer.enabled)
         c.trainer.model = try tr.string("model", default: d.trainer.model)
+        if !TacitConfiguration.models.contains(c.trainer.model) {
+            throw tr.error("model", "unknown model \"\(c.trainer.model)\": choose \(TacitConfiguration.models.joined(separator: ", "))")
+        }
         c.trainer.intervalSeconds = try tr.int("interval_s", default: d.trainer.intervalSeconds, range: 1...604_800)
         c.trainer.everyEvents = try tr.int("every_events", default: d.trainer.everyEvents, range: 1...1_000_000_000)
         c.trainer.promotionMargin = try tr.double("promotion_margin", default: d.trainer.promotionMargin, range: 0...1)
         c.trainer.epochs = try tr.int("epochs", default: d.trainer.epochs, range: 1...10_000)
-        c.trainer.dim = try tr.int("dim", default: d.trainer.dim, range: 1...4_096)
-        c.trainer.learningRate = try tr.double("learning_rate", range: 1e-7...10)
         c.trainer.seed = try tr.int("seed", default: d.trainer.seed, range: 0...Int.max)
         c.trainer.threads = try tr.int("threads", default: d.trainer.threads, range: 1...256)
         c.trainer.holdoutFraction = try tr.double("holdout_fraction", default: d.trainer.holdoutFraction, range: 0.01...0.5)
         c.trainer.refit = try tr.bool("refit", default: d.trainer.refit)
-        c.trainer.layers = try tr.int("layers", default: d.trainer.layers, range: 1...8)
-        c.trainer.batchSize = try tr.int("batch_size", default: d.trainer.batchSize, range: 1...1_000_000)
-        c.trainer.l2 = try tr.double("l2", default: d.trainer.l2, range: 0...10)
         c.trainer.foldInWeight = try tr.double("fold_in_weight", default: d.trainer.foldInWeight, range: 0...1)
         c.trainer.trend = try tr.bool("trend", default: d.trainer.trend)
-        c.trainer.trendHalfLife = try tr.double("trend_half_life", default: d.trainer.trendHalfLife, range: 1...1e9)
-        guard TrendCounts.halfLives.contains(c.trainer.trendHalfLife) else {
-            throw tr.error("trend_half_life", "must be one of \(TrendCounts.halfLives.map { "\(Int($0))" }.joined(separator: ", "))")
-        }
         c.trainer.foldInCacheSize = try tr.int("fold_in_cache_size", default: d.trainer.foldInCacheSize, range: 1...100_000_000)
         c.trainer.evalUsers = try tr.int("eval_users", default: d.trainer.evalUsers, range: 1...100_000_000)
         c.trainer.minUsers = try tr.int("min_users", default: d.trainer.minUsers, range: 1...100_000_000)
-        c.trainer.mu = try tr.double("mu", default: d.trainer.mu, range: 0...1)
-        c.trainer.beta = try tr.double("beta", default: d.trainer.beta, range: 0...10)
-        c.trainer.heads = try tr.int("heads", default: d.trainer.heads, range: 1...64)
-        c.trainer.ablation = try tr.string("ablation")
-        c.trainer.maxLength = try tr.int("max_length", default: d.trainer.maxLength, range: 1...10_000)
-        c.trainer.blocks = try tr.int("blocks", default: d.trainer.blocks, range: 1...16)
-        c.trainer.dropout = try tr.double("dropout", default: d.trainer.dropout, range: 0...0.95)
-        c.trainer.sequencesPerStep = try tr.int("sequences_per_step", default: d.trainer.sequencesPerStep, range: 1...100_000)
-        c.trainer.windowStride = try tr.int("window_stride", default: d.trainer.windowStride, range: 0...10_000)
-        if c.trainer.windowStride > c.trainer.maxLength {
-            throw tr.error("window_stride", "must be at most trainer.max_length (\(c.trainer.maxLength)); 0 means max_length")
-        }
-        c.trainer.loss = try tr.string("loss", default: d.trainer.loss)
-        c.trainer.prototypes = try tr.int("prototypes", default: d.trainer.prototypes, range: 1...64)
-        c.trainer.variant = try tr.string("variant", default: d.trainer.variant)
-        if EmoRec.Variant(name: c.trainer.variant) == nil {
-            throw tr.error(
-                "variant",
-                "unknown EmoRec variant \"\(c.trainer.variant)\": choose \(EmoRec.Variant.allCases.map(\.paperName).joined(separator: ", "))"
-            )
-        }
-        if let problem = c.trainer.ablationProblem { throw tr.error("ablation", problem) }
-        if SASRec.Loss(rawValue: c.trainer.loss) == nil {
-            throw tr.error("loss", "unknown loss \"\(c.trainer.loss)\": choose ce or bpr")
-        }
-        if !TacitConfiguration.models.contains(c.trainer.model) {
-            throw tr.error("model", "unknown model \"\(c.trainer.model)\": choose \(TacitConfiguration.models.joined(separator: ", "))")
-        }
-        if c.trainer.dim % c.trainer.heads != 0 {
-            throw tr.error("heads", "must divide trainer.dim (\(c.trainer.dim))")
-        }
+        try ModelSections.parse(&tr, into: &c.trainer)
         try tr.finish()
 
         var p = try root.subsection("publisher")

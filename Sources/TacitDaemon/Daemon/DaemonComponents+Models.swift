@@ -13,6 +13,20 @@ extension DaemonComponents {
     /// Throws a `ConfigurationError` naming `trainer.model` for an unknown model
     /// (`TacitConfiguration.load` already rejects one, naming the file).
     public static func fromConfiguration(_ config: TacitConfiguration) throws -> DaemonComponents {
+        if config.trainer.modelSettings != nil {
+            let built = ModelComponentsBox()
+            return DaemonComponents(
+                recommender: { context in try built.make(context).recommender },
+                observers: { context in
+                    let m = try built.current(context)
+                    return [m.recommender] + (m.trainer.map { [$0] } ?? [])
+                },
+                services: { context in
+                    let m = try built.current(context)
+                    return m.trainer.map { [$0] } ?? []
+                }
+            )
+        }
         switch config.trainer.model {
         case "popularity":
             return DaemonComponents()
@@ -35,19 +49,6 @@ extension DaemonComponents {
                     )
                 },
                 observers: { context in [try current(context)] }
-            )
-        case "bpr", "lightgcn", "hnt", "sasrec", "sine", "emorec":
-            let built = ModelComponentsBox()
-            return DaemonComponents(
-                recommender: { context in try built.make(context).recommender },
-                observers: { context in
-                    let m = try built.current(context)
-                    return [m.recommender] + (m.trainer.map { [$0] } ?? [])
-                },
-                services: { context in
-                    let m = try built.current(context)
-                    return m.trainer.map { [$0] } ?? []
-                }
             )
         default:
             throw ConfigurationError(

@@ -1,69 +1,39 @@
 import TacitData
 import TacitEval
 import TacitModels
+import TacitStore
 import TacitTensor
 
-/// Hyperparameters of one fine-tune, from `[trainer]`.
+/// What one fine-tune trains, from `[trainer]` and the served model's section.
 struct FineTuneSettings: Sendable {
-    var model: String
+    /// The model and its settings; a round's seed is `model.seed + round`.
+    var model: ModelSettings
     var epochs: Int
-    var embedding: EmbeddingSettings
     var foldInWeight: Float
     var evalUsers: Int
-    /// HNT's own settings (its `embedding` is replaced by `embedding` at training time).
-    var hnt: HNT.Settings
     /// Behaviors HNT treats as auxiliary; every other positive counts as the target.
     var auxiliary: [String]
-    /// The sequential models' architecture (`SequenceScorer`'s `arch.*` keys) and sequences per step.
-    var architecture: [String: String]
-    var sequencesPerStep: Int
-    /// sasrec, sine: training windows end this many positions apart (nil: disjoint windows). Training
-    /// only, so not part of the served architecture.
-    var windowStride: Int?
 
-    var isSequential: Bool { TacitConfiguration.sequentialModels.contains(model) }
-
+    /// `t.model` must be a learned model (`Trainer.modelSettings` not nil).
     init(_ t: TacitConfiguration.Trainer, auxiliary: [String] = []) {
-        model = t.model
+        guard let model = t.modelSettings else { preconditionFailure("no training for trainer.model \(t.model)") }
+        self.model = model
         epochs = t.epochs
-        embedding = EmbeddingSettings(
-            dim: t.dim,
-            learningRate: Float(t.effectiveLearningRate),
-            batchSize: t.batchSize,
-            l2: Float(t.l2),
-            layers: t.layers,
-            seed: UInt64(t.seed)
-        )
         foldInWeight = Float(t.foldInWeight)
         evalUsers = t.evalUsers
-        hnt = HNT.Settings()
-        hnt.mu = Float(t.mu)
-        hnt.beta = Float(t.beta)
-        hnt.heads = t.heads
-        if t.model == "hnt" {
-            // Validated with the configuration (`trainer.ablation` names the model's variants).
-            do { try hnt.apply(ablation: t.effectiveAblation) } catch { preconditionFailure("\(error)") }
-        }
         self.auxiliary = auxiliary
-        architecture = [
-            "arch.dim": "\(t.dim)", "arch.heads": "\(t.heads)", "arch.blocks": "\(t.blocks)",
-            "arch.inner": "\(t.model == "sine" ? t.dim : 4 * t.dim)", "arch.max_length": "\(t.maxLength)",
-            "arch.dropout": "\(t.dropout)", "arch.loss": t.loss, "arch.skip_negatives": "false",
-            "arch.prototypes": "\(t.prototypes)", "arch.ablation": t.model == "sine" ? t.effectiveAblation : "full",
-            "arch.beta_attention": "true", "arch.beta1": "\(SINE.Settings().beta1)",
-        ]
-        if t.model == "emorec" {
-            architecture.merge([
-                "arch.variant": EmoRec.Variant(name: t.variant)?.rawValue ?? t.variant, "arch.graph_layers": "2",
-                // Recommend what the user will like: skips and dislikes are not targets here
-                // (they still shape the graph, the sequence and the polarity head).
-                "arch.bpr_positives": EmoRec.Positives.positive.rawValue,
-                "arch.decay_per_day": "\(HawkesEncoder.Settings().decayPerDay)",
-                "arch.decay_window": "\(HawkesEncoder.Settings().window)",
-            ]) { $1 }
+    }
+
+    /// The settings of round `round`.
+    func model(round: UInt64) -> ModelSettings {
+        var m = model
+        m.seed = model.seed &+ round
+        if case .hnt(var h) = m {
+            // Few epochs per fine-tune: the hesitation set is chosen from the second epoch on.
+            h.hesitationWarmup = min(h.hesitationWarmup, max(1, epochs / 2))
+            m = .hnt(h)
         }
-        sequencesPerStep = t.sequencesPerStep
-        windowStride = t.windowStride > 0 ? t.windowStride : nil
+        return m
     }
 }
 
@@ -82,73 +52,61 @@ enum FineTuner {
         createdMs: Int64,
         shouldStop: () -> Bool = { false }
     ) -> ServingEmbeddings? {
-        if settings.isSequential {
-            return trainSequential(data, previous: previous, settings: settings, round: round, createdMs: createdMs, shouldStop: shouldStop)
+        let model = settings.model(round: round)
+        if model.kind.isSequential {
+            return trainSequential(data, previous: previous, model: model, settings: settings, createdMs: createdMs, shouldStop: shouldStop)
         }
-        let set = data.trainingSet(auxiliary: settings.model == "hnt" ? settings.auxiliary : [])
-        var embedding = settings.embedding
-        embedding.seed = settings.embedding.seed &+ round
-        let d = embedding.dim
-        let model: Recommender
-        let userTable: Tensor, itemTable: Tensor
-        switch settings.model {
-        case "bpr":
-            let m = BPRMF(train: set, settings: embedding)
-            (model, userTable, itemTable) = (m, m.userEmbedding, m.itemEmbedding)
-        case "hnt":
-            var hnt = settings.hnt
-            hnt.embedding = embedding
-            // Few epochs per fine-tune: the hesitation set is chosen from the second epoch on.
-            hnt.hesitationWarmup = min(hnt.hesitationWarmup, max(1, settings.epochs / 2))
-            let m = HNT(train: set, settings: hnt)
-            (model, userTable, itemTable) = (m, m.userEmbedding, m.itemEmbedding)
-        default:
-            let m = LightGCN(train: set, settings: embedding)
-            (model, userTable, itemTable) = (m, m.userEmbedding, m.itemEmbedding)
+        let kind = model.kind
+        let set = data.trainingSet(auxiliary: kind == .hnt ? settings.auxiliary : [])
+        guard let m = model.buildEmbedding(train: set) else { preconditionFailure("\(kind) is neither sequential nor an embedding model") }
+        let d = model.dim
+        if let previous, previous.dim == d, previous.model == model.name {
+            copyRows(previous.userBase, rows: min(previous.userCount, data.userCount), dim: d, into: m.userEmbedding)
+            copyRows(previous.itemBase, rows: min(previous.itemCount, data.itemCount), dim: d, into: m.itemEmbedding)
+            m.parametersChanged()
         }
-        if let previous, previous.dim == d, previous.model == settings.model {
-            copyRows(previous.userBase, rows: min(previous.userCount, data.userCount), dim: d, into: userTable)
-            copyRows(previous.itemBase, rows: min(previous.itemCount, data.itemCount), dim: d, into: itemTable)
-            model.parametersChanged()
-        }
-        var rng = SeededRNG(seed: embedding.seed &+ 0x9E37_79B9)
-        if set.target.nonZeros > 0 || settings.model == "hnt" {
+        var rng = SeededRNG(seed: model.seed &+ 0x9E37_79B9)
+        if set.target.nonZeros > 0 || kind == .hnt {
             for _ in 0..<settings.epochs {
                 if shouldStop() { return nil }
-                _ = model.trainEpoch(rng: &rng)
+                _ = m.trainEpoch(rng: &rng)
             }
         }
-        model.parametersChanged()
-        let users: [Float], items: [Float], degree: [Float]
+        m.parametersChanged()
+        let (users, items) = m.finalEmbeddings()
+        let degree: [Float]
         var conversion: ConversionTable?
-        if let g = model as? LightGCN {
-            (users, items) = g.finalEmbeddings()
-            degree = set.target.itemDegrees().map(Float.init)
-        } else if let h = model as? HNT {
-            (users, items) = h.finalEmbeddings()
+        switch kind {
+        case .lightgcn: degree = set.target.itemDegrees().map(Float.init)
+        case .hnt:
             degree = set.anyBehavior().itemDegrees().map(Float.init)
-            if h.settings.hesitation {
+            if let h = m as? HNT, h.settings.hesitation {
                 let c = h.conversionProbabilities()
                 conversion = ConversionTable(rowStart: c.rowStart, items: c.items, probabilities: c.probabilities)
             }
-        } else {
-            (users, items, degree) = (userTable.value, itemTable.value, [])
+        default: degree = []
         }
+        // The tables are snapshotted as such; the rest of the parameters (HNT's networks) by position.
+        let others = m.parameters.enumerated().filter { $0.element !== m.userEmbedding && $0.element !== m.itemEmbedding }
         return ServingEmbeddings(
-            model: settings.model,
+            model: model.name,
             version: 0,
             dim: d,
             userCount: data.userCount,
             itemCount: data.itemCount,
-            userBase: userTable.value,
-            itemBase: itemTable.value,
+            userBase: m.userEmbedding.value,
+            itemBase: m.itemEmbedding.value,
             users: users,
             items: items,
             itemDegree: degree,
             eventsThroughSeq: data.throughSeq,
             metrics: [:],
             createdMs: createdMs,
-            conversion: conversion
+            conversion: conversion,
+            settings: model,
+            parameters: others.map {
+                SnapshotTensor(name: ServingEmbeddings.TensorName.parameter + "\($0.offset)", shape: $0.element.shape, values: $0.element.value)
+            }
         )
     }
 
@@ -160,26 +118,14 @@ enum FineTuner {
     static func trainSequential(
         _ data: TrainingData,
         previous: ServingEmbeddings?,
-        settings: FineTuneSettings,
-        round: UInt64,
+        model settings: ModelSettings,
+        settings fineTune: FineTuneSettings,
         createdMs: Int64,
         shouldStop: () -> Bool
     ) -> ServingEmbeddings? {
-        let set = data.sequenceSet(for: settings.model)
-        let seed = settings.embedding.seed &+ round
-        guard
-            let model = SequenceScorer.build(
-                settings.model,
-                itemCount: data.itemCount,
-                architecture: settings.architecture,
-                seed: seed,
-                train: set,
-                learningRate: settings.embedding.learningRate,
-                batchSize: settings.sequencesPerStep,
-                windowStride: settings.windowStride
-            )
-        else { preconditionFailure("sequential architecture validated with the configuration: \(settings.architecture)") }
-        if let old = previous?.sequence, previous?.model == settings.model, old.architecture == settings.architecture {
+        let set = data.sequenceSet(for: settings.kind)
+        guard let model = settings.buildSequence(train: set) else { preconditionFailure("\(settings.kind) is not sequential") }
+        if let old = previous?.sequence, previous?.model == settings.name, old.settings.architecture == settings.architecture {
             // EmoRec's served tensors start with its two graph tables, which are not warm-started.
             let emorec = model as? EmoRec
             let warm = emorec?.sequenceParameters ?? model.parameters
@@ -195,18 +141,18 @@ enum FineTuner {
             }
             model.parametersChanged()
         }
-        var rng = SeededRNG(seed: seed &+ 0x9E37_79B9)
-        for _ in 0..<settings.epochs {
+        var rng = SeededRNG(seed: settings.seed &+ 0x9E37_79B9)
+        for _ in 0..<fineTune.epochs {
             if shouldStop() { return nil }
             _ = model.trainEpoch(rng: &rng)
         }
-        let d = settings.embedding.dim
+        let d = settings.dim
         let served: any SequenceRecommender = (model as? EmoRec)?.serving ?? model
         let items = Array(served.parameters[0].value.prefix(data.itemCount * d))
-        let scorer = SequenceScorer(trained: served, architecture: settings.architecture)
+        let scorer = SequenceScorer(trained: served, settings: settings)
         return ServingEmbeddings(
             sequence: scorer,
-            model: settings.model,
+            model: settings.name,
             version: 0,
             dim: d,
             userCount: data.userCount,

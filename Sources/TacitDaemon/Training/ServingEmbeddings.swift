@@ -1,3 +1,4 @@
+import TacitModels
 import TacitStore
 
 /// An immutable trained model as served: layer-0 tables (what fine-tuning warm-starts from) and the
@@ -32,6 +33,11 @@ public final class ServingEmbeddings: Sendable {
     /// HNT: the conversion probability of every auxiliary-only (user, item) pair at training time, to
     /// explain lists (the hesitation networks themselves are not served).
     public let conversion: ConversionTable?
+    /// The settings it was trained with (nil for snapshots saved before they were recorded).
+    public let settings: ModelSettings?
+    /// Trained parameters besides the user and item tables (HNT's networks, `parameter.<i>` in the
+    /// model's `parameters` order): not served, kept so a snapshot holds the whole model.
+    let parameters: [SnapshotTensor]
 
     public convenience init(
         model: String,
@@ -47,7 +53,9 @@ public final class ServingEmbeddings: Sendable {
         eventsThroughSeq: Int64,
         metrics: [String: Double],
         createdMs: Int64,
-        conversion: ConversionTable? = nil
+        conversion: ConversionTable? = nil,
+        settings: ModelSettings? = nil,
+        parameters: [SnapshotTensor] = []
     ) {
         self.init(
             model: model,
@@ -64,7 +72,9 @@ public final class ServingEmbeddings: Sendable {
             metrics: metrics,
             createdMs: createdMs,
             sequence: nil,
-            conversion: conversion
+            conversion: conversion,
+            settings: settings,
+            parameters: parameters
         )
     }
 
@@ -95,7 +105,9 @@ public final class ServingEmbeddings: Sendable {
             metrics: metrics,
             createdMs: createdMs,
             sequence: sequence,
-            conversion: nil
+            conversion: nil,
+            settings: sequence.settings,
+            parameters: []
         )
     }
 
@@ -114,7 +126,9 @@ public final class ServingEmbeddings: Sendable {
         metrics: [String: Double],
         createdMs: Int64,
         sequence: SequenceScorer?,
-        conversion: ConversionTable?
+        conversion: ConversionTable?,
+        settings: ModelSettings?,
+        parameters: [SnapshotTensor]
     ) {
         precondition(sequence != nil || (userBase.count == userCount * dim && users.count == userCount * dim), "user table shape")
         precondition(itemBase.count == itemCount * dim && items.count == itemCount * dim, "item table shape")
@@ -133,6 +147,8 @@ public final class ServingEmbeddings: Sendable {
         self.createdMs = createdMs
         self.sequence = sequence
         self.conversion = conversion
+        self.settings = settings
+        self.parameters = parameters
     }
 
     public var identity: ModelIdentity { ModelIdentity(name: model, version: version) }
@@ -154,7 +170,9 @@ public final class ServingEmbeddings: Sendable {
             metrics: metrics ?? self.metrics,
             createdMs: createdMs,
             sequence: sequence,
-            conversion: conversion
+            conversion: conversion,
+            settings: settings,
+            parameters: parameters
         )
     }
 
@@ -167,15 +185,18 @@ public final class ServingEmbeddings: Sendable {
         static let users = "user_final", items = "item_final", itemDegree = "item_degree"
         static let conversionUsers = "conversion_user", conversionItems = "conversion_item"
         static let conversionProbabilities = "conversion_probability"
+        /// Prefix of the other trained parameters (`parameter.<i>`).
+        static let parameter = "parameter."
     }
 
-    /// The snapshot to persist (version assigned by the store).
+    /// The snapshot to persist (version assigned by the store), in the current `SnapshotFormat`.
     func snapshot(metadata: [String: String], promoted: Bool) -> ModelSnapshot {
+        let metadata = metadata.merging(SnapshotFormat.metadata(settings)) { $1 }
         if let sequence {
             return ModelSnapshot(
                 model: model,
                 createdMs: createdMs,
-                metadata: metadata.merging(sequence.architecture) { $1 },
+                metadata: metadata,
                 metrics: metrics,
                 tensors: sequence.tensors,
                 userCount: userCount,
@@ -195,6 +216,7 @@ public final class ServingEmbeddings: Sendable {
                 SnapshotTensor(name: TensorName.itemDegree, shape: [itemCount], values: itemDegree),
             ]
         }
+        tensors += parameters
         if let conversion, let pairs = conversion.tensors() {
             tensors += [
                 SnapshotTensor(name: TensorName.conversionUsers, shape: [pairs.users.count], values: pairs.users),
@@ -219,10 +241,12 @@ public final class ServingEmbeddings: Sendable {
         )
     }
 
-    /// Rebuilds served embeddings from a stored snapshot; nil when tensors are missing or misshapen.
+    /// Rebuilds served embeddings from a stored snapshot; nil when its record cannot be read
+    /// (`SnapshotFormat.record`) or tensors are missing or misshapen.
     public convenience init?(snapshot s: ModelSnapshot) {
+        guard case .settings(let settings) = SnapshotFormat.record(of: s) else { return nil }
         if s.tensors.contains(where: { $0.name.hasPrefix("network.") }) {
-            guard let scorer = SequenceScorer(model: s.model, itemCount: s.itemCount, metadata: s.metadata, tensors: s.tensors),
+            guard let settings, let scorer = SequenceScorer(settings: settings, itemCount: s.itemCount, tensors: s.tensors),
                 let table = s.tensors.first(where: { $0.name == "network.0" }), let dim = table.shape.last
             else { return nil }
             self.init(
@@ -274,7 +298,9 @@ public final class ServingEmbeddings: Sendable {
             eventsThroughSeq: s.eventsThroughSeq,
             metrics: s.metrics,
             createdMs: s.createdMs,
-            conversion: conversion
+            conversion: conversion,
+            settings: settings,
+            parameters: s.tensors.filter { $0.name.hasPrefix(TensorName.parameter) }
         )
     }
 }

@@ -217,7 +217,7 @@ public final class TrainerService: Service, IngestObserver {
                 return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             }
             var meta: Logger.Metadata = [
-                "model": "\(settings.model)", "users": "\(data.userCount)", "items": "\(data.itemCount)",
+                "model": "\(settings.model.name)", "users": "\(data.userCount)", "items": "\(data.itemCount)",
                 "through_seq": "\(data.throughSeq)", "eval_users": "\(users.count)",
                 "held_out_items": "\(data.heldOut.reduce(0) { $0 + $1.count })",
                 "candidate_ndcg@10": "\(cm["ndcg@10"] ?? 0)", "serving_ndcg@10": "\(sm["ndcg@10"].map { "\($0)" } ?? "none")",
@@ -256,11 +256,8 @@ public final class TrainerService: Service, IngestObserver {
             let eval =
                 "full ranking on each user's newest positives unseen by the serving model, held out of the candidate"
                 + (trainer.refit ? "; served model retrained with them" : "")
-            let metadata = [
-                "dim": "\(settings.embedding.dim)", "epochs": "\(settings.epochs)", "layers": "\(settings.embedding.layers)",
-                "learning_rate": "\(settings.embedding.learningRate)", "seed": "\(settings.embedding.seed &+ round)",
-                "warm_start_version": "\(current?.version ?? 0)", "eval": eval,
-            ]
+            // The model's settings (seed included) are recorded by the snapshot itself (`SnapshotFormat`).
+            let metadata = ["epochs": "\(settings.epochs)", "warm_start_version": "\(current?.version ?? 0)", "eval": eval]
             let withMetrics = served.with(version: 0, metrics: cm)
             let saved = try store.saveSnapshot(withMetrics.snapshot(metadata: metadata, promoted: false))
             try store.setPromoted(version: saved.version, true)

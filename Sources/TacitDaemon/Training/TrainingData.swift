@@ -1,4 +1,5 @@
 import TacitData
+import TacitModels
 import TacitStore
 
 /// The trainer's view of the store: every user's distinct positive items (events whose feedback is
@@ -166,7 +167,7 @@ struct TrainingData: Sendable {
 
     /// The sequential models' training set: every user's `sequences`, as `model` reads them (EmoRec the
     /// four feedback kinds, SASRec and SINE positives and skips).
-    func sequenceSet(for model: String) -> TrainingSet {
+    func sequenceSet(for model: ModelKind) -> TrainingSet {
         TrainingSet(
             userCount: userCount,
             itemCount: itemCount,

@@ -21,7 +21,7 @@ import TacitTensor
 /// Which events are BPR positives is `bprPositives`: every kind by default, since the leave-10-last-out
 /// test counts every held-out interaction; `explicit` is the paper's wording for EmoGAT (5-star only).
 public final class EmoRec: SequenceRecommender, CachesEmbeddings {
-    public enum Variant: String, Sendable, CaseIterable {
+    public enum Variant: String, Sendable, CaseIterable, Codable {
         case baseGAT = "basegat"
         case emoGAT = "emogat"
         case diffGAT = "diffgat"
@@ -60,7 +60,7 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
     }
 
     /// Which training events are BPR positives.
-    public enum Positives: String, Sendable, CaseIterable {
+    public enum Positives: String, Sendable, CaseIterable, Codable {
         case all, positive, explicit
         func contains(_ kind: FeedbackKind) -> Bool {
             switch self {
@@ -71,7 +71,7 @@ public final class EmoRec: SequenceRecommender, CachesEmbeddings {
         }
     }
 
-    public struct Settings: Sendable, Equatable {
+    public struct Settings: Sendable, Equatable, Codable {
         public var variant: Variant = .diffGATTHPExtraTask
         public var dim = 64
         public var graphLayers = 2

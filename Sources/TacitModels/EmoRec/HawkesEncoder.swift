@@ -18,7 +18,7 @@ import TacitTensor
 /// one pass train every next event (as SASRec does) instead of one target per sequence. The [CLS] slot
 /// is visible to every position.
 public final class HawkesEncoder {
-    public struct Settings: Sendable, Equatable {
+    public struct Settings: Sendable, Equatable, Codable {
         public var transformer = TransformerEncoder.Settings(dim: 64, heads: 2, blocks: 2, dropout: 0.2, maxLength: 50)
         /// Initial (or fixed) λ_decay, per day.
         public var decayPerDay: Float = 0.1

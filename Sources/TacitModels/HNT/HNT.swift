@@ -33,7 +33,7 @@ import TacitTensor
 ///   does that. On Retail Rocket, where 58% of test items were never bought in training, the
 ///   difference is large (see docs/hnt.md).
 public final class HNT: Recommender, CachesEmbeddings {
-    public struct Settings: Sendable, Equatable {
+    public struct Settings: Sendable, Equatable, Codable {
         public var embedding = EmbeddingSettings(l2: 1e-4)
         /// Attention heads H (eqs. 11–12); must divide d.
         public var heads = 2

@@ -10,12 +10,12 @@ import TacitTensor
 /// positive has an observed skip just before it also gets the BPR pair (positive, skip), the skips
 /// being plain extra negatives, with no sub-interests and no separate weight.
 public final class SASRec: SequenceRecommender {
-    public enum Loss: String, Sendable, CaseIterable {
+    public enum Loss: String, Sendable, CaseIterable, Codable {
         case crossEntropy = "ce"
         case bpr
     }
 
-    public struct Settings: Sendable, Equatable {
+    public struct Settings: Sendable, Equatable, Codable {
         public var transformer = TransformerEncoder.Settings()
         public var loss: Loss = .crossEntropy
         public var skipNegatives = false

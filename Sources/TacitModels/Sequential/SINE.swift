@@ -23,7 +23,7 @@ import TacitTensor
 ///   L = L1 + λ₂ L2 + λ₃ L_dis, each a mean (the paper's λ₁+λ₂+λ₃ = 1 only rescales the step size under
 ///   Adam). Without negative feedback (w/o NF): no L2, and eq. 4 without its skip term.
 public final class SINE: SequenceRecommender {
-    public enum Ablation: String, Sendable, CaseIterable {
+    public enum Ablation: String, Sendable, CaseIterable, Codable {
         case full
         /// w/o AF: sub-interests averaged instead of fused by item-dependent weights.
         case noAdaptiveFusion = "no-af"
@@ -31,7 +31,7 @@ public final class SINE: SequenceRecommender {
         case noNegativeFeedback = "no-nf"
     }
 
-    public struct Settings: Sendable, Equatable {
+    public struct Settings: Sendable, Equatable, Codable {
         public var transformer = TransformerEncoder.Settings(dim: 50, heads: 1, blocks: 2, innerSize: 50, dropout: 0.5, maxLength: 200)
         /// Number of sub-interest prototypes K.
         public var prototypes = 3

@@ -11,7 +11,7 @@ import TacitTensor
 /// earlier, non-padding keys only (the causal and key-padding masks; the SINE reference code forgot
 /// the second).
 public final class TransformerEncoder {
-    public struct Settings: Sendable, Equatable {
+    public struct Settings: Sendable, Equatable, Codable {
         /// Hidden size d.
         public var dim: Int = 64
         public var heads: Int = 2
