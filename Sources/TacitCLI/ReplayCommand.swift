@@ -289,12 +289,15 @@ enum ReplaySource {
                 case .shift: e.timestamp * 1000 + shiftMs
                 case .original: e.timestamp * 1000
                 }
-            var s = "{\"user\":" + JSON.quoted(user) + ",\"item\":" + JSON.quoted(item) + ",\"type\":" + JSON.quoted(type)
-            if e.hasValue { s += ",\"value\":" + String(Double(e.value)) }
-            s += ",\"ts\":\(ts)"
-            if ids { s += ",\"id\":" + JSON.quoted("\(d.name):\(order[n])") }
-            s += "}"
-            return (Array(user.utf8), Array(s.utf8))
+            let message = EventMessage(
+                user: user,
+                item: item,
+                type: type,
+                value: e.hasValue ? Double(e.value) : nil,
+                timestampMs: ts,
+                id: ids ? "\(d.name):\(order[n])" : nil
+            )
+            return (message.key, Array(message.json.utf8))
         }
     }
 }

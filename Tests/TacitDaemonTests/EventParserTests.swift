@@ -205,4 +205,17 @@ struct EventParserTests {
     @Test func everyReasonHasADistinctCode() {
         #expect(Set(DeadLetterReason.allCodes).count == DeadLetterReason.allCodes.count)
     }
+
+    /// What `EventMessage` writes (what `tacit replay` sends) is what the parser reads, field for field,
+    /// ids with quotes, backslashes, control characters and non-ASCII included.
+    @Test(arguments: [
+        EventMessage(user: "u1", item: "i9", type: "buy", timestampMs: 1_700_000_000_000),
+        EventMessage(user: "ü \"quoted\" \\ 用户", item: "item\twith\ttabs\n", type: "rating", value: 4.5, timestampMs: 1_700_000_000_001, id: "ml:42"),
+        EventMessage(user: "7", item: "0", type: "view", value: 1e-3, timestampMs: 946_684_800_000, id: "\u{1}"),
+    ])
+    func aWrittenEventParsesBackToItsFields(message: EventMessage) throws {
+        let e = try parser.parse(value: Array(message.json.utf8), key: message.key, nowMs: now).get()
+        #expect(e.user == message.user && e.item == message.item && e.behavior == message.type)
+        #expect(e.timestampMs == message.timestampMs && e.eventID == message.id && e.value == message.value)
+    }
 }
