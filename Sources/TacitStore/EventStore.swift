@@ -113,6 +113,32 @@ public final class EventStore: Sendable {
         }
     }
 
+    /// Dense ids of `externals`, in order, creating the items not yet known (without events: they count
+    /// for nothing until someone takes them). A serving instance registers the items of a model it
+    /// received, so that it can list items none of its own users has touched yet.
+    public func registerItems(_ externals: [String]) throws -> [Int32] {
+        try write { db throws(StoreError) -> [Int32] in
+            let get = try db.statement("SELECT id FROM items WHERE ext = ?1")
+            let put = try db.statement("INSERT INTO items(ext) VALUES (?1)")
+            var ids: [Int32] = []
+            ids.reserveCapacity(externals.count)
+            for ext in externals {
+                get.reset()
+                get.bind(1, ext)
+                if try get.step() {
+                    ids.append(Int32(get.int64(0) - 1))
+                    continue
+                }
+                put.reset()
+                put.bind(1, ext)
+                try put.run()
+                ids.append(Int32(db.lastInsertRowID - 1))
+            }
+            get.reset()
+            return ids
+        }
+    }
+
     /// External ids of the given items (dense ids), in order; unknown ids give "".
     public func itemExternalIDs(for ids: [Int32]) throws -> [String] {
         try read { r in

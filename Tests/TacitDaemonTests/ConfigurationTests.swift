@@ -179,6 +179,22 @@ struct ConfigurationTests {
         )
         #expect(error("[trainer]\nrefit = 1") == "configs/tacit.toml: trainer.refit: expected true or false, found integer")
         #expect(
+            error("[service]\nrole = \"leader\"")
+                == "configs/tacit.toml: service.role: expected one of \"all\", \"serve\", \"train\", found \"leader\""
+        )
+        #expect(
+            error("[trainer]\nmodel = \"trending\"\n[service]\nrole = \"train\"")
+                == "configs/tacit.toml: service.role: \"train\" needs trainer.enabled and a learned trainer.model (found \"trending\")"
+        )
+        #expect(
+            error("[trainer]\nmodel = \"sine\"\n[service]\nrole = \"serve\"")?.contains("service.role: \"serve\" serves bpr, lightgcn and hnt")
+                == true
+        )
+        #expect(
+            error("[kafka]\nmodels_topic = \"tacit.feedback\"")
+                == "configs/tacit.toml: kafka.input_topics: \"tacit.feedback\" is also an output topic"
+        )
+        #expect(
             error("[trainer.sine]\nwindow_stride = -1")
                 == "configs/tacit.toml: trainer.sine.window_stride: expected an integer in 0...10000, found -1"
         )

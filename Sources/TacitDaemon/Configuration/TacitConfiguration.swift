@@ -26,6 +26,9 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var inputTopics = ["tacit.behaviors", "tacit.feedback"]
         public var outputTopic = "tacit.recommendations"
         public var deadLetterTopic = "tacit.deadletter"
+        /// Where a `train` instance publishes promoted snapshots and `serve` instances read them
+        /// (one partition; `ModelTopicMessages`).
+        public var modelsTopic = "tacit.models"
         public var sessionTimeoutMs = 10_000
         public var heartbeatIntervalMs = 1_000
         public var maxPollIntervalMs = 300_000
@@ -249,6 +252,18 @@ public struct TacitConfiguration: Sendable, Equatable {
 
     /// `[service]`: life cycle under systemd.
     public struct Service: Sendable, Equatable {
+        /// What this instance does (README, "Scaling out").
+        public enum Role: String, Sendable, CaseIterable {
+            /// Everything on one machine: ingest, train, serve and publish lists (the default).
+            case all
+            /// Ingest this instance's share of the input partitions (the consumer group splits them) and
+            /// publish those users' lists, serving the newest model from `kafka.models_topic`; no training.
+            case serve
+            /// Ingest every input partition (a group of its own), fine-tune and publish each promoted
+            /// snapshot to `kafka.models_topic`; no lists.
+            case train
+        }
+        public var role = Role.all
         public var shutdownTimeoutMs = 20_000
         /// Send WATCHDOG=1 when systemd asks for it (WatchdogSec=).
         public var watchdog = true
@@ -294,6 +309,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.kafka.inputTopics = try k.strings("input_topics", default: d.kafka.inputTopics, allowEmpty: false)
         c.kafka.outputTopic = try k.string("output_topic", default: d.kafka.outputTopic)
         c.kafka.deadLetterTopic = try k.string("deadletter_topic", default: d.kafka.deadLetterTopic)
+        c.kafka.modelsTopic = try k.string("models_topic", default: d.kafka.modelsTopic)
         c.kafka.sessionTimeoutMs = try k.int("session_timeout_ms", default: d.kafka.sessionTimeoutMs, range: 1_000...3_600_000)
         c.kafka.heartbeatIntervalMs = try k.int("heartbeat_interval_ms", default: d.kafka.heartbeatIntervalMs, range: 100...3_600_000)
         c.kafka.maxPollIntervalMs = try k.int("max_poll_interval_ms", default: d.kafka.maxPollIntervalMs, range: 1_000...86_400_000)
@@ -313,7 +329,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         if c.kafka.heartbeatIntervalMs >= c.kafka.sessionTimeoutMs {
             throw k.error("heartbeat_interval_ms", "must be less than session_timeout_ms (\(c.kafka.sessionTimeoutMs))")
         }
-        let outputs = [c.kafka.outputTopic, c.kafka.deadLetterTopic]
+        let outputs = [c.kafka.outputTopic, c.kafka.deadLetterTopic, c.kafka.modelsTopic]
         if let clash = c.kafka.inputTopics.first(where: outputs.contains) {
             throw k.error("input_topics", "\"\(clash)\" is also an output topic")
         }
@@ -420,6 +436,13 @@ public struct TacitConfiguration: Sendable, Equatable {
         var sv = try root.subsection("service")
         c.service.shutdownTimeoutMs = try sv.int("shutdown_timeout_ms", default: d.service.shutdownTimeoutMs, range: 100...3_600_000)
         c.service.watchdog = try sv.bool("watchdog", default: d.service.watchdog)
+        c.service.role = try sv.choice("role", default: d.service.role)
+        if c.service.role == .serve, let kind = c.trainer.modelSettings?.kind, kind.isSequential {
+            throw sv.error("role", "\"serve\" serves bpr, lightgcn and hnt from the models topic; \(kind) runs with role \"all\" for now")
+        }
+        if c.service.role == .train, !c.trainer.enabled || c.trainer.modelSettings == nil {
+            throw sv.error("role", "\"train\" needs trainer.enabled and a learned trainer.model (found \"\(c.trainer.model)\")")
+        }
         c.service.logLevel = try sv.string("log_level", default: d.service.logLevel)
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(c.service.logLevel) else {

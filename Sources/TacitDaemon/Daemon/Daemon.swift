@@ -91,22 +91,26 @@ public final class Daemon: Sendable {
         let context = DaemonContext(configuration: c, store: store, metrics: metrics, health: health, logger: logger)
         let recommender = try components.recommender?(context) ?? PopularityRecommender(store: store)
         let producer = try KafkaProducer(configuration: c.kafka.producer, logger: logger)
-        let publisher = PublisherService(
-            settings: .init(
-                topic: c.kafka.outputTopic,
-                debounceMs: c.publisher.debounceMs,
-                retryBackoffMs: c.publisher.retryBackoffMs,
-                rules: c.publisher.rules(c.taxonomy),
-                explain: c.publisher.explain
-            ),
-            store: store,
-            recommender: recommender,
-            producer: producer,
-            metrics: metrics,
-            health: health,
-            logger: logger,
-            online: OnlineQuality(store: store, registry: metrics.registry, logger: logger)
-        )
+        // A `train` instance publishes models, not lists: `serve` instances own the users.
+        let publisher: PublisherService? =
+            c.service.role == .train
+            ? nil
+            : PublisherService(
+                settings: .init(
+                    topic: c.kafka.outputTopic,
+                    debounceMs: c.publisher.debounceMs,
+                    retryBackoffMs: c.publisher.retryBackoffMs,
+                    rules: c.publisher.rules(c.taxonomy),
+                    explain: c.publisher.explain
+                ),
+                store: store,
+                recommender: recommender,
+                producer: producer,
+                metrics: metrics,
+                health: health,
+                logger: logger,
+                online: OnlineQuality(store: store, registry: metrics.registry, logger: logger)
+            )
         let notifier = self.notifier, health = self.health, log = logger
         let ingest = IngestService(
             settings: .init(consumer: c.kafka.consumer, batchSize: c.store.batchSize, pollTimeout: .milliseconds(c.store.pollTimeoutMs)),
@@ -129,8 +133,8 @@ public final class Daemon: Sendable {
         var services: [any Service] = [
             ProducerService(producer: producer, flushTimeout: .milliseconds(c.service.shutdownTimeoutMs / 4), metrics: metrics, logger: logger),
             DeadLetterService(store: store, producer: producer, topic: c.kafka.deadLetterTopic, metrics: metrics, logger: logger),
-            publisher,
         ]
+        if let publisher { services.append(publisher) }
         services += try components.services(context)
         if c.http.enabled {
             services.append(
@@ -165,7 +169,12 @@ public final class Daemon: Sendable {
             return shutdownRequested.withLock { $0 }
         }
         if alreadyRequested { await group.triggerGracefulShutdown() }
-        logger.info("starting", metadata: ["brokers": "\(c.kafka.brokers)", "store": "\(c.store.path)", "topics": "\(c.kafka.inputTopics)"])
+        logger.info(
+            "starting",
+            metadata: [
+                "brokers": "\(c.kafka.brokers)", "store": "\(c.store.path)", "topics": "\(c.kafka.inputTopics)", "role": "\(c.service.role)",
+            ]
+        )
         do {
             try await group.run()
         } catch {

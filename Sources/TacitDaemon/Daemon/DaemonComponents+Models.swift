@@ -1,4 +1,7 @@
+import Foundation
+import ServiceLifecycle
 import Synchronization
+import TacitKafka
 import TacitStore
 
 extension DaemonComponents {
@@ -23,7 +26,7 @@ extension DaemonComponents {
                 },
                 services: { context in
                     let m = try built.current(context)
-                    return m.trainer.map { [$0] } ?? []
+                    return (m.trainer.map { [$0] } ?? []) + (m.modelTopic.map { [$0] } ?? [])
                 }
             )
         }
@@ -67,6 +70,8 @@ private final class ModelComponentsBox: Sendable {
         var store: EventStore
         var recommender: EmbeddingRecommender
         var trainer: TrainerService?
+        /// Role `train`: the publisher of promoted snapshots; role `serve`: the reader that installs them.
+        var modelTopic: (any Service)?
     }
 
     private let built = Mutex<Built?>(nil)
@@ -84,8 +89,9 @@ private final class ModelComponentsBox: Sendable {
         if let m = recommender.model {
             context.logger.info("serving snapshot", metadata: ["model": "\(m.model)", "version": "\(m.version)"])
         }
+        let role = context.configuration.service.role
         let trainer =
-            t.enabled
+            t.enabled && role != .serve
             ? TrainerService(
                 configuration: t,
                 auxiliaryBehaviors: context.configuration.taxonomy.auxiliary,
@@ -95,7 +101,33 @@ private final class ModelComponentsBox: Sendable {
                 logger: context.logger
             )
             : nil
-        let b = Built(store: context.store, recommender: recommender, trainer: trainer)
+        let kafka = context.configuration.kafka
+        var modelTopic: (any Service)?
+        switch role {
+        case .all: break
+        case .train:
+            modelTopic = ModelTopicPublisher(
+                store: context.store,
+                recommender: recommender,
+                producer: try KafkaProducer(configuration: kafka.producer, logger: context.logger),
+                topic: kafka.modelsTopic,
+                metrics: context.metrics,
+                logger: context.logger
+            )
+        case .serve:
+            var consumer = kafka.consumer
+            consumer.topics = [kafka.modelsTopic]
+            // Every serving instance reads the whole topic: a group of its own, never committed.
+            consumer.groupID = "\(kafka.groupID).models.\(UUID().uuidString)"
+            modelTopic = ModelTopicReader(
+                consumer: consumer,
+                store: context.store,
+                recommender: recommender,
+                metrics: context.metrics,
+                logger: context.logger
+            )
+        }
+        let b = Built(store: context.store, recommender: recommender, trainer: trainer, modelTopic: modelTopic)
         built.withLock { $0 = b }
         return b
     }

@@ -25,6 +25,9 @@ public final class DaemonMetrics: Sendable {
     let consumerErrors: Gauge
     let lastBatchAge: Gauge
     /// Fine-tune duration and metric: for the trainer (`registry` is public; these are the names).
+    let modelsPublished: Counter
+    let modelsInstalled: Counter
+    let modelsRefused: Counter
     public let fineTuneDuration: DurationHistogram
     public let fineTuneMetric: Gauge
 
@@ -56,6 +59,13 @@ public final class DaemonMetrics: Sendable {
         )
         lag = r.makeGauge(
             descriptor: d("tacit_consumer_lag", "Records behind the high watermark, summed over assigned partitions (approximate on Tansu).")
+        )
+        modelsPublished = r.makeCounter(descriptor: d("tacit_models_published_total", "Snapshots delivered to the models topic (role train)."))
+        modelsInstalled = r.makeCounter(
+            descriptor: d("tacit_models_installed_total", "Snapshots read from the models topic and served (role serve).")
+        )
+        modelsRefused = r.makeCounter(
+            descriptor: d("tacit_models_refused_total", "Snapshots on the models topic refused: torn, corrupt or not fitting their settings.")
         )
         listsPublished = r.makeCounter(descriptor: d("tacit_recommendations_published_total", "Recommendation lists acknowledged by the broker."))
         publishFailures = r.makeCounter(descriptor: d("tacit_recommendations_failed_total", "List deliveries that failed (and were retried)."))

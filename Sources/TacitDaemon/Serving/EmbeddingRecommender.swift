@@ -126,7 +126,7 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
         guard let known else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
         var scores = withTrend(model)(FoldIn.scores(model, vector: known.vector))
         if let lift { scores = lift.apply(scores, items: known.lifted) }
-        let items = FoldIn.topK(scores: scores, k: k, excluded: excluded)
+        let items = FoldIn.topK(scores: scores, k: k, excluded: model.unlisted.isEmpty ? excluded : excluded.union(model.unlisted))
         guard explain else { return Recommendations(items: items, model: model.identity) }
         let taken = try positives ?? Self.positives(try store.sequence(user: user))
         return Recommendations(

@@ -23,7 +23,7 @@ enum FoldIn {
         let d = m.dim
         let trained: [Float]? = Int(user) < m.userCount ? Array(m.users[Int(user) * d..<(Int(user) + 1) * d]) : nil
         if let trained, weight == 0 { return trained }
-        let known = positives.filter { $0 >= 0 && Int($0) < m.itemCount }
+        let known = positives.filter { $0 >= 0 && Int($0) < m.itemCount && !m.unlisted.contains($0) }
         guard !known.isEmpty else { return trained }
         var f = [Float](repeating: 0, count: d)
         let lightgcn = !m.itemDegree.isEmpty

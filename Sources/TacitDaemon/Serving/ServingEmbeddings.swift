@@ -38,6 +38,9 @@ public final class ServingEmbeddings: Sendable {
     /// Trained parameters besides the user and item tables (HNT's networks, `parameter.<i>` in the
     /// model's `parameters` order): not served, kept so a snapshot holds the whole model.
     let parameters: [SnapshotTensor]
+    /// Items with a (zero) row but no trained embedding: a model read from the models topic and laid out
+    /// over this store's items (`reindexed`). They are never listed and count for nothing in a fold-in.
+    let unlisted: Set<Int32>
 
     public convenience init(
         model: String,
@@ -128,7 +131,8 @@ public final class ServingEmbeddings: Sendable {
         sequence: SequenceScorer?,
         conversion: ConversionTable?,
         settings: ModelSettings?,
-        parameters: [SnapshotTensor]
+        parameters: [SnapshotTensor],
+        unlisted: Set<Int32> = []
     ) {
         precondition(sequence != nil || (userBase.count == userCount * dim && users.count == userCount * dim), "user table shape")
         precondition(itemBase.count == itemCount * dim && items.count == itemCount * dim, "item table shape")
@@ -149,6 +153,7 @@ public final class ServingEmbeddings: Sendable {
         self.conversion = conversion
         self.settings = settings
         self.parameters = parameters
+        self.unlisted = unlisted
     }
 
     public var identity: ModelIdentity { ModelIdentity(name: model, version: version) }
@@ -172,7 +177,45 @@ public final class ServingEmbeddings: Sendable {
             sequence: sequence,
             conversion: conversion,
             settings: settings,
-            parameters: parameters
+            parameters: parameters,
+            unlisted: unlisted
+        )
+    }
+
+    /// This model laid out over another store's items: item row r moves to `localIDs[r]` of tables with
+    /// `localItemCount` rows; the store's items the model never saw get zero rows and are `unlisted`.
+    /// User tables are dropped (dense user ids are each store's own): every user is folded in from their
+    /// items, as `trainer.fold_in_weight = 1` would rank them. Nil for a sequential model, whose network
+    /// reads item ids itself.
+    func reindexed(itemRows localIDs: [Int32], localItemCount: Int) -> ServingEmbeddings? {
+        guard sequence == nil, localIDs.count == itemCount, localIDs.allSatisfy({ $0 >= 0 && Int($0) < localItemCount }) else { return nil }
+        func move(_ table: [Float], width: Int) -> [Float] {
+            var out = [Float](repeating: 0, count: localItemCount * width)
+            for (r, l) in localIDs.enumerated() {
+                out.replaceSubrange(Int(l) * width..<(Int(l) + 1) * width, with: table[r * width..<(r + 1) * width])
+            }
+            return out
+        }
+        let placed = Set(localIDs)
+        return ServingEmbeddings(
+            model: model,
+            version: version,
+            dim: dim,
+            userCount: 0,
+            itemCount: localItemCount,
+            userBase: [],
+            itemBase: move(itemBase, width: dim),
+            users: [],
+            items: move(items, width: dim),
+            itemDegree: itemDegree.isEmpty ? [] : move(itemDegree, width: 1),
+            eventsThroughSeq: eventsThroughSeq,
+            metrics: metrics,
+            createdMs: createdMs,
+            sequence: nil,
+            conversion: nil,
+            settings: settings,
+            parameters: parameters,
+            unlisted: Set((0..<Int32(localItemCount)).filter { !placed.contains($0) })
         )
     }
 
@@ -301,6 +344,7 @@ public final class ServingEmbeddings: Sendable {
             conversion: conversion,
             settings: settings,
             parameters: s.tensors.filter { $0.name.hasPrefix(TensorName.parameter) }
+                .sorted { Int($0.name.dropFirst(TensorName.parameter.count)) ?? 0 < Int($1.name.dropFirst(TensorName.parameter.count)) ?? 0 }
         )
     }
 }
