@@ -8,7 +8,7 @@ import Testing
 @testable import TacitDaemon
 
 /// Starts the test binary as a separate daemon process (see `daemonChild`).
-func startDaemonProcess(broker: String, dir: URL, notifySocket: String? = nil, debounceMs: Int? = nil) throws -> Process {
+func startDaemonProcess(broker: String, dir: URL, notifySocket: String? = nil, debounceMs: Int? = nil, model: String? = nil) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: testBinaryPath())
     p.arguments = ["--testing-library", "swift-testing", "--filter", "daemonChild"]
@@ -17,6 +17,7 @@ func startDaemonProcess(broker: String, dir: URL, notifySocket: String? = nil, d
     env["TACIT_DAEMON_CHILD_DIR"] = dir.path
     if let notifySocket { env["NOTIFY_SOCKET"] = notifySocket }
     env["TACIT_DAEMON_CHILD_DEBOUNCE_MS"] = debounceMs.map(String.init)
+    env["TACIT_DAEMON_CHILD_MODEL"] = model
     p.environment = env
     let log = FileHandle(forWritingAtPath: "/dev/null")
     p.standardOutput = log
@@ -43,6 +44,7 @@ struct DaemonProcessTests {
         config.http.enabled = false
         config.store.batchSize = 200
         if let debounce = env["TACIT_DAEMON_CHILD_DEBOUNCE_MS"].flatMap(Int.init) { config.publisher.debounceMs = debounce }
+        if let model = env["TACIT_DAEMON_CHILD_MODEL"] { config.trainer.model = model }
         let daemon = Daemon(configuration: config, logger: Logger(label: "tacit-child"), environment: env)
         try await daemon.run(signals: true)
     }
@@ -201,5 +203,52 @@ extension DaemonProcessTests {
 func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { cont in
         Thread { cont.resume(returning: body()) }.start()
+    }
+}
+
+extension DaemonProcessTests {
+    /// Issue 23: state follows its partition. Two instances share the group; one is killed with -9; the
+    /// survivor is assigned its partitions, finds no offsets of its own for them, and replays them from
+    /// their start, so it ends with every user's whole history, each event once.
+    @Test func aKilledInstancesPartitionsAreRebuiltByTheSurvivorFromKafka() async throws {
+        let broker = try TestBroker()
+        let (dirA, dirB) = (tempDir(), tempDir())
+        defer {
+            removeTempDir(dirA)
+            removeTempDir(dirB)
+        }
+        let a = try startDaemonProcess(broker: broker.bootstrap, dir: dirA, model: "popularity")
+        let b = try startDaemonProcess(broker: broker.bootstrap, dir: dirB, model: "popularity")
+        defer {
+            for p in [a, b] where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        }
+        func events(_ round: Int, count: Int) -> [ProducerRecord] {
+            (0..<20).flatMap { u in
+                (0..<count).map { k in
+                    ProducerRecord(
+                        topic: "tacit.behaviors",
+                        key: Array("u\(u)".utf8),
+                        value: eventJSON(user: "u\(u)", item: "r\(round)-\(k)", ts: 1_700_000_000_000 + Int64(round * 100 + k))
+                    )
+                }
+            }
+        }
+        // Both members joined (each applies its share) before the first round is counted.
+        try await produce(broker.bootstrap, events(0, count: 10))
+        let split = await waitUntil(.seconds(60)) {
+            appliedCount(dirA) + appliedCount(dirB) == 200 && appliedCount(dirA) > 0 && appliedCount(dirB) > 0
+        }
+        #expect(split, "applied A \(appliedCount(dirA)), B \(appliedCount(dirB)) of 200")
+        let killed = ContinuousClock.now
+        kill(a.processIdentifier, SIGKILL)
+        await waitForExit(a)
+        try await produce(broker.bootstrap, events(1, count: 5))
+        let rebuilt = await waitUntil(.seconds(90)) { appliedCount(dirB) == 300 }
+        print("kill -9 → survivor holds every user's history: \(ContinuousClock.now - killed)")
+        kill(b.processIdentifier, SIGTERM)
+        await waitForExit(b)
+        #expect(rebuilt, "survivor applied \(appliedCount(dirB)) of 300")
+        let store = try EventStore(configuration: StoreConfiguration(path: dirB.appendingPathComponent("tacit.sqlite").path))
+        #expect(try store.eventCountsByUser() == Dictionary(uniqueKeysWithValues: (0..<20).map { ("u\($0)", Int64(15)) }))
     }
 }
