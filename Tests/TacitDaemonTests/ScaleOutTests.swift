@@ -121,4 +121,79 @@ struct ScaleOutTests {
         for d in daemons { await d.shutdown() }
         for r in runs { _ = try? await r.value }
     }
+
+    func daemon(_ broker: TestBroker, role: TacitConfiguration.Service.Role, dir: URL) throws -> Daemon {
+        var c = configuration(broker, role: role, dir: dir)
+        c.trainer.promotionMargin = 1  // every candidate is promoted: this test is about where models go
+        return Daemon(
+            configuration: c,
+            components: try DaemonComponents.fromConfiguration(c),
+            logger: Logger(label: "tacit-\(role)"),
+            environment: [:]
+        )
+    }
+
+    func clusterEvents(users: String, offset: Int) -> [ProducerRecord] {
+        (0..<40).flatMap { u in
+            (0..<6).map { k in
+                let user = "\(users)\(u)", cluster = u < 20 ? "A" : "B"
+                return ProducerRecord(
+                    topic: "tacit.behaviors",
+                    key: Array(user.utf8),
+                    value: eventJSON(user: user, item: "\(cluster)\((u + k * 3) % 10)", ts: 1_700_000_000_000 + Int64(offset + u * 6 + k))
+                )
+            }
+        }
+    }
+
+    /// The trainer stops: serving goes on with the last model. A trainer restarted on its own store
+    /// resumes where it was (nothing consumed twice), republishes what it serves (ignored: already served)
+    /// and publishes its next version, which the serving instance swaps in.
+    @Test func aStoppedTrainerLeavesServingWithItsModelAndARestartedOnePublishesTheNext() async throws {
+        let broker = try TestBroker(topics: TestBroker.topics + ["tacit.models"])
+        defer { broker.stop() }
+        let (trainDir, serveDir) = (TemporaryDirectory(), TemporaryDirectory())
+        let serving = try daemon(broker, role: .serve, dir: serveDir.url)
+        let trainer = try daemon(broker, role: .train, dir: trainDir.url)
+        let servingRun = Task { try await serving.run() }
+        let trainerRun = Task { try await trainer.run() }
+        defer {
+            servingRun.cancel()
+            trainerRun.cancel()
+        }
+        #expect(await waitUntil(.seconds(60)) { serving.health.snapshot.assignedPartitions == 8 })
+        try await produce(broker.bootstrap, clusterEvents(users: "x", offset: 0))
+        #expect(await waitUntil(.seconds(90)) { installed(serving) == 1 }, "first model installed")
+
+        await trainer.shutdown()
+        _ = try? await trainerRun.value
+        // Serving alone: new events still get lists, from the model it has.
+        try await produce(
+            broker.bootstrap,
+            [
+                ProducerRecord(
+                    topic: "tacit.behaviors",
+                    key: Array("x1".utf8),
+                    value: eventJSON(user: "x1", item: "A9", type: "view", ts: 1_700_000_500_000)
+                )
+            ]
+        )
+        let lists = try await consume(broker.bootstrap, topic: "tacit.recommendations", timeout: .seconds(30)) { messages in
+            messages.contains { jsonObject($0.value)?["user"] as? String == "x1" && jsonObject($0.value)?["model"] as? String == "lightgcn" }
+        }
+        #expect(lists.contains { jsonObject($0.value)?["model"] as? String == "lightgcn" }, "served by the model while the trainer is down")
+
+        let restarted = try daemon(broker, role: .train, dir: trainDir.url)
+        let restartedRun = Task { try await restarted.run() }
+        defer { restartedRun.cancel() }
+        try await produce(broker.bootstrap, clusterEvents(users: "y", offset: 10_000))
+        #expect(await waitUntil(.seconds(120)) { installed(serving) == 2 }, "the restarted trainer's next version installed")
+        #expect(metric(serving, "tacit_models_refused_total") == 0)
+        // The one event sent while it was down, and the 240 new ones: nothing from before again.
+        #expect(metric(restarted, "tacit_events_applied_total") == 241, "the restarted trainer resumed from its own offsets")
+        await restarted.shutdown()
+        await serving.shutdown()
+        _ = try? await restartedRun.value
+        _ = try? await servingRun.value
+    }
 }
