@@ -187,10 +187,6 @@ struct ConfigurationTests {
                 == "configs/tacit.toml: service.role: \"train\" needs trainer.enabled and a learned trainer.model (found \"trending\")"
         )
         #expect(
-            error("[trainer]\nmodel = \"sine\"\n[service]\nrole = \"serve\"")?.contains("service.role: \"serve\" serves bpr, lightgcn and hnt")
-                == true
-        )
-        #expect(
             error("[kafka]\nmodels_topic = \"tacit.feedback\"")
                 == "configs/tacit.toml: kafka.input_topics: \"tacit.feedback\" is also an output topic"
         )

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TacitData
 import TacitKafka
 import TacitServiceTestSupport
 import TacitStore
@@ -193,6 +194,61 @@ struct ModelTopicTests {
         #expect(metricValue(metrics, "tacit_models_refused_total") == 1)
         #expect(serving.currentModel.version == version)
         #expect(metricValue(metrics, "tacit_models_published_total") == 1 && metricValue(metrics, "tacit_models_installed_total") == 1)
+    }
+
+    /// A sequential network laid out over a store with other ids scores a history of the same items
+    /// exactly as it does where it was trained, item for item (by external id).
+    @Test func aSequentialModelReadsAnotherStoresItemsThroughItsIDs() async throws {
+        let trainerSide = TrainerFixture(), servingSide = TrainerFixture()
+        let trainerStore = try trainerSide.openStore()
+        _ = try trainerStore.apply(clusterRecords())
+        var config = trainerConfig(model: "sine")
+        config.epochs = 2
+        let trained = try EmbeddingRecommender(model: "sine", store: trainerStore, foldInWeight: 0.5, cacheCapacity: 100)
+        let report = try await TrainerService(
+            configuration: config,
+            store: trainerStore,
+            recommender: trained,
+            metrics: nil,
+            logger: Logger(label: "test")
+        )
+        .fineTune()
+        guard case .promoted(let version) = report.outcome else {
+            Issue.record("not promoted: \(report)")
+            return
+        }
+        let snapshot = try #require(try trainerStore.snapshot(version: version))
+        let itemIDs = Array(try trainerStore.itemExternalIDs().prefix(snapshot.itemCount))
+
+        let servingStore = try servingSide.openStore()
+        _ = try servingStore.apply((0..<4).map { rec(event("b\($0)", "B\($0)", ts: 1_700_000_800_000 + Int64($0)), offset: Int64($0)) })
+        let serving = try EmbeddingRecommender(model: "sine", store: servingStore, foldInWeight: 0.5, cacheCapacity: 100)
+        let reader = ModelTopicReader(
+            consumer: fastConsumer("127.0.0.1:9", group: "unused", topics: ["tacit.models"]),
+            store: servingStore,
+            recommender: serving,
+            metrics: DaemonMetrics(),
+            logger: Logger(label: "test")
+        )
+        reader.install(TravellingModel(snapshot: snapshot, itemIDs: itemIDs))
+        #expect(serving.currentModel == ModelIdentity(name: "sine", version: version))
+        #expect(try servingStore.itemID("A3") != trainerStore.itemID("A3"))
+
+        let taken = ["A3", "B7", "A5", "A1"]
+        let positive = UInt8(FeedbackKind.explicitPositive.rawValue)
+        func history(_ store: EventStore) throws -> [Interaction] {
+            try taken.enumerated().map { k, item in
+                Interaction(user: 0, item: try #require(try store.itemID(item)), behavior: positive, timestamp: Int64(k))
+            }
+        }
+        let trainedScorer = try #require(ServingEmbeddings(snapshot: snapshot)?.sequence)
+        let servedScorer = try #require(serving.model?.sequence)
+        let there = try #require(trainedScorer.scores(history: try history(trainerStore)))
+        let here = try #require(servedScorer.scores(history: try history(servingStore)))
+        for (row, item) in itemIDs.enumerated() {
+            let local = try #require(try servingStore.itemID(item))
+            #expect(here[Int(local)] == there[row], "\(item)")
+        }
     }
 
     func metricValue(_ metrics: DaemonMetrics, _ name: String) -> Double {

@@ -437,9 +437,6 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.service.shutdownTimeoutMs = try sv.int("shutdown_timeout_ms", default: d.service.shutdownTimeoutMs, range: 100...3_600_000)
         c.service.watchdog = try sv.bool("watchdog", default: d.service.watchdog)
         c.service.role = try sv.choice("role", default: d.service.role)
-        if c.service.role == .serve, let kind = c.trainer.modelSettings?.kind, kind.isSequential {
-            throw sv.error("role", "\"serve\" serves bpr, lightgcn and hnt from the models topic; \(kind) runs with role \"all\" for now")
-        }
         if c.service.role == .train, !c.trainer.enabled || c.trainer.modelSettings == nil {
             throw sv.error("role", "\"train\" needs trainer.enabled and a learned trainer.model (found \"\(c.trainer.model)\")")
         }

@@ -105,10 +105,11 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
             guard let scores = sequence.scores(history: history).map(adjust) else {
                 return try fallback.recommend(user: user, k: k, excluding: excluded)
             }
-            let items = FoldIn.topK(scores: scores, k: k, excluded: excluded)
+            let shown = model.unlisted.isEmpty ? excluded : excluded.union(model.unlisted)
+            let items = FoldIn.topK(scores: scores, k: k, excluded: shown)
             let explanation =
                 explain
-                ? Self.explainSequence(sequence, history: history, scores: scores, adjust: adjust, listed: items, excluded: excluded) : nil
+                ? Self.explainSequence(sequence, history: history, scores: scores, adjust: adjust, listed: items, excluded: shown) : nil
             return Recommendations(items: items, model: model.identity, explanation: explanation)
         }
         // The user's positive items, read from the store at most once per list.

@@ -49,14 +49,38 @@ final class SequenceScorer: Sendable {
 
     /// What it was trained with: the record that rebuilds its network.
     let settings: ModelSettings
-    let itemCount: Int
+    /// Items the network has rows for.
+    let modelItemCount: Int
     let tensors: [SnapshotTensor]
     private let model: Mutex<any SequenceRecommender>
+    /// A network from another instance (the models topic) reads this store's items through this.
+    let translation: ItemTranslation?
+
+    /// A network's item rows by another store's dense item ids. Histories and scores stay in the store's
+    /// ids; the network sees its own rows, and no user (dense user ids are each store's own).
+    struct ItemTranslation: Sendable {
+        /// Store id → network row (-1: an item the network has no row for).
+        let toModel: [Int32]
+        /// Network row → store id.
+        let toLocal: [Int32]
+
+        init?(itemRows: [Int32], localItemCount: Int) {
+            guard itemRows.allSatisfy({ $0 >= 0 && Int($0) < localItemCount }) else { return nil }
+            var toModel = [Int32](repeating: -1, count: localItemCount)
+            for (row, local) in itemRows.enumerated() { toModel[Int(local)] = Int32(row) }
+            self.toModel = toModel
+            toLocal = itemRows
+        }
+    }
+
+    /// Items scored, in the store's ids.
+    var itemCount: Int { translation?.toModel.count ?? modelItemCount }
 
     /// Wraps a freshly trained model (its values are copied into the snapshot tensors).
     init(trained: sending any SequenceRecommender, settings: ModelSettings) {
         self.settings = settings
-        itemCount = trained.itemCount
+        modelItemCount = trained.itemCount
+        translation = nil
         tensors = trained.parameters.enumerated().map {
             SnapshotTensor(name: "network.\($0.offset)", shape: $0.element.shape, values: $0.element.value)
         }
@@ -64,8 +88,9 @@ final class SequenceScorer: Sendable {
     }
 
     /// Rebuilds a saved network from the settings it was trained with; nil when they are not a
-    /// sequential model's or the tensors do not fit them.
-    init?(settings: ModelSettings, itemCount: Int, tensors: [SnapshotTensor]) {
+    /// sequential model's or the tensors do not fit them. With `translation`, it serves another store.
+    init?(settings: ModelSettings, itemCount: Int, tensors: [SnapshotTensor], translation: ItemTranslation? = nil) {
+        guard translation.map({ $0.toLocal.count == itemCount }) ?? true else { return nil }
         let network = tensors.filter { $0.name.hasPrefix("network.") }
             .sorted { Int($0.name.dropFirst(8)) ?? 0 < Int($1.name.dropFirst(8)) ?? 0 }
         // EmoRec's second tensor is its graph's user table, as long as the users it was trained on.
@@ -77,14 +102,18 @@ final class SequenceScorer: Sendable {
         guard network.count == parameters.count, zip(network, parameters).allSatisfy({ $0.shape == $1.shape }) else { return nil }
         built.restore(network.map(\.values))
         self.settings = settings
-        self.itemCount = itemCount
+        modelItemCount = itemCount
+        self.translation = translation
         self.tensors = network
         model = Mutex(built)
     }
 
     /// `user`'s stored history (`interaction(_:user:)`); events on items the model does not know are dropped.
     func history(_ events: [SequenceEvent], user: Int32) -> [Interaction] {
-        events.compactMap { e in e.item >= 0 && Int(e.item) < itemCount ? Self.interaction(e, user: user) : nil }
+        events.compactMap { e in
+            guard e.item >= 0, Int(e.item) < itemCount, translation.map({ $0.toModel[Int(e.item)] >= 0 }) ?? true else { return nil }
+            return Self.interaction(e, user: user)
+        }
     }
 
     /// One stored event in `feedbackTaxonomy` (behavior = its feedback kind); nil for an event without
@@ -98,7 +127,17 @@ final class SequenceScorer: Sendable {
     /// no positive the model knows.
     func scores(history: [Interaction]) -> [Float]? {
         guard history.contains(where: Self.isPositive) else { return nil }
-        let read = Self.reading(history, for: settings.kind)
-        return model.withLock { $0.scores(histories: [read]) }
+        var read = Self.reading(history, for: settings.kind)
+        guard let translation else { return model.withLock { $0.scores(histories: [read]) } }
+        for k in read.indices {
+            read[k].item = translation.toModel[Int(read[k].item)]
+            read[k].user = -1
+        }
+        let scores = model.withLock { $0.scores(histories: [read]) }
+        // Items the network has no row for take the mean (they are never listed: `ServingEmbeddings.unlisted`),
+        // so the per-user scale the trend and the lift use is the network's own.
+        var out = [Float](repeating: scores.reduce(0, +) / Float(max(1, scores.count)), count: itemCount)
+        for (row, local) in translation.toLocal.enumerated() { out[Int(local)] = scores[row] }
+        return out
     }
 }

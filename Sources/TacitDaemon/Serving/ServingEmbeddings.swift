@@ -91,7 +91,8 @@ public final class ServingEmbeddings: Sendable {
         items: [Float],
         eventsThroughSeq: Int64,
         metrics: [String: Double],
-        createdMs: Int64
+        createdMs: Int64,
+        unlisted: Set<Int32> = []
     ) {
         self.init(
             model: model,
@@ -110,7 +111,8 @@ public final class ServingEmbeddings: Sendable {
             sequence: sequence,
             conversion: nil,
             settings: sequence.settings,
-            parameters: []
+            parameters: [],
+            unlisted: unlisted
         )
     }
 
@@ -179,6 +181,38 @@ public final class ServingEmbeddings: Sendable {
             settings: settings,
             parameters: parameters,
             unlisted: unlisted
+        )
+    }
+
+    /// A model from another instance (the models topic) laid out over this store's items: `itemRows[r]` is
+    /// this store's id of the model's item row r, `localItemCount` this store's items. Embedding models
+    /// as `reindexed`; a sequential network reads the store's items through a `SequenceScorer.ItemTranslation`.
+    /// Nil when the snapshot cannot be read or does not fit.
+    static func laidOut(_ s: ModelSnapshot, itemRows: [Int32], localItemCount: Int) -> ServingEmbeddings? {
+        guard s.tensors.contains(where: { $0.name.hasPrefix("network.") }) else {
+            return ServingEmbeddings(snapshot: s)?.reindexed(itemRows: itemRows, localItemCount: localItemCount)
+        }
+        guard case .settings(let settings?) = SnapshotFormat.record(of: s),
+            let translation = SequenceScorer.ItemTranslation(itemRows: itemRows, localItemCount: localItemCount),
+            let scorer = SequenceScorer(settings: settings, itemCount: s.itemCount, tensors: s.tensors, translation: translation),
+            let table = s.tensors.first(where: { $0.name == "network.0" }), let dim = table.shape.last, table.values.count >= s.itemCount * dim
+        else { return nil }
+        var items = [Float](repeating: 0, count: localItemCount * dim)
+        for (r, l) in itemRows.enumerated() {
+            items.replaceSubrange(Int(l) * dim..<(Int(l) + 1) * dim, with: table.values[r * dim..<(r + 1) * dim])
+        }
+        let placed = Set(itemRows)
+        return ServingEmbeddings(
+            sequence: scorer,
+            model: s.model,
+            version: s.version,
+            dim: dim,
+            userCount: 0,
+            items: items,
+            eventsThroughSeq: s.eventsThroughSeq,
+            metrics: s.metrics,
+            createdMs: s.createdMs,
+            unlisted: Set((0..<Int32(localItemCount)).filter { !placed.contains($0) })
         )
     }
 
