@@ -250,13 +250,4 @@ struct ModelTopicTests {
             #expect(here[Int(local)] == there[row], "\(item)")
         }
     }
-
-    func metricValue(_ metrics: DaemonMetrics, _ name: String) -> Double {
-        var buffer: [UInt8] = []
-        metrics.registry.emit(into: &buffer)
-        for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n") where line.hasPrefix(name + " ") {
-            return Double(line.split(separator: " ").last ?? "") ?? 0
-        }
-        return 0
-    }
 }

@@ -25,12 +25,7 @@ struct ScaleOutTests {
         return c
     }
 
-    func metric(_ daemon: Daemon, _ name: String) -> Double {
-        var buffer: [UInt8] = []
-        daemon.metrics.registry.emit(into: &buffer)
-        let line = String(decoding: buffer, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(name + " ") }
-        return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
-    }
+    func metric(_ daemon: Daemon, _ name: String) -> Double { metricValue(daemon.metrics, name) }
 
     func installed(_ daemon: Daemon) -> Double { metric(daemon, "tacit_models_installed_total") }
 

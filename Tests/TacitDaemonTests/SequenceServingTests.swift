@@ -190,7 +190,7 @@ struct SequenceServingTests {
         let t = try TacitConfiguration.parse(text, file: "x.toml").trainer
         #expect(TacitConfiguration().trainer.settings(for: ModelKind(rawValue: name)!).architecture == t.modelSettings?.architecture)
         let model = try #require(
-            t.modelSettings?.buildSequence(
+            t.modelSettings?.build(
                 train: TrainingSet(userCount: 0, itemCount: 12, taxonomy: SequenceScorer.positivesAndSkips, interactions: [])
             )
         )

@@ -41,6 +41,22 @@ struct EventStoreTests {
         #expect(try s.userExternalIDs() == ["u1", "u2"])
     }
 
+    /// A serving instance registers a received model's items: known ones keep their id, new ones get the
+    /// next ids, and events for them later land on the same ids without moving popularity before them.
+    @Test func registeredItemsKeepTheirIDsWhenEventsArrive() throws {
+        let s = try store()
+        _ = try s.apply([rec(event("u1", "a"), offset: 0)])
+        let a = try #require(try s.itemID("a"))
+        let ids = try s.registerItems(["x", "a", "y", "x"])
+        #expect(ids == [a + 1, a, a + 2, a + 1])
+        #expect(try s.counts().items == 3)
+        #expect(try s.itemExternalIDs(for: ids) == ["x", "a", "y", "x"])
+        #expect(try s.popularItems(limit: 10).map(\.item) == [a])  // registering is not taking
+        _ = try s.apply([rec(event("u2", "y"), offset: 1)])
+        #expect(try s.itemID("y") == a + 2)
+        #expect(try s.registerItems([]) == [])
+    }
+
     @Test func replayedOffsetsAreNeverAppliedTwice() throws {
         let s = try store()
         let batch = (0..<10).map { rec(event("u\($0 % 3)", "i\($0)"), offset: Int64($0)) }

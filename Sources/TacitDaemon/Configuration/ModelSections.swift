@@ -48,34 +48,18 @@ enum ModelSections {
         try hnt.finish()
 
         var sasrec = try trainer.subsection("sasrec")
-        let sasrecKeys = try sequence(
-            &sasrec,
-            default: .init(t.sasrec.transformer, t.sasrec.learningRate, t.sasrec.batchSize, t.sasrec.windowStride),
-            innerPerDim: 4
-        )
-        (t.sasrec.transformer, t.sasrec.learningRate, t.sasrec.batchSize, t.sasrec.windowStride) = sasrecKeys.values
+        try sequence(&sasrec, into: &t.sasrec, \.transformer, \.learningRate, \.batchSize, windowStride: \.windowStride, innerPerDim: 4)
         t.sasrec.loss = try sasrec.choice("loss", default: t.sasrec.loss)
         try sasrec.finish()
 
         var sine = try trainer.subsection("sine")
-        let sineKeys = try sequence(
-            &sine,
-            default: .init(t.sine.transformer, t.sine.learningRate, t.sine.batchSize, t.sine.windowStride),
-            innerPerDim: 1
-        )
-        (t.sine.transformer, t.sine.learningRate, t.sine.batchSize, t.sine.windowStride) = sineKeys.values
+        try sequence(&sine, into: &t.sine, \.transformer, \.learningRate, \.batchSize, windowStride: \.windowStride, innerPerDim: 1)
         t.sine.prototypes = try sine.int("prototypes", default: t.sine.prototypes, range: 1...64)
         t.sine.ablation = try sine.choice("ablation", default: t.sine.ablation)
         try sine.finish()
 
         var emorec = try trainer.subsection("emorec")
-        let emorecKeys = try sequence(
-            &emorec,
-            default: .init(t.emorec.hawkes.transformer, t.emorec.learningRate, t.emorec.windowBatch, nil),
-            innerPerDim: 4,
-            windows: false
-        )
-        (t.emorec.hawkes.transformer, t.emorec.learningRate, t.emorec.windowBatch, _) = emorecKeys.values
+        try sequence(&emorec, into: &t.emorec, \.hawkes.transformer, \.learningRate, \.windowBatch, windowStride: nil, innerPerDim: 4)
         t.emorec.dim = t.emorec.hawkes.transformer.dim
         // The graph-only variants train on pairs: as many per step as the windows hold positions.
         t.emorec.pairBatch = t.emorec.windowBatch * t.emorec.hawkes.transformer.maxLength
@@ -103,55 +87,42 @@ enum ModelSections {
         return e
     }
 
-    /// What the sequential models' sections share.
-    private struct SequenceKeys {
-        var transformer: TransformerEncoder.Settings
-        var learningRate: Float
-        var sequencesPerStep: Int
-        var windowStride: Int?
-
-        init(_ transformer: TransformerEncoder.Settings, _ learningRate: Float, _ sequencesPerStep: Int, _ windowStride: Int?) {
-            (self.transformer, self.learningRate, self.sequencesPerStep, self.windowStride) = (
-                transformer, learningRate, sequencesPerStep, windowStride
-            )
-        }
-
-        var values: (TransformerEncoder.Settings, Float, Int, Int?) { (transformer, learningRate, sequencesPerStep, windowStride) }
-    }
-
-    /// `dim`, `heads` (dividing dim), `blocks`, `max_length`, `dropout` (the feed-forward size follows dim),
-    /// `learning_rate`, `sequences_per_step` and, with `windows`, `window_stride` (0 or left out: disjoint
-    /// windows; at most `max_length`).
-    private static func sequence(
+    /// What the sequential models' sections share, read into `settings` (its current values are the
+    /// defaults): `dim`, `heads` (dividing dim), `blocks`, `max_length`, `dropout` (the feed-forward size
+    /// follows dim), `learning_rate`, `sequences_per_step` and, where the model has it, `window_stride`
+    /// (0 or left out: disjoint windows; at most `max_length`).
+    private static func sequence<Settings>(
         _ s: inout TOMLSection,
-        default d: SequenceKeys,
-        innerPerDim: Int,
-        windows: Bool = true
-    ) throws(ConfigurationError) -> SequenceKeys {
-        let dim = try s.int("dim", default: d.transformer.dim, range: 1...4_096)
-        let heads = try s.int("heads", default: d.transformer.heads, range: 1...64)
+        into settings: inout Settings,
+        _ transformerKey: WritableKeyPath<Settings, TransformerEncoder.Settings>,
+        _ learningRateKey: WritableKeyPath<Settings, Float>,
+        _ sequencesPerStepKey: WritableKeyPath<Settings, Int>,
+        windowStride windowStrideKey: WritableKeyPath<Settings, Int?>?,
+        innerPerDim: Int
+    ) throws(ConfigurationError) {
+        let d = settings[keyPath: transformerKey]
+        let dim = try s.int("dim", default: d.dim, range: 1...4_096)
+        let heads = try s.int("heads", default: d.heads, range: 1...64)
         if dim % heads != 0 { throw s.error("heads", "must divide \(s.key("dim")) (\(dim))") }
         let transformer = TransformerEncoder.Settings(
             dim: dim,
             heads: heads,
-            blocks: try s.int("blocks", default: d.transformer.blocks, range: 1...16),
+            blocks: try s.int("blocks", default: d.blocks, range: 1...16),
             innerSize: innerPerDim * dim,
-            dropout: Float(try s.double("dropout", default: Double(d.transformer.dropout), range: 0...0.95)),
-            maxLength: try s.int("max_length", default: d.transformer.maxLength, range: 1...10_000)
+            dropout: Float(try s.double("dropout", default: Double(d.dropout), range: 0...0.95)),
+            maxLength: try s.int("max_length", default: d.maxLength, range: 1...10_000)
         )
-        var keys = SequenceKeys(
-            transformer,
-            Float(try s.double("learning_rate", default: Double(d.learningRate), range: 1e-7...10)),
-            try s.int("sequences_per_step", default: d.sequencesPerStep, range: 1...100_000),
-            nil
+        settings[keyPath: transformerKey] = transformer
+        settings[keyPath: learningRateKey] = Float(
+            try s.double("learning_rate", default: Double(settings[keyPath: learningRateKey]), range: 1e-7...10)
         )
-        if windows {
-            let stride = try s.int("window_stride", default: d.windowStride ?? 0, range: 0...10_000)
+        settings[keyPath: sequencesPerStepKey] = try s.int("sequences_per_step", default: settings[keyPath: sequencesPerStepKey], range: 1...100_000)
+        if let windowStrideKey {
+            let stride = try s.int("window_stride", default: settings[keyPath: windowStrideKey] ?? 0, range: 0...10_000)
             if stride > transformer.maxLength {
                 throw s.error("window_stride", "must be at most \(s.key("max_length")) (\(transformer.maxLength)); 0 means max_length")
             }
-            keys.windowStride = stride > 0 ? stride : nil
+            settings[keyPath: windowStrideKey] = stride > 0 ? stride : nil
         }
-        return keys
     }
 }

@@ -138,7 +138,7 @@ final class ModelTopicReader: Service {
         guard snapshot.model == recommender.modelName else { return }
         let current = recommender.model?.version ?? 0
         guard snapshot.version > current else { return }
-        guard ServingEmbeddings(snapshot: snapshot) != nil else {
+        guard let model = ServingEmbeddings(snapshot: snapshot) else {
             refuse(
                 model: snapshot.model,
                 version: snapshot.version,
@@ -149,7 +149,7 @@ final class ModelTopicReader: Service {
         let placed: ServingEmbeddings
         do {
             let rows = try store.registerItems(travelling.itemIDs)
-            guard let laidOut = ServingEmbeddings.laidOut(snapshot, itemRows: rows, localItemCount: try store.counts().items) else {
+            guard let laidOut = model.reindexed(itemRows: rows, localItemCount: try store.counts().items) else {
                 refuse(model: snapshot.model, version: snapshot.version, reason: "cannot be laid out over this store's items")
                 return
             }

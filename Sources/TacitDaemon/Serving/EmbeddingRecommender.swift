@@ -95,6 +95,8 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
     public func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>, explain: Bool) throws -> Recommendations? {
         let (model, cached, generation) = state.withLock { s in (s.model, s.model == nil ? nil : s.cache[user], s.generation) }
         guard let model else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
+        // Items the model has no embedding for (one laid out over this store's items) are never listed.
+        let hidden = model.unlisted.isEmpty ? excluded : excluded.union(model.unlisted)
         if let sequence = model.sequence {
             // Sequential models: the user's current history, re-encoded now (nothing to cache).
             let events = try store.sequence(user: user)
@@ -105,11 +107,10 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
             guard let scores = sequence.scores(history: history).map(adjust) else {
                 return try fallback.recommend(user: user, k: k, excluding: excluded)
             }
-            let shown = model.unlisted.isEmpty ? excluded : excluded.union(model.unlisted)
-            let items = FoldIn.topK(scores: scores, k: k, excluded: shown)
+            let items = FoldIn.topK(scores: scores, k: k, excluded: hidden)
             let explanation =
                 explain
-                ? Self.explainSequence(sequence, history: history, scores: scores, adjust: adjust, listed: items, excluded: shown) : nil
+                ? Self.explainSequence(sequence, history: history, scores: scores, adjust: adjust, listed: items, excluded: hidden) : nil
             return Recommendations(items: items, model: model.identity, explanation: explanation)
         }
         // The user's positive items, read from the store at most once per list.
@@ -127,7 +128,7 @@ public final class EmbeddingRecommender: RecommendationSource, IngestObserver {
         guard let known else { return try fallback.recommend(user: user, k: k, excluding: excluded) }
         var scores = withTrend(model)(FoldIn.scores(model, vector: known.vector))
         if let lift { scores = lift.apply(scores, items: known.lifted) }
-        let items = FoldIn.topK(scores: scores, k: k, excluded: model.unlisted.isEmpty ? excluded : excluded.union(model.unlisted))
+        let items = FoldIn.topK(scores: scores, k: k, excluded: hidden)
         guard explain else { return Recommendations(items: items, model: model.identity) }
         let taken = try positives ?? Self.positives(try store.sequence(user: user))
         return Recommendations(

@@ -91,8 +91,7 @@ public final class ServingEmbeddings: Sendable {
         items: [Float],
         eventsThroughSeq: Int64,
         metrics: [String: Double],
-        createdMs: Int64,
-        unlisted: Set<Int32> = []
+        createdMs: Int64
     ) {
         self.init(
             model: model,
@@ -111,8 +110,7 @@ public final class ServingEmbeddings: Sendable {
             sequence: sequence,
             conversion: nil,
             settings: sequence.settings,
-            parameters: [],
-            unlisted: unlisted
+            parameters: []
         )
     }
 
@@ -184,45 +182,26 @@ public final class ServingEmbeddings: Sendable {
         )
     }
 
-    /// A model from another instance (the models topic) laid out over this store's items: `itemRows[r]` is
-    /// this store's id of the model's item row r, `localItemCount` this store's items. Embedding models
-    /// as `reindexed`; a sequential network reads the store's items through a `SequenceScorer.ItemTranslation`.
-    /// Nil when the snapshot cannot be read or does not fit.
-    static func laidOut(_ s: ModelSnapshot, itemRows: [Int32], localItemCount: Int) -> ServingEmbeddings? {
-        guard s.tensors.contains(where: { $0.name.hasPrefix("network.") }) else {
-            return ServingEmbeddings(snapshot: s)?.reindexed(itemRows: itemRows, localItemCount: localItemCount)
-        }
-        guard case .settings(let settings?) = SnapshotFormat.record(of: s),
-            let translation = SequenceScorer.ItemTranslation(itemRows: itemRows, localItemCount: localItemCount),
-            let scorer = SequenceScorer(settings: settings, itemCount: s.itemCount, tensors: s.tensors, translation: translation),
-            let table = s.tensors.first(where: { $0.name == "network.0" }), let dim = table.shape.last, table.values.count >= s.itemCount * dim
-        else { return nil }
-        var items = [Float](repeating: 0, count: localItemCount * dim)
-        for (r, l) in itemRows.enumerated() {
-            items.replaceSubrange(Int(l) * dim..<(Int(l) + 1) * dim, with: table.values[r * dim..<(r + 1) * dim])
-        }
-        let placed = Set(itemRows)
-        return ServingEmbeddings(
-            sequence: scorer,
-            model: s.model,
-            version: s.version,
-            dim: dim,
-            userCount: 0,
-            items: items,
-            eventsThroughSeq: s.eventsThroughSeq,
-            metrics: s.metrics,
-            createdMs: s.createdMs,
-            unlisted: Set((0..<Int32(localItemCount)).filter { !placed.contains($0) })
-        )
-    }
-
-    /// This model laid out over another store's items: item row r moves to `localIDs[r]` of tables with
-    /// `localItemCount` rows; the store's items the model never saw get zero rows and are `unlisted`.
-    /// User tables are dropped (dense user ids are each store's own): every user is folded in from their
-    /// items, as `trainer.fold_in_weight = 1` would rank them. Nil for a sequential model, whose network
-    /// reads item ids itself.
+    /// This model, from another instance (the models topic), laid out over this store's items: item row r
+    /// moves to `localIDs[r]` of tables with `localItemCount` rows; the store's items the model never saw
+    /// get zero rows and are `unlisted`. User tables are dropped (dense user ids are each store's own): every
+    /// user is folded in from their items, as `trainer.fold_in_weight = 1` would rank them. A sequential
+    /// network reads the store's items through a `SequenceScorer.ItemTranslation` of its rows, and no user.
+    /// Nil when the rows do not fit.
     func reindexed(itemRows localIDs: [Int32], localItemCount: Int) -> ServingEmbeddings? {
-        guard sequence == nil, localIDs.count == itemCount, localIDs.allSatisfy({ $0 >= 0 && Int($0) < localItemCount }) else { return nil }
+        guard localIDs.count == itemCount, localIDs.allSatisfy({ $0 >= 0 && Int($0) < localItemCount }) else { return nil }
+        var translated: SequenceScorer?
+        if let sequence {
+            guard let translation = SequenceScorer.ItemTranslation(itemRows: localIDs, localItemCount: localItemCount),
+                let scorer = SequenceScorer(
+                    settings: sequence.settings,
+                    itemCount: sequence.modelItemCount,
+                    tensors: sequence.tensors,
+                    translation: translation
+                )
+            else { return nil }
+            translated = scorer
+        }
         func move(_ table: [Float], width: Int) -> [Float] {
             var out = [Float](repeating: 0, count: localItemCount * width)
             for (r, l) in localIDs.enumerated() {
@@ -245,7 +224,7 @@ public final class ServingEmbeddings: Sendable {
             eventsThroughSeq: eventsThroughSeq,
             metrics: metrics,
             createdMs: createdMs,
-            sequence: nil,
+            sequence: translated,
             conversion: nil,
             settings: settings,
             parameters: parameters,

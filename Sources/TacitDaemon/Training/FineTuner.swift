@@ -58,7 +58,9 @@ enum FineTuner {
         }
         let kind = model.kind
         let set = data.trainingSet(auxiliary: kind == .hnt ? settings.auxiliary : [])
-        guard let m = model.buildEmbedding(train: set) else { preconditionFailure("\(kind) is neither sequential nor an embedding model") }
+        guard let m = model.build(train: set) as? any EmbeddingModel else {
+            preconditionFailure("\(kind) is neither sequential nor an embedding model")
+        }
         let d = model.dim
         // The tables are snapshotted as such; the rest of the parameters (HNT's networks) by position.
         let others = m.parameters.filter { $0 !== m.userEmbedding && $0 !== m.itemEmbedding }
@@ -126,7 +128,7 @@ enum FineTuner {
         shouldStop: () -> Bool
     ) -> ServingEmbeddings? {
         let set = data.sequenceSet(for: settings.kind)
-        guard let model = settings.buildSequence(train: set) else { preconditionFailure("\(settings.kind) is not sequential") }
+        guard let model = settings.build(train: set) as? any SequenceRecommender else { preconditionFailure("\(settings.kind) is not sequential") }
         if let old = previous?.sequence, previous?.model == settings.name, old.settings.architecture == settings.architecture {
             // EmoRec's served tensors start with its two graph tables, which are not warm-started.
             let emorec = model as? EmoRec

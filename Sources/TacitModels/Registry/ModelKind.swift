@@ -14,23 +14,6 @@ public enum ModelKind: String, Sendable, CaseIterable, Codable {
     /// Models that score from a user's time-ordered history (`SequenceRecommender`): serving re-encodes
     /// the history on every request instead of looking up a user row.
     public var isSequential: Bool { [.sasrec, .sine, .emorec].contains(self) }
-
-    /// Models that score by a dot product of user and item embeddings (`EmbeddingModel`): serving folds
-    /// new events into the user's vector.
-    public var isEmbedding: Bool { [.bpr, .lightgcn, .hnt].contains(self) }
-
-    /// The settings `tacit eval` starts from (each paper's own where it gives them; docs/models.md).
-    public var defaultSettings: ModelSettings {
-        switch self {
-        case .popularity: .popularity(allBehaviors: false)
-        case .bpr: .bpr(EmbeddingSettings())
-        case .lightgcn: .lightgcn(EmbeddingSettings())
-        case .hnt: .hnt(HNT.Settings())
-        case .sasrec: .sasrec(SASRec.Settings())
-        case .sine: .sine(SINE.Settings())
-        case .emorec: .emorec(EmoRec.Settings())
-        }
-    }
 }
 
 /// Models whose score is ⟨user, item⟩ of final embeddings, with layer-0 tables to warm-start from.

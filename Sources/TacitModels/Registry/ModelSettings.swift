@@ -96,7 +96,8 @@ public enum ModelSettings: Sendable, Equatable {
         }
     }
 
-    /// The model, untrained, over `train`.
+    /// The model, untrained, over `train` (an `EmbeddingModel` for bpr, lightgcn and hnt, a
+    /// `SequenceRecommender` for sasrec, sine and emorec).
     public func build(train: TrainingSet) -> any Recommender {
         switch self {
         case .popularity(let all): Popularity(train: train, allBehaviors: all)
@@ -106,26 +107,6 @@ public enum ModelSettings: Sendable, Equatable {
         case .sasrec(let s): SASRec(train: train, settings: s)
         case .sine(let s): SINE(train: train, settings: s)
         case .emorec(let s): EmoRec(train: train, settings: s)
-        }
-    }
-
-    /// A sequential model, untrained, over `train`; nil for the other kinds.
-    public func buildSequence(train: TrainingSet) -> (any SequenceRecommender)? {
-        switch self {
-        case .sasrec(let s): SASRec(train: train, settings: s)
-        case .sine(let s): SINE(train: train, settings: s)
-        case .emorec(let s): EmoRec(train: train, settings: s)
-        default: nil
-        }
-    }
-
-    /// An embedding model, untrained, over `train`; nil for the other kinds.
-    public func buildEmbedding(train: TrainingSet) -> (any EmbeddingModel)? {
-        switch self {
-        case .bpr(let s): BPRMF(train: train, settings: s)
-        case .lightgcn(let s): LightGCN(train: train, settings: s)
-        case .hnt(let s): HNT(train: train, settings: s)
-        default: nil
         }
     }
 

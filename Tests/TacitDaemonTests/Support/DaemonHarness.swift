@@ -93,9 +93,15 @@ func jsonObject(_ bytes: [UInt8]) -> [String: Any]? {
 }
 
 func eventJSON(user: String, item: String, type: String = "buy", ts: Int64 = 1_700_000_000_000, id: String? = nil) -> [UInt8] {
-    var s = #"{"user":"\#(user)","item":"\#(item)","type":"\#(type)","ts":\#(ts)"#
-    if let id { s += #","id":"\#(id)""# }
-    return Array((s + "}").utf8)
+    Array(EventMessage(user: user, item: item, type: type, timestampMs: ts, id: id).json.utf8)
+}
+
+/// The value of an unlabelled metric in `metrics` as `/metrics` would show it (0 when absent).
+func metricValue(_ metrics: DaemonMetrics, _ name: String) -> Double {
+    var buffer: [UInt8] = []
+    metrics.registry.emit(into: &buffer)
+    let line = String(decoding: buffer, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(name + " ") }
+    return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
 }
 
 /// Waits for a child process without blocking a cooperative thread.
