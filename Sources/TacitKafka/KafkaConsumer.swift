@@ -167,6 +167,24 @@ public final class KafkaConsumer: Sendable {
         return out
     }
 
+    /// The partition's high watermark as the last fetch response reported it (no round trip); nil before one.
+    public func cachedHighWatermark(_ tp: TopicPartition) -> Int64? {
+        guard let w = handle.cachedWatermarks(tp), w.high >= 0 else { return nil }
+        return w.high
+    }
+
+    /// The partition's high watermark asked of its leader, waiting at most `timeout`; nil when it did not
+    /// answer. On Tansu it can be lower than the true end (kafka.md), never higher.
+    public func highWatermark(_ tp: TopicPartition, timeout: Duration) -> Int64? {
+        handle.queryWatermarks(tp, timeoutMs: Int32(clamping: timeout.milliseconds))?.high
+    }
+
+    /// The next offset this consumer will fetch per partition (it moves past transaction markers that
+    /// no message reports); partitions it has no position for yet are left out.
+    public func positions(_ partitions: [TopicPartition]) -> [TopicPartition: Int64] {
+        handle.positions(partitions)
+    }
+
     // MARK: - Rebalance (runs inside the consumer's poll)
 
     private static func rebalance(

@@ -32,11 +32,14 @@ extension EventStore {
             var lastTs = Int64.min
             /// `events.seq` of the user's newest event in the batch.
             var lastSeq: Int64 = 0
+            /// Input partition of that event.
+            var partition: Int32 = 0
 
-            mutating func add(ts: Int64, seq: Int64) {
+            mutating func add(ts: Int64, seq: Int64, partition: Int32) {
                 events += 1
                 lastTs = max(lastTs, ts)
                 lastSeq = seq
+                self.partition = partition
             }
         }
 
@@ -176,7 +179,8 @@ extension EventStore {
                     userBehaviors[UserBehaviorKey(user: user, behavior: behavior), default: 0] += 1
                     itemEvents[item, default: ItemDelta()].events += 1
                     if e.feedback?.isPositive == true { itemEvents[item]!.positives += 1 }
-                    deltas[user, default: UserDelta(external: e.user)].add(ts: e.timestampMs, seq: seq)
+                    deltas[user, default: UserDelta(external: e.user)]
+                        .add(ts: e.timestampMs, seq: seq, partition: r.position.partition.partition)
                     outcome.applied += 1
                 }
             }
@@ -228,7 +232,7 @@ extension EventStore {
             let bumpUser = try db.statement(
                 """
                 UPDATE users SET event_count = event_count + ?2, seq_len = seq_len + ?2,
-                    last_ts = max(coalesce(last_ts, ?3), ?3) WHERE id = ?1 RETURNING seq_len
+                    last_ts = max(coalesce(last_ts, ?3), ?3), input_partition = ?4 WHERE id = ?1 RETURNING seq_len
                 """
             )
             let trim = try db.statement(
@@ -247,7 +251,7 @@ extension EventStore {
             let maxLen = Int64(configuration.maxSequenceLength)
             for (user, d) in deltas {
                 bumpUser.reset()
-                bumpUser.bind(1, user).bind(2, Int64(d.events)).bind(3, d.lastTs)
+                bumpUser.bind(1, user).bind(2, Int64(d.events)).bind(3, d.lastTs).bind(4, Int64(d.partition))
                 var len: Int64 = 0
                 while try bumpUser.step() { len = bumpUser.int64(0) }
                 if len > maxLen {
@@ -266,7 +270,8 @@ extension EventStore {
                         id: Int32(user - 1),
                         external: d.external,
                         newEvents: d.events,
-                        lastTimestampMs: d.lastTs
+                        lastTimestampMs: d.lastTs,
+                        partition: d.partition
                     )
                 )
             }

@@ -20,7 +20,7 @@ public final class EventStore: Sendable {
     private let reader: Mutex<ReadConnection>
     private let popularity: Mutex<PopularityCounts>
 
-    static let schemaVersion = 4
+    static let schemaVersion = 5
 
     public init(configuration: StoreConfiguration) throws {
         self.configuration = configuration
@@ -151,13 +151,16 @@ public final class EventStore: Sendable {
         }
     }
 
-    /// The users with the newest events, most recent first (dense id, external id, newest event time).
-    public func recentUsers(limit: Int) throws -> [(id: Int32, external: String, lastTimestampMs: Int64)] {
+    /// The users with the newest events, most recent first (dense id, external id, newest event time, and
+    /// the input partition of that event).
+    public func recentUsers(limit: Int) throws -> [(id: Int32, external: String, lastTimestampMs: Int64, partition: Int32?)] {
         try read { r in
-            var out: [(Int32, String, Int64)] = []
-            let s = try r.statement("SELECT id, ext, last_ts FROM users WHERE last_ts IS NOT NULL ORDER BY last_ts DESC LIMIT ?1")
+            var out: [(Int32, String, Int64, Int32?)] = []
+            let s = try r.statement(
+                "SELECT id, ext, last_ts, input_partition FROM users WHERE last_ts IS NOT NULL ORDER BY last_ts DESC LIMIT ?1"
+            )
             s.bind(1, Int64(limit))
-            while try s.step() { out.append((Int32(s.int64(0) - 1), s.string(1), s.int64(2))) }
+            while try s.step() { out.append((Int32(s.int64(0) - 1), s.string(1), s.int64(2), s.optionalInt64(3).map { Int32($0) })) }
             return out
         }
     }
@@ -423,7 +426,7 @@ public final class EventStore: Sendable {
             var out: [OwedList] = []
             let s = try r.statement(
                 """
-                SELECT o.user, u.ext, o.through_seq, coalesce(o.last_ts, u.last_ts, 0)
+                SELECT o.user, u.ext, o.through_seq, coalesce(o.last_ts, u.last_ts, 0), u.input_partition
                 FROM owed_lists o JOIN users u ON u.id = o.user ORDER BY o.through_seq
                 """
             )
@@ -433,7 +436,8 @@ public final class EventStore: Sendable {
                         user: Int32(s.int64(0) - 1),
                         external: s.string(1),
                         throughSeq: s.int64(2),
-                        lastTimestampMs: s.int64(3)
+                        lastTimestampMs: s.int64(3),
+                        partition: s.optionalInt64(4).map { Int32($0) }
                     )
                 )
             }

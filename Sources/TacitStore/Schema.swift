@@ -3,7 +3,7 @@
 ///
 /// Versions: 1 the original; 2 adds `owed_lists`; 3 `served_lists` and `list_quality`; 4 drops the index on
 /// `items.positive_count` (popularity is ranked in memory) and the UNIQUE index of `event_ids` (the
-/// de-duplication window is checked in memory). A file of an older version is upgraded in place, in one
+/// de-duplication window is checked in memory); 5 adds `users.input_partition`. A file of an older version is upgraded in place, in one
 /// transaction: the `CREATE … IF NOT EXISTS` statements below add the new tables, `upgrades` does the
 /// rest, and the recorded version is bumped; a newer version than this build knows is refused.
 enum Schema {
@@ -11,7 +11,8 @@ enum Schema {
         "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
         """
         CREATE TABLE IF NOT EXISTS users(id INTEGER PRIMARY KEY, ext TEXT NOT NULL UNIQUE,
-            event_count INTEGER NOT NULL DEFAULT 0, seq_len INTEGER NOT NULL DEFAULT 0, last_ts INTEGER)
+            event_count INTEGER NOT NULL DEFAULT 0, seq_len INTEGER NOT NULL DEFAULT 0, last_ts INTEGER,
+            input_partition INTEGER)
         """,
         """
         CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, ext TEXT NOT NULL UNIQUE,
@@ -83,7 +84,10 @@ enum Schema {
                 "DROP TABLE event_ids",
                 "ALTER TABLE event_ids_v4 RENAME TO event_ids",
             ]
-        )
+        ),
+        // The input partition of each user's newest event (which instance owns the user); unknown for
+        // users last seen before this version, until their next event.
+        (5, ["ALTER TABLE users ADD COLUMN input_partition INTEGER"]),
     ]
 
     /// The oldest version `migrate` upgrades in place.

@@ -77,6 +77,8 @@ public struct TouchedUser: Sendable, Hashable {
     public var newEvents: Int
     /// Newest event time among them.
     public var lastTimestampMs: Int64
+    /// Input partition of the newest of them: the instance that owns it serves the user.
+    public var partition: Int32? = nil
 }
 
 /// A user whose newest applied events no delivered list reflects yet (`EventStore.owedLists()`).
@@ -88,6 +90,16 @@ public struct OwedList: Sendable, Equatable {
     public var throughSeq: Int64
     /// Newest event time among the owed events.
     public var lastTimestampMs: Int64
+    /// Input partition of the user's newest event (nil: stored before schema version 5).
+    public var partition: Int32? = nil
+
+    public init(user: Int32, external: String, throughSeq: Int64, lastTimestampMs: Int64, partition: Int32? = nil) {
+        self.user = user
+        self.external = external
+        self.throughSeq = throughSeq
+        self.lastTimestampMs = lastTimestampMs
+        self.partition = partition
+    }
 }
 
 /// What `apply` did with a batch.

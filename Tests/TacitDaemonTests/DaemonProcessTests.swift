@@ -7,8 +7,18 @@ import Testing
 
 @testable import TacitDaemon
 
-/// Starts the test binary as a separate daemon process (see `daemonChild`).
-func startDaemonProcess(broker: String, dir: URL, notifySocket: String? = nil, debounceMs: Int? = nil, model: String? = nil) throws -> Process {
+/// Starts the test binary as a separate daemon process (see `daemonChild`). With a `role`, it runs that role
+/// with a small LightGCN that every fine-tune promotes (`scaleOutTrainer`), in consumer group `group`.
+func startDaemonProcess(
+    broker: String,
+    dir: URL,
+    notifySocket: String? = nil,
+    debounceMs: Int? = nil,
+    model: String? = nil,
+    role: TacitConfiguration.Service.Role? = nil,
+    group: String? = nil,
+    httpPort: Int? = nil
+) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: testBinaryPath())
     p.arguments = ["--testing-library", "swift-testing", "--filter", "daemonChild"]
@@ -18,8 +28,17 @@ func startDaemonProcess(broker: String, dir: URL, notifySocket: String? = nil, d
     if let notifySocket { env["NOTIFY_SOCKET"] = notifySocket }
     env["TACIT_DAEMON_CHILD_DEBOUNCE_MS"] = debounceMs.map(String.init)
     env["TACIT_DAEMON_CHILD_MODEL"] = model
+    env["TACIT_DAEMON_CHILD_ROLE"] = role?.rawValue
+    env["TACIT_DAEMON_CHILD_GROUP"] = group
+    env["TACIT_DAEMON_CHILD_HTTP_PORT"] = httpPort.map(String.init)
     p.environment = env
-    let log = FileHandle(forWritingAtPath: "/dev/null")
+    // TACIT_TEST_CHILD_LOGS=<dir> keeps each child's output there (with TACIT_TEST_LOG=info, say).
+    var log = FileHandle(forWritingAtPath: "/dev/null")
+    if let logs = env["TACIT_TEST_CHILD_LOGS"] {
+        let path = "\(logs)/\(role?.rawValue ?? "daemon")-\(dir.lastPathComponent).log"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        log = FileHandle(forWritingAtPath: path)
+    }
     p.standardOutput = log
     p.standardError = log
     try p.run()
@@ -40,12 +59,28 @@ struct DaemonProcessTests {
     @Test func daemonChild() async throws {
         let env = ProcessInfo.processInfo.environment
         guard let broker = env["TACIT_DAEMON_CHILD_BROKER"], let dir = env["TACIT_DAEMON_CHILD_DIR"] else { return }
-        var config = testConfiguration(broker: broker, dir: URL(fileURLWithPath: dir), httpPort: 0)
-        config.http.enabled = false
+        let port = env["TACIT_DAEMON_CHILD_HTTP_PORT"].flatMap(Int.init)
+        var config = testConfiguration(
+            broker: broker,
+            dir: URL(fileURLWithPath: dir),
+            httpPort: port ?? 0,
+            group: env["TACIT_DAEMON_CHILD_GROUP"] ?? "tacit-test"
+        )
+        config.http.enabled = port != nil
         config.store.batchSize = 200
         if let debounce = env["TACIT_DAEMON_CHILD_DEBOUNCE_MS"].flatMap(Int.init) { config.publisher.debounceMs = debounce }
         if let model = env["TACIT_DAEMON_CHILD_MODEL"] { config.trainer.model = model }
-        let daemon = Daemon(configuration: config, logger: Logger(label: "tacit-child"), environment: env)
+        if let role = env["TACIT_DAEMON_CHILD_ROLE"].flatMap(TacitConfiguration.Service.Role.init(rawValue:)) {
+            config.service.role = role
+            config.trainer = scaleOutTrainer()
+        }
+        // As `tacit daemon` builds it: the configured model, trainer and models topic.
+        let daemon = Daemon(
+            configuration: config,
+            components: try DaemonComponents.fromConfiguration(config),
+            logger: Logger(label: "tacit-child"),
+            environment: env
+        )
         try await daemon.run(signals: true)
     }
 

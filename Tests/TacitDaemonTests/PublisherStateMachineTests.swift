@@ -1,3 +1,4 @@
+import TacitKafka
 import Testing
 
 @testable import TacitDaemon
@@ -79,5 +80,70 @@ struct PublisherStateMachineTests {
             JSON.base64([]) == "" && JSON.base64(Array("f".utf8)) == "Zg==" && JSON.base64(Array("fo".utf8)) == "Zm8="
                 && JSON.base64(Array("foobar".utf8)) == "Zm9vYmFy"
         )
+    }
+}
+
+/// State follows its partition: lists wait while a user's partition restores, and are not sent for users
+/// another instance owns.
+@Suite("Partition ownership")
+struct PartitionOwnershipTests {
+    typealias M = PublisherStateMachine
+    let behaviors2 = TopicPartition("tacit.behaviors", 2), feedback2 = TopicPartition("tacit.feedback", 2)
+    let behaviors3 = TopicPartition("tacit.behaviors", 3)
+
+    @Test func usersWaitUntilTheirPartitionIsCaughtUpAndAreLeftToItsOwner() {
+        let o = PartitionOwnership()
+        #expect(o.verdict(partition: 2) == .wait, "no assignment since start: unknown yet")
+        #expect(o.verdict(partition: nil) == .serve, "a user stored before partitions were recorded")
+        let since = ContinuousClock.now
+        o.assigned(
+            [behaviors2, feedback2, behaviors3],
+            restoring: [behaviors2: .init(from: 0, target: 100, since: since), feedback2: .init(from: 40, target: 50, since: since)]
+        )
+        #expect(o.verdict(partition: 2) == .wait)
+        #expect(o.verdict(partition: 3) == .serve)
+        #expect(o.verdict(partition: 5) == .elsewhere)
+        let g = o.generation
+        #expect(o.reached([behaviors2: 99, feedback2: 50]).map(\.0) == [feedback2])
+        #expect(o.generation > g)
+        #expect(o.verdict(partition: 2) == .wait, "both topics' partition 2 must be whole")
+        #expect(o.reached([behaviors2: 99]).isEmpty)
+        #expect(o.reached([behaviors2: 100]).map(\.0) == [behaviors2])
+        #expect(o.verdict(partition: 2) == .serve)
+        // The partition moves away mid-restore: its restoration is forgotten with it.
+        o.assigned([behaviors3], restoring: [:])
+        #expect(o.verdict(partition: 2) == .elsewhere && o.restoring.isEmpty)
+    }
+
+    @Test func aPartitionsEndComesFromTheFirstFetchAndAWholeCopyIsServedAtOnce() {
+        let o = PartitionOwnership()
+        let since = ContinuousClock.now
+        o.assigned([behaviors2, behaviors3], restoring: [behaviors2: .init(from: 40, since: since), behaviors3: .init(from: 0, since: since)])
+        #expect(o.reached([behaviors2: 1_000, behaviors3: 1_000]).isEmpty, "no end known yet: nothing is whole")
+        #expect(o.verdict(partition: 2) == .wait && o.verdict(partition: 3) == .wait)
+        // Partition 2's stored copy is whole (end 40); partition 3 replays 25 records.
+        #expect(o.ends([behaviors2: 40, behaviors3: 25]).map(\.0) == [behaviors2])
+        #expect(o.verdict(partition: 2) == .serve && o.verdict(partition: 3) == .wait)
+        #expect(o.restoring[behaviors3]?.target == 25)
+        #expect(o.reached([behaviors3: 25]).map(\.0) == [behaviors3])
+        #expect(o.verdict(partition: 3) == .serve)
+    }
+
+    @Test func heldUsersAreDueAgainWhenReleasedAndNewEventsReschedule() {
+        var m = M(debounceMs: 100, backoffMs: 50)
+        m.touched(user: 1, external: "a", lastEventMs: 10, now: 0, immediately: true, partition: 2)
+        m.touched(user: 2, external: "b", lastEventMs: 10, now: 0, immediately: true, partition: 3)
+        let due = m.takeDue(now: 0)
+        #expect(due.map(\.partition) == [2, 3])
+        m.hold(due[0])
+        #expect(m.heldCount == 1 && m.takeDue(now: 1_000).isEmpty, "held users are out of the schedule")
+        m.releaseHeld(now: 1_000)
+        let again = m.takeDue(now: 1_000)
+        #expect(again.map(\.user) == [1] && again[0].lastEventMs == 10 && again[0].partition == 2 && m.heldCount == 0)
+        // A held user with new events is scheduled by them (debounced), keeping the newest event time.
+        m.hold(again[0])
+        m.touched(user: 1, external: "a", lastEventMs: 30, now: 2_000, partition: 2)
+        #expect(m.heldCount == 0 && m.takeDue(now: 2_099).isEmpty)
+        #expect(m.takeDue(now: 2_100).map(\.lastEventMs) == [30])
     }
 }

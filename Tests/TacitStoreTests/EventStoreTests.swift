@@ -305,8 +305,8 @@ struct EventStoreTests {
         // seq 1, 2, 3 in arrival order; u1's newest event is seq 3, its newest time 20.
         #expect(
             try s.owedLists() == [
-                OwedList(user: 1, external: "u2", throughSeq: 2, lastTimestampMs: 30),
-                OwedList(user: 0, external: "u1", throughSeq: 3, lastTimestampMs: 20),
+                OwedList(user: 1, external: "u2", throughSeq: 2, lastTimestampMs: 30, partition: 0),
+                OwedList(user: 0, external: "u1", throughSeq: 3, lastTimestampMs: 20, partition: 0),
             ]
         )
         // A replay touches nobody and owes nothing new; a later batch moves the debt forward.
@@ -348,12 +348,21 @@ struct EventStoreTests {
         "CREATE INDEX items_popularity ON items(positive_count DESC, id)",
     ]
 
+    /// The users table before version 5 (no `input_partition`).
+    static let version4Users = """
+        CREATE TABLE users(id INTEGER PRIMARY KEY, ext TEXT NOT NULL UNIQUE,
+            event_count INTEGER NOT NULL DEFAULT 0, seq_len INTEGER NOT NULL DEFAULT 0, last_ts INTEGER)
+        """
+
     /// A store file as an older build left it: this build's statements except those naming any of `without`,
-    /// then `extra`, and the recorded version.
+    /// with the users table of version 4, then `extra`, and the recorded version.
     func writeOldStore(version: Int, without: [String], extra: [String]) throws {
         let old = try SQLiteConnection(path: dir.appendingPathComponent("s.sqlite").path)
         try old.exec("PRAGMA journal_mode=WAL")
-        for statement in Schema.statements where !without.contains(where: statement.contains) { try old.exec(statement) }
+        try old.exec(Self.version4Users)
+        for statement in Schema.statements where !without.contains(where: statement.contains) && !statement.contains("EXISTS users(") {
+            try old.exec(statement)
+        }
         for statement in extra + ["INSERT INTO meta(key, value) VALUES ('schema_version', '\(version)')"] { try old.exec(statement) }
     }
 
@@ -376,7 +385,7 @@ struct EventStoreTests {
         #expect(try s.owedLists().isEmpty)
         let out = try s.apply([rec(event("old", "y"), offset: 0), rec(event("old", "y"), offset: 1)])
         #expect(out.replayed == 1 && out.applied == 1)
-        #expect(try s.owedLists() == [OwedList(user: 0, external: "old", throughSeq: 2, lastTimestampMs: 1_700_000_000_000)])
+        #expect(try s.owedLists() == [OwedList(user: 0, external: "old", throughSeq: 2, lastTimestampMs: 1_700_000_000_000, partition: 0)])
         let check = try SQLiteConnection(path: path, readOnly: true)
         let version = try check.statement("SELECT value FROM meta WHERE key = 'schema_version'")
         #expect(try version.step() && version.string(0) == "\(EventStore.schemaVersion)")
@@ -404,7 +413,26 @@ struct EventStoreTests {
         while try ids.step() { rows.append("\(ids.int64(0)) \(ids.string(1))") }
         #expect(rows == ["7 old1", "8 old2", "9 new"])
         let version = try check.statement("SELECT value FROM meta WHERE key = 'schema_version'")
-        #expect(try version.step() && version.string(0) == "4")
+        #expect(try version.step() && version.string(0) == "\(EventStore.schemaVersion)")
+    }
+
+    /// Version 5 records each user's input partition: unknown (nil, served anywhere) for a user of an
+    /// older file until their next event.
+    @Test func migratesAStoreOfSchemaVersion4InPlace() throws {
+        try writeOldStore(
+            version: 4,
+            without: [],
+            extra: [
+                "INSERT INTO users(ext, event_count, seq_len, last_ts) VALUES ('old', 1, 1, 5), ('other', 1, 1, 6)",
+                "INSERT INTO owed_lists(user, through_seq, last_ts) VALUES (1, 1, 5)",
+            ]
+        )
+        let s = try store()
+        #expect(try s.owedLists() == [OwedList(user: 0, external: "old", throughSeq: 1, lastTimestampMs: 5, partition: nil)])
+        #expect(try s.recentUsers(limit: 5).map(\.partition) == [nil, nil])
+        let out = try s.apply([rec(event("other", "y", ts: 9), "t", 3, offset: 0)])
+        #expect(out.touchedUsers.map(\.partition) == [3])
+        #expect(try s.recentUsers(limit: 5).map { "\($0.external) \($0.partition.map(String.init) ?? "-")" } == ["other 3", "old -"])
     }
 
     @Test func refusesAStoreOfANewerSchemaVersion() throws {

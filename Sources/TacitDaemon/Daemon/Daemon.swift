@@ -91,6 +91,8 @@ public final class Daemon: Sendable {
         let context = DaemonContext(configuration: c, store: store, metrics: metrics, health: health, logger: logger)
         let recommender = try components.recommender?(context) ?? PopularityRecommender(store: store)
         let producer = try KafkaProducer(configuration: c.kafka.producer, logger: logger)
+        // Lists go out only for users of partitions assigned here and caught up (state follows its partition).
+        let ownership = PartitionOwnership()
         // A `train` instance publishes models, not lists: `serve` instances own the users.
         let publisher: PublisherService? =
             c.service.role == .train
@@ -109,7 +111,8 @@ public final class Daemon: Sendable {
                 metrics: metrics,
                 health: health,
                 logger: logger,
-                online: OnlineQuality(store: store, registry: metrics.registry, logger: logger)
+                online: OnlineQuality(store: store, registry: metrics.registry, logger: logger),
+                ownership: ownership
             )
         let notifier = self.notifier, health = self.health, log = logger
         let ingest = IngestService(
@@ -121,6 +124,7 @@ public final class Daemon: Sendable {
             metrics: metrics,
             health: health,
             logger: logger,
+            ownership: ownership,
             onReady: {
                 do { try notifier.notify(.ready, .status("consuming")) } catch {
                     log.warning("systemd notify failed", metadata: ["error": "\(error)"])

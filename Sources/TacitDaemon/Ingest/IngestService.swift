@@ -30,6 +30,8 @@ public final class IngestService: Service, Sendable {
     let logger: Logger
     /// Called once the consumer has subscribed (READY=1).
     let onReady: @Sendable () -> Void
+    /// Told every assignment and which of its partitions restore first (nil: lists are never held).
+    let ownership: PartitionOwnership?
 
     public init(
         settings: Settings,
@@ -40,8 +42,10 @@ public final class IngestService: Service, Sendable {
         metrics: DaemonMetrics,
         health: HealthState,
         logger: Logger,
+        ownership: PartitionOwnership? = nil,
         onReady: @escaping @Sendable () -> Void = {}
     ) {
+        self.ownership = ownership
         self.settings = settings
         self.parser = parser
         self.store = store
@@ -68,6 +72,7 @@ public final class IngestService: Service, Sendable {
         }
         var lastLag = ContinuousClock.now
         var nextOffsets: [TopicPartition: Int64] = [:]
+        var assignment: Set<TopicPartition> = []
         // Parsing batch N+1 overlaps applying batch N (two cores: JSON on one, SQLite on the other). A parsed
         // batch waits for at most one more poll, which returns at once: the next batch or nothing.
         var parsed: ParsedBatch?
@@ -81,6 +86,7 @@ public final class IngestService: Service, Sendable {
             consumer.commit(nextOffsets)
             publisher?.batchApplied(outcome)
             for o in observers { o.didApply(outcome) }
+            restored(ownership?.reached(nextOffsets) ?? [])
         }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let messages = try consumer.poll(maxMessages: settings.batchSize)
@@ -92,6 +98,15 @@ public final class IngestService: Service, Sendable {
                 $0.brokersDown = stats.brokersDown
             }
             metrics.consumerErrors.set(Double(stats.transportErrors))
+            if consumer.assignment != assignment {
+                assignment = consumer.assignment
+                metrics.assignedPartitions.set(Double(assignment.count))
+                if let ownership {
+                    ownership.assigned(assignment, restoring: freshPartitions(assignment))
+                    metrics.partitionsRestoring.set(Double(ownership.restoring.count))
+                }
+            }
+            if let ownership { resolveEnds(ownership, consumer) }
             // Also while polls come back empty: a consumer that stops receiving must show a growing lag.
             if ContinuousClock.now - lastLag > .seconds(5) {
                 lastLag = .now
@@ -102,6 +117,12 @@ public final class IngestService: Service, Sendable {
                     parsed = nil
                     try finish(batch)
                 } else {
+                    // Everything polled is applied: the consumer's position also passes what no record
+                    // reports (transaction markers, a high watermark that counted them).
+                    if let ownership, !ownership.restoring.isEmpty {
+                        let known = ownership.restoring.filter { $0.value.target != nil }.map(\.key)
+                        restored(ownership.reached(consumer.positions(known)))
+                    }
                     try? await Task.sleep(for: min(idleWait, settings.pollTimeout))
                     idleWait = min(idleWait * 2, settings.pollTimeout)
                 }
@@ -112,11 +133,72 @@ public final class IngestService: Service, Sendable {
             let parsing = Task.detached { parser.parse(messages, nowMs: now) }
             if let batch = parsed { try finish(batch) }
             parsed = await parsing.value
-            metrics.assignedPartitions.set(Double(consumer.assignment.count))
         }
         // The batch in hand is finished before leaving the group.
         if let batch = parsed { try finish(batch) }
         logger.info("ingest stopping: batch finished, leaving the group")
+    }
+
+    /// Every newly assigned partition restores until the consumer reaches the partition's end as of its
+    /// assignment: a partition never had here replays from its start, an older copy from its stored offset;
+    /// a copy that is whole is done as soon as the end is known.
+    private func freshPartitions(_ assigned: Set<TopicPartition>) -> [TopicPartition: PartitionOwnership.Restore] {
+        let fresh = assigned.subtracting(ownership?.assigned ?? [])
+        guard !fresh.isEmpty else { return [:] }
+        let stored: [StreamPartition: Int64]
+        do { stored = try store.nextOffsets(for: fresh.map { StreamPartition($0.topic, $0.partition) }) } catch {
+            logger.error("cannot read stored offsets; new partitions are served while they catch up", metadata: ["error": "\(error)"])
+            return [:]
+        }
+        let now = ContinuousClock.now
+        return Dictionary(
+            uniqueKeysWithValues: fresh.map { tp in
+                (tp, PartitionOwnership.Restore(from: stored[StreamPartition(tp.topic, tp.partition)] ?? 0, since: now))
+            }
+        )
+    }
+
+    /// Ends of restoring partitions, from librdkafka's cached watermarks (each fetch response brings them,
+    /// no round trip); a partition that has not had one within 5 s is asked once.
+    private func resolveEnds(_ ownership: PartitionOwnership, _ consumer: KafkaConsumer) {
+        let unknown = ownership.restoring.filter { $0.value.target == nil }
+        guard !unknown.isEmpty else { return }
+        var ends: [TopicPartition: Int64] = [:]
+        for (tp, r) in unknown {
+            if let high = consumer.cachedHighWatermark(tp) {
+                ends[tp] = high
+            } else if ContinuousClock.now - r.since > .seconds(5) {
+                ends[tp] = consumer.highWatermark(tp, timeout: .seconds(2)) ?? r.from
+                if ends[tp] == r.from { logger.warning("cannot ask the partition's end; serving it as it is", metadata: ["partition": "\(tp)"]) }
+            }
+        }
+        guard !ends.isEmpty else { return }
+        let replaying = ends.filter { tp, end in end > (unknown[tp]?.from ?? end) }
+        if !replaying.isEmpty {
+            logger.info(
+                "restoring partitions before their users are served",
+                metadata: [
+                    "partitions": "\(replaying.keys.sorted())",
+                    "records": "\(replaying.map { $0.value - (unknown[$0.key]?.from ?? $0.value) }.reduce(0, +))",
+                ]
+            )
+        }
+        restored(ownership.ends(ends), replayed: false)
+    }
+
+    private func restored(_ done: [(TopicPartition, PartitionOwnership.Restore)], replayed: Bool = true) {
+        guard !done.isEmpty else { return }
+        for (tp, r) in done where replayed {
+            logger.info(
+                "partition restored; its users are served",
+                metadata: [
+                    "partition": "\(tp)",
+                    "records": "\((r.target ?? r.from) - r.from)",
+                    "ms": "\((ContinuousClock.now - r.since).milliseconds)",
+                ]
+            )
+        }
+        metrics.partitionsRestoring.set(Double(ownership?.restoring.count ?? 0))
     }
 
     /// Parses and applies one batch. Internal for tests.

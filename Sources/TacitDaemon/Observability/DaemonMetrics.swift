@@ -22,6 +22,8 @@ public final class DaemonMetrics: Sendable {
     let listsRepublished: Counter
     let producerRecreations: Gauge
     let assignedPartitions: Gauge
+    let partitionsRestoring: Gauge
+    let servingModelVersion: Gauge
     let consumerErrors: Gauge
     let lastBatchAge: Gauge
     /// Fine-tune duration and metric: for the trainer (`registry` is public; these are the names).
@@ -84,6 +86,12 @@ public final class DaemonMetrics: Sendable {
         )
         producerRecreations = r.makeGauge(descriptor: d("tacit_producer_recreations", "Times the producer was recreated after a stall."))
         assignedPartitions = r.makeGauge(descriptor: d("tacit_assigned_partitions", "Input partitions assigned to this member."))
+        servingModelVersion = r.makeGauge(
+            descriptor: d("tacit_serving_model_version", "Version of the model the lists come from (0: popularity, before any model).")
+        )
+        partitionsRestoring = r.makeGauge(
+            descriptor: d("tacit_partitions_restoring", "Assigned input partitions still replaying before their users are served.")
+        )
         consumerErrors = r.makeGauge(descriptor: d("tacit_consumer_errors", "Transport errors seen by the consumer since start."))
         lastBatchAge = r.makeGauge(descriptor: d("tacit_last_batch_age_seconds", "Seconds since the last applied batch."))
         fineTuneDuration = r.makeDurationHistogram(

@@ -52,6 +52,9 @@ public final class PublisherService: Service, Sendable {
     let logger: Logger
     /// Scores each delivered list against its user's next events (nil: not measured).
     let online: OnlineQuality?
+    /// Which users are served here (nil: all). A user of a partition still restoring is held until it is
+    /// caught up; one of a partition another instance owns is left to it.
+    let ownership: PartitionOwnership?
     private let machine: Mutex<PublisherStateMachine>
     /// Next offset per input partition the store has applied (for `events_through`): seeded from
     /// the store on start, then advanced by each applied batch.
@@ -65,8 +68,10 @@ public final class PublisherService: Service, Sendable {
         metrics: DaemonMetrics,
         health: HealthState,
         logger: Logger,
-        online: OnlineQuality? = nil
+        online: OnlineQuality? = nil,
+        ownership: PartitionOwnership? = nil
     ) {
+        self.ownership = ownership
         self.settings = settings
         self.store = store
         self.recommender = recommender
@@ -87,7 +92,7 @@ public final class PublisherService: Service, Sendable {
         let now = monotonicMs()
         machine.withLock { m in
             for u in outcome.touchedUsers {
-                m.touched(user: u.id, external: u.external, lastEventMs: u.lastTimestampMs, now: now)
+                m.touched(user: u.id, external: u.external, lastEventMs: u.lastTimestampMs, now: now, partition: u.partition)
             }
         }
     }
@@ -95,6 +100,8 @@ public final class PublisherService: Service, Sendable {
     public func run() async throws {
         resumeFromStore()
         var model = recommender.currentModel
+        metrics.servingModelVersion.set(Double(model.version))
+        var owned = ownership?.generation
         let tick = Duration.milliseconds(max(5, min(100, settings.debounceMs / 4)))
         while true {
             let stopping = Task.isShuttingDownGracefully || Task.isCancelled
@@ -105,7 +112,13 @@ public final class PublisherService: Service, Sendable {
                     metadata: ["model": "\(current.name)", "version": "\(current.version)"]
                 )
                 model = current
+                metrics.servingModelVersion.set(Double(model.version))
                 scheduleAll()
+            }
+            if let ownership, ownership.generation != owned {
+                owned = ownership.generation
+                let now = monotonicMs()
+                machine.withLock { $0.releaseHeld(now: now) }
             }
             let now = monotonicMs()
             let (due, retries) = machine.withLock { m in
@@ -150,7 +163,9 @@ public final class PublisherService: Service, Sendable {
             logger.info("publishing lists owed since before this start", metadata: ["users": "\(owed.count)"])
             let now = monotonicMs()
             machine.withLock { m in
-                for o in owed { m.touched(user: o.user, external: o.external, lastEventMs: o.lastTimestampMs, now: now, immediately: true) }
+                for o in owed {
+                    m.touched(user: o.user, external: o.external, lastEventMs: o.lastTimestampMs, now: now, immediately: true, partition: o.partition)
+                }
             }
         } catch {
             logger.error(
@@ -167,7 +182,15 @@ public final class PublisherService: Service, Sendable {
             let now = monotonicMs()
             machine.withLock { m in
                 for u in users {
-                    m.touched(user: u.id, external: u.external, lastEventMs: u.lastTimestampMs, now: now, immediately: true, republish: true)
+                    m.touched(
+                        user: u.id,
+                        external: u.external,
+                        lastEventMs: u.lastTimestampMs,
+                        now: now,
+                        immediately: true,
+                        republish: true,
+                        partition: u.partition
+                    )
                 }
             }
         } catch {
@@ -175,7 +198,8 @@ public final class PublisherService: Service, Sendable {
         }
     }
 
-    private func publish(due: [PublisherStateMachine.Due], retries: [PublisherStateMachine.Outgoing]) async {
+    private func publish(due all: [PublisherStateMachine.Due], retries: [PublisherStateMachine.Outgoing]) async {
+        let due = servedHere(all)
         var lists: [PublisherStateMachine.Outgoing] = []
         let through = offsets.withLock { $0 }
         // Read before computing, so each list reflects at least the events it is owed for.
@@ -236,6 +260,24 @@ public final class PublisherService: Service, Sendable {
         }
         metrics.listsPublished.increment(by: Int64(delivered))
         health.update { $0.listsPublished += Int64(delivered) }
+    }
+
+    /// The due users this instance serves now. The others are held until their partition is caught up, or
+    /// dropped when another instance owns it (their owed rows stay: this store's copy of them is stale).
+    private func servedHere(_ due: [PublisherStateMachine.Due]) -> [PublisherStateMachine.Due] {
+        guard let ownership else { return due }
+        var out: [PublisherStateMachine.Due] = []
+        out.reserveCapacity(due.count)
+        machine.withLock { m in
+            for d in due {
+                switch ownership.verdict(partition: d.partition) {
+                case .serve: out.append(d)
+                case .wait: m.hold(d)
+                case .elsewhere: m.skipped(d)
+                }
+            }
+        }
+        return out
     }
 
     /// Clears the owed rows of delivered lists, one transaction per delivery batch. A failure

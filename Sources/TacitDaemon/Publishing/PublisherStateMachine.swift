@@ -14,6 +14,8 @@ struct PublisherStateMachine: Sendable {
         /// Whether new events asked for this list (false: only a republish, e.g. after a promotion), so
         /// freshness is measured on the lists whose events users are waiting to see reflected.
         var fromEvents: Bool = true
+        /// Input partition of the user's newest event (nil: unknown), for `PartitionOwnership`.
+        var partition: Int32? = nil
     }
 
     struct Outgoing: Sendable, Equatable {
@@ -32,11 +34,14 @@ struct PublisherStateMachine: Sendable {
         var dueAt: Int64
         var lastEventMs: Int64
         var fromEvents: Bool
+        var partition: Int32?
     }
 
     let debounceMs: Int64
     let backoffMs: Int64
     private var pending: [Int32: Pending] = [:]
+    /// Due users whose partition is not servable yet (restoring, or no assignment since start).
+    private var held: [Int32: Pending] = [:]
     private var retries: [Int32: (list: Outgoing, at: Int64)] = [:]
     /// Newest generation handed out per user; entries leave when that list is delivered.
     private var latest: [Int32: UInt64] = [:]
@@ -49,6 +54,7 @@ struct PublisherStateMachine: Sendable {
 
     var pendingCount: Int { pending.count }
     var retryCount: Int { retries.count }
+    var heldCount: Int { held.count }
     var isIdle: Bool { pending.isEmpty && retries.isEmpty }
 
     /// New events for `user`: schedule a list `debounce` from the first touch, merging later ones.
@@ -59,19 +65,23 @@ struct PublisherStateMachine: Sendable {
         lastEventMs: Int64,
         now: Int64,
         immediately: Bool = false,
-        republish: Bool = false
+        republish: Bool = false,
+        partition: Int32? = nil
     ) {
-        if var p = pending[user] {
+        if var p = pending[user] ?? held[user] {
             p.lastEventMs = max(p.lastEventMs, lastEventMs)
-            if immediately { p.dueAt = min(p.dueAt, now) }
+            p.dueAt = immediately ? min(p.dueAt, now) : (held[user] != nil ? now + debounceMs : p.dueAt)
             p.fromEvents = p.fromEvents || !republish
+            p.partition = partition ?? p.partition
             pending[user] = p
+            held[user] = nil
         } else {
             pending[user] = Pending(
                 external: external,
                 dueAt: immediately ? now : now + debounceMs,
                 lastEventMs: lastEventMs,
-                fromEvents: !republish
+                fromEvents: !republish,
+                partition: partition
             )
         }
         // A fresh list will be computed: an older failed one need not be re-sent.
@@ -85,7 +95,9 @@ struct PublisherStateMachine: Sendable {
             let g = nextGeneration
             nextGeneration += 1
             latest[user] = g
-            out.append(Due(user: user, external: p.external, lastEventMs: p.lastEventMs, generation: g, fromEvents: p.fromEvents))
+            out.append(
+                Due(user: user, external: p.external, lastEventMs: p.lastEventMs, generation: g, fromEvents: p.fromEvents, partition: p.partition)
+            )
         }
         for d in out { pending[d.user] = nil }
         return out.sorted { $0.generation < $1.generation }
@@ -98,9 +110,31 @@ struct PublisherStateMachine: Sendable {
         return ready.values.map(\.list).sorted { $0.due.generation < $1.due.generation }
     }
 
-    /// The list was computed but there was nothing to send (no model yet, unknown user).
+    /// The list was computed but there was nothing to send (no model yet, unknown user), or it is not
+    /// this instance's to send.
     mutating func skipped(_ due: Due) {
         if latest[due.user] == due.generation { latest[due.user] = nil }
+    }
+
+    /// Not servable yet: kept, out of the schedule, until `releaseHeld`.
+    mutating func hold(_ due: Due) {
+        skipped(due)
+        held[due.user] = Pending(
+            external: due.external,
+            dueAt: 0,
+            lastEventMs: due.lastEventMs,
+            fromEvents: due.fromEvents,
+            partition: due.partition
+        )
+    }
+
+    /// What can be served changed: every held user is due at once (and held again if still not servable).
+    mutating func releaseHeld(now: Int64) {
+        for (user, var p) in held {
+            p.dueAt = now
+            pending[user] = p
+        }
+        held.removeAll()
     }
 
     mutating func delivered(_ list: Outgoing) {

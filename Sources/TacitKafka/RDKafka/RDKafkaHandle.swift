@@ -169,6 +169,28 @@ final class RDKafkaHandle: @unchecked Sendable {
         return (low, high)
     }
 
+    /// The partition's watermarks asked of its leader (a round trip, at most `timeoutMs`).
+    func queryWatermarks(_ tp: TopicPartition, timeoutMs: Int32) -> (low: Int64, high: Int64)? {
+        var low: Int64 = -1, high: Int64 = -1
+        guard rd_kafka_query_watermark_offsets(pointer, tp.topic, tp.partition, &low, &high, timeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR
+        else { return nil }
+        return (low, high)
+    }
+
+    /// The consumer's fetch position per partition (past control records too); partitions without one are left out.
+    func positions(_ tps: [TopicPartition]) -> [TopicPartition: Int64] {
+        guard !tps.isEmpty else { return [:] }
+        let list = RDKafka.makeList(tps.map { ($0, -1001) })  // RD_KAFKA_OFFSET_INVALID
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        guard rd_kafka_position(pointer, list) == RD_KAFKA_RESP_ERR_NO_ERROR else { return [:] }
+        var out: [TopicPartition: Int64] = [:]
+        for i in 0..<Int(list.pointee.cnt) {
+            let e = list.pointee.elems[i]
+            if e.offset >= 0 { out[TopicPartition(String(cString: e.topic), e.partition)] = e.offset }
+        }
+        return out
+    }
+
     // MARK: - Producer
 
     /// Serves queued callbacks (deliveries, errors, logs); returns how many events were served.
