@@ -89,18 +89,22 @@ struct PublisherStateMachine: Sendable {
     }
 
     /// Users whose debounce expired (all pending ones when `all`), each with a new generation.
+    /// The users due by `now` (every pending one when `all`), the longest-waiting first (then by user id,
+    /// so the order never depends on the dictionary's).
     mutating func takeDue(now: Int64, all: Bool = false) -> [Due] {
+        let ready = pending.filter { all || $0.value.dueAt <= now }.sorted { ($0.value.dueAt, $0.key) < ($1.value.dueAt, $1.key) }
         var out: [Due] = []
-        for (user, p) in pending where all || p.dueAt <= now {
+        out.reserveCapacity(ready.count)
+        for (user, p) in ready {
             let g = nextGeneration
             nextGeneration += 1
             latest[user] = g
+            pending[user] = nil
             out.append(
                 Due(user: user, external: p.external, lastEventMs: p.lastEventMs, generation: g, fromEvents: p.fromEvents, partition: p.partition)
             )
         }
-        for d in out { pending[d.user] = nil }
-        return out.sorted { $0.generation < $1.generation }
+        return out
     }
 
     /// Failed lists whose backoff expired (all when `all`).
