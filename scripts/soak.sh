@@ -5,7 +5,11 @@
 # writes it (CSV, Markdown) with a plot (PNG) into --out.
 #
 #   scripts/soak.sh [--minutes 60] [--rate 2000] [--model lightgcn] [--every-events 100000] [--out docs/soak]
-#                   [--kafka-setting key=value …]   (a [kafka] key, e.g. fetch_wait_max_ms=500)
+#                   [--kafka-setting key=value …]   (a [kafka] key, e.g. fetch_wait_max_ms=20)
+#                   [--log-level info]   (debug shows librdkafka's own log when kafka.properties.debug is set)
+# kafka.fetch_wait_max_ms is 500 unless set: the Tansu broker's fetches give up empty-handed once its
+# partitions hold many small batches and a fetch may wait less than reading them takes
+# (scripts/check-tansu-fetch.sh). Real Kafka has no such limit; the daemon's default is 20.
 # Environment: TACIT_SCRATCH (SwiftPM build folder, default .build).
 #
 # The events are MovieLens-1M ratings replayed again and again with `ts` = send time and no `id`s (a
@@ -14,7 +18,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-minutes=60; rate=2000; model=lightgcn; every=100000; out=docs/soak; kafka_settings=""; extra_args=""
+minutes=60; rate=2000; model=lightgcn; every=100000; out=docs/soak; kafka_settings=""; extra_args=""; log_level=info
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes="$2"; shift 2 ;;
@@ -22,10 +26,12 @@ while [ $# -gt 0 ]; do
     --model) model="$2"; shift 2 ;;
     --every-events) every="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --log-level) log_level="$2"; extra_args+=" --log-level $2"; shift 2 ;;
     --kafka-setting) kafka_settings+="${2%%=*} = ${2#*=}"$'\n'; extra_args+=" --kafka-setting $2"; shift 2 ;;
     *) echo "soak.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+case "$kafka_settings" in *fetch_wait_max_ms*) ;; *) kafka_settings+="fetch_wait_max_ms = 500"$'\n' ;; esac
 . scripts/lib/release-tacit.sh
 run="$root/.tools/run/soak"; rm -rf "$run"; mkdir -p "$run" "$out"
 bport="$(free_port)"; hport="$(free_port)"; brokers="127.0.0.1:$bport"
@@ -60,7 +66,7 @@ interval_s = 600
 [http]
 port = $hport
 [service]
-log_level = "info"
+log_level = "$log_level"
 EOF
 "$bin" daemon --config "$run/tacit.toml" 2> "$run/daemon.log" &
 daemon_pid=$!

@@ -58,7 +58,7 @@ struct ConfigurationTests {
         #expect(c.kafka.consumer.client.brokers == ["a:1", "b:2"])
         #expect(c.trainer.model == "sasrec" && c.trainer.sasrec.windowStride == 25 && !c.trainer.refit)
         #expect(TacitConfiguration().trainer.refit)
-        #expect(try c.kafka.consumer.rdkafkaProperties().contains { $0 == ("fetch.wait.max.ms", "500") })
+        #expect(try c.kafka.consumer.rdkafkaProperties().contains { $0 == ("fetch.wait.max.ms", "20") })
         let fast = try TacitConfiguration.parse("[kafka]\nfetch_wait_max_ms = 10", file: "x.toml")
         #expect(try fast.kafka.consumer.rdkafkaProperties().contains { $0 == ("fetch.wait.max.ms", "10") })
     }

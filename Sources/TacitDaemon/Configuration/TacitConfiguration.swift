@@ -32,7 +32,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var sessionTimeoutMs = 10_000
         public var heartbeatIntervalMs = 1_000
         public var maxPollIntervalMs = 300_000
-        public var fetchWaitMaxMs = 500
+        public var fetchWaitMaxMs = 20
         public var lingerMs = 5
         public var messageTimeoutMs = 120_000
         public var producerStallTimeoutMs = 30_000
