@@ -104,6 +104,16 @@ public final class EventStore: Sendable {
         }
     }
 
+    /// Dense id of a user and the input partition of their newest event (nil before schema 5 wrote it),
+    /// if the user is known.
+    public func userIDAndPartition(_ external: String) throws -> (id: Int32, partition: Int32?)? {
+        try read { r in
+            let s = try r.statement("SELECT id, input_partition FROM users WHERE ext = ?1")
+            s.bind(1, external)
+            return try s.step() ? (Int32(s.int64(0) - 1), s.optionalInt64(1).map { Int32($0) }) : nil
+        }
+    }
+
     /// Dense id of an item, if known.
     public func itemID(_ external: String) throws -> Int32? {
         try read { r in

@@ -17,8 +17,8 @@ func scaleOutTrainer() -> TacitConfiguration.Trainer {
 }
 
 /// Issue 23, as operators run it: separate processes on the real broker, one `train` and three `serve`
-/// instances, events streaming; then one serving instance is killed with -9, later the trainer too, and the
-/// trainer is restarted on its own store.
+/// instances, events streaming; then one serving instance is killed with -9, later the trainer too; the
+/// trainer is restarted on its own store, and at the end the killed serving instance on its own.
 @Suite("Scale-out as processes: a trainer, three serving instances, a kill", .serialized, .enabled(if: TestBroker.isAvailable))
 struct ScaleOutProcessTests {
     static let users = (0..<60).map { "u\($0)" }
@@ -198,8 +198,51 @@ struct ScaleOutProcessTests {
                 + "trainer killed at v\(Int(versionAtTrainerKill)), \(Int(listsWhileTrainerDown)) lists while it was down, restarted trainer's newest v\(Int(versions.first ?? -1))"
         )
 
-        for p in [trainer, serving[1], serving[2]] { kill(p.processIdentifier, SIGTERM) }
-        for p in [trainer, serving[1], serving[2]] {
+        // The killed instance comes back on its own store: the group gives it partitions again; a copy it
+        // has is brought up to date from its stored offsets, and the survivors, which held every partition,
+        // now hold stale copies of what it took. GET /recommendations answers only on the owner: 421 where
+        // a stale copy is, 404 where the user was never seen.
+        let restarted = try startDaemonProcess(
+            broker: broker.bootstrap,
+            dir: serveDirs[0].url,
+            role: .serve,
+            group: "tacit-serve",
+            httpPort: ports[0]
+        )
+        defer { if restarted.isRunning { kill(restarted.processIdentifier, SIGKILL) } }
+        var settled = false
+        for _ in 0..<900 where !settled {
+            var assigned: [Double] = [], restoring = 0.0
+            for port in ports {
+                assigned.append(await Self.metric(port: port, "tacit_assigned_partitions") ?? 0)
+                restoring += await Self.metric(port: port, "tacit_partitions_restoring") ?? 1
+            }
+            settled = assigned.allSatisfy { $0 > 0 } && assigned.reduce(0, +) == 8 && restoring == 0
+            if !settled { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(settled, "the restarted instance has partitions again and nothing is restoring")
+        var answers: [Int: Int] = [:]
+        var ownersOK = true
+        for user in Self.users {
+            var statuses: [Int] = []
+            for port in ports {
+                let status = await offPool { (try? httpGet(port: port, path: "/recommendations/\(user)"))?.0 ?? -1 }
+                statuses.append(status)
+                answers[status, default: 0] += 1
+            }
+            if statuses.filter({ $0 == 200 }).count != 1 || !statuses.allSatisfy({ [200, 404, 421].contains($0) }) {
+                ownersOK = false
+                Issue.record("\(user): \(statuses)")
+            }
+            if statuses[0] == 200 {
+                #expect(try Self.counts(serveDirs[0].url)[user] == produced[user], "\(user)'s copy on the restarted instance is up to date")
+            }
+        }
+        #expect(ownersOK && (answers[421] ?? 0) > 0, "one owner per user; stale copies answer 421: \(answers)")
+        print("restarted serving instance: GET /recommendations statuses over the three instances: \(answers.sorted { $0.key < $1.key })")
+
+        for p in [trainer, serving[1], serving[2], restarted] { kill(p.processIdentifier, SIGTERM) }
+        for p in [trainer, serving[1], serving[2], restarted] {
             await waitForExit(p)
             #expect(p.terminationReason == .exit && p.terminationStatus == 0)
         }

@@ -148,6 +148,7 @@ public final class Daemon: Sendable {
                     store: store,
                     recommender: recommender,
                     publisher: publisher,
+                    ownership: ownership,
                     metrics: metrics,
                     health: health,
                     logger: logger

@@ -8,7 +8,8 @@ import TacitStore
 ///   (`/healthz/live` and `/healthz/ready` answer one question each);
 /// - `GET /metrics` → Prometheus text format;
 /// - `GET /recommendations/{user}` → the list the publisher would send now (same JSON), 404 for
-///   an unknown user, 503 while no model can serve.
+///   an unknown user, 503 while no model can serve or the user's partition is being restored here, 421 when
+///   another instance of the consumer group owns the user's partition (this store's copy may be stale).
 public enum HTTPServer {
     public static func makeApplication(
         host: String,
@@ -16,6 +17,7 @@ public enum HTTPServer {
         store: EventStore,
         recommender: any RecommendationSource,
         publisher: PublisherService?,
+        ownership: PartitionOwnership? = nil,
         metrics: DaemonMetrics,
         health: HealthState,
         logger: Logger
@@ -51,8 +53,18 @@ public enum HTTPServer {
         router.get("/recommendations/:user") { request, context -> Response in
             guard let external = context.parameters.get("user") else { return json(.badRequest, #"{"error":"user missing"}"#) }
             do {
-                guard let user = try store.userID(external) else {
+                guard let (user, partition) = try store.userIDAndPartition(external) else {
                     return json(.notFound, "{\"error\":\"unknown user\",\"user\":\(JSON.quoted(external))}")
+                }
+                switch ownership?.verdict(partition: partition) ?? .serve {
+                case .serve: break
+                case .wait:
+                    return json(
+                        .serviceUnavailable,
+                        "{\"error\":\"this user's partition is not assigned here yet or is being restored\",\"partition\":\(partition ?? -1)}"
+                    )
+                case .elsewhere:
+                    return json(.misdirectedRequest, "{\"error\":\"another instance owns this user's partition\",\"partition\":\(partition ?? -1)}")
                 }
                 let rules = publisher?.settings.rules ?? ListBuilder.Rules()
                 let explain = ["1", "true"].contains(request.uri.queryParameters["explain"].map(String.init) ?? "")
