@@ -57,6 +57,13 @@ public final class KafkaProducer: Sendable {
         return s
     }
 
+    /// The partition count of each of `topics` that exists (nil when the brokers did not answer within
+    /// `timeout`).
+    public func partitionCounts(_ topics: [String], timeout: Duration) -> [String: Int]? {
+        guard let all = client.withLock({ $0?.handle.partitionCounts(timeoutMs: Int32(clamping: timeout.milliseconds)) }) else { return nil }
+        return all.filter { topics.contains($0.key) }
+    }
+
     // MARK: - Sending
 
     /// Enqueues `record` and returns once the broker acknowledged it (or failed it).

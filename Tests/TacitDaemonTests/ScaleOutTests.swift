@@ -29,6 +29,38 @@ struct ScaleOutTests {
 
     func installed(_ daemon: Daemon) -> Double { metric(daemon, "tacit_models_installed_total") }
 
+    /// Users are owned by partition number, so a serving instance refuses input topics of different
+    /// partition counts at start, naming the key and the counts.
+    @Test func aServingInstanceRefusesInputTopicsOfDifferentPartitionCounts() async throws {
+        let broker = try TestBroker(partitions: 4)
+        defer { broker.stop() }
+        try broker.createTopic("tacit.feedback.narrow", partitions: 2)
+        let dir = TemporaryDirectory()
+        var c = configuration(broker, role: .serve, dir: dir.url)
+        c.kafka.inputTopics = ["tacit.behaviors", "tacit.feedback.narrow"]
+        let daemon = Daemon(configuration: c, logger: testLogger("serve"), environment: [:])
+        let run = Task { () -> ConfigurationError? in
+            do { try await daemon.run() } catch let error as ConfigurationError { return error } catch {}
+            return nil
+        }
+        let stop = Task {  // a daemon that started anyway is stopped, so the test fails instead of hanging
+            try await Task.sleep(for: .seconds(15))
+            await daemon.shutdown()
+        }
+        let error = await run.value
+        stop.cancel()
+        #expect(error?.key == "kafka.input_topics", "a serving instance refuses topics of 4 and 2 partitions")
+        #expect(error?.message.contains("tacit.behaviors 4, tacit.feedback.narrow 2") == true, "\(String(describing: error))")
+        // Equal counts pass the check (every other test here runs with them).
+        #expect(throws: Never.self) {
+            try Daemon.checkCoPartitioned(
+                self.configuration(broker, role: .serve, dir: dir.url),
+                producer: try KafkaProducer(configuration: c.kafka.producer, logger: testLogger("p")),
+                logger: testLogger("check")
+            )
+        }
+    }
+
     @Test func aTrainerFeedsTwoServingInstancesThroughTheModelsTopic() async throws {
         let broker = try TestBroker(topics: TestBroker.topics + ["tacit.models"])
         defer { broker.stop() }

@@ -83,6 +83,25 @@ public final class Daemon: Sendable {
         try await daemon.run(signals: true)
     }
 
+    /// A user's events must land in partitions of one number in every input topic: ownership of users
+    /// (lists, restoring a moved partition) goes by that number. Topics of different partition counts
+    /// stop a `serve` instance at start, naming the key; `all` only warns (alone in its group it owns every
+    /// number). Topics not created yet, or brokers that do not answer in time, are left to later.
+    static func checkCoPartitioned(_ c: TacitConfiguration, producer: KafkaProducer, logger: Logger) throws {
+        guard c.service.role != .train, c.kafka.inputTopics.count > 1 else { return }
+        guard let counts = producer.partitionCounts(c.kafka.inputTopics, timeout: .seconds(3)) else {
+            logger.warning("could not check that the input topics have one partition count: no metadata from the brokers yet")
+            return
+        }
+        guard Set(counts.values).count > 1 else { return }
+        let listed = c.kafka.inputTopics.compactMap { t in counts[t].map { "\(t) \($0)" } }.joined(separator: ", ")
+        let message = "input topics must have the same number of partitions, so that a user's events land in partitions of one number: \(listed)"
+        if c.service.role == .serve {
+            throw ConfigurationError(file: "(brokers)", key: "kafka.input_topics", message: message)
+        }
+        logger.warning("kafka.input_topics: \(message); with more than one instance in the group, some users would not be listed")
+    }
+
     /// Runs the daemon; returns after a graceful shutdown, throws if a service failed.
     public func run(signals: Bool = false) async throws {
         let c = configuration
@@ -91,6 +110,7 @@ public final class Daemon: Sendable {
         let context = DaemonContext(configuration: c, store: store, metrics: metrics, health: health, logger: logger)
         let recommender = try components.recommender?(context) ?? PopularityRecommender(store: store)
         let producer = try KafkaProducer(configuration: c.kafka.producer, logger: logger)
+        try Self.checkCoPartitioned(c, producer: producer, logger: logger)
         // Lists go out only for users of partitions assigned here and caught up (state follows its partition).
         let ownership = PartitionOwnership()
         // A `train` instance publishes models, not lists: `serve` instances own the users.

@@ -177,6 +177,21 @@ final class RDKafkaHandle: @unchecked Sendable {
         return (low, high)
     }
 
+    /// Partition count of every topic the cluster knows (a metadata round trip, at most `timeoutMs`); nil
+    /// when the brokers did not answer.
+    func partitionCounts(timeoutMs: Int32) -> [String: Int]? {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        guard rd_kafka_metadata(pointer, 1, nil, &metadata, timeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { return nil }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        var out: [String: Int] = [:]
+        for i in 0..<Int(metadata.pointee.topic_cnt) {
+            let t = metadata.pointee.topics[i]
+            guard t.err == RD_KAFKA_RESP_ERR_NO_ERROR, let name = t.topic else { continue }
+            out[String(cString: name)] = Int(t.partition_cnt)
+        }
+        return out
+    }
+
     /// The consumer's fetch position per partition (past control records too); partitions without one are left out.
     func positions(_ tps: [TopicPartition]) -> [TopicPartition: Int64] {
         guard !tps.isEmpty else { return [:] }
