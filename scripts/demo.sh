@@ -107,7 +107,6 @@ threads = 1
 
 [publisher]
 top_k = 10
-debounce_ms = 500
 
 [http]
 port = $http_port
