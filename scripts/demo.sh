@@ -12,10 +12,13 @@
 # 6. prints recommendation lists as they arrive (`tacit tail`, at most one per second on screen),
 # 7. prints a summary (events in, dead-lettered, lists out, freshness) and stops everything
 #    (daemon with SIGTERM, then the broker), also on Ctrl-C or error.
+# The operator page is at http://127.0.0.1:$TACIT_HTTP_PORT/ while the demo runs.
 #
 # Environment: TACIT_DEMO_RATE (events/s, default 1500), TACIT_DEMO_LIMIT (events, default all
 # 100,000), TACIT_DEMO_MODEL (default lightgcn), TACIT_SCRATCH (SwiftPM build folder, default .build),
-# TACIT_BROKER_PORT / TACIT_HTTP_PORT (defaults 9092 / 8088, else free ports).
+# TACIT_BROKER_PORT / TACIT_HTTP_PORT (defaults 9092 / 8088, else free ports), TACIT_DEMO_HOLD (seconds
+# to keep the daemon and its page up after the summary, default 0), TACIT_DEMO_SCREENSHOT (a PNG path:
+# the operator page in headless chromium, taken after the summary).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -123,12 +126,16 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 note "daemon ready: http://127.0.0.1:$http_port/healthz, /metrics, /recommendations/{user}"
+say "operator page: http://127.0.0.1:$http_port/  (open it in a browser while the demo runs)"
 
 # --- 5-6: tail and replay ------------------------------------------------------------------------
 say "following tacit.recommendations (one list per second shown; all are counted)"
 "$bin" tail --brokers "$brokers" --every 1 --items 5 2> "$run/tail.summary" &
 tail_pid=$!
 sleep 3   # group join (~1-3 s on Tansu), so the first lists are seen
+say "sending 3 malformed records to tacit.feedback: each goes to tacit.deadletter with its reason, and ingest goes on"
+printf '%s\n' '1|{not json' '2|{"user":"2","item":"50","type":"teleport","ts":874965758000}' \
+  '3|{"user":"3","item":"50","ts":874965758000}' | kcat -P -b "$brokers" -t tacit.feedback -K '|'
 say "replaying MovieLens-100k into tacit.feedback at $rate events/s"
 limit_args=(); [ "$limit" != 0 ] && limit_args=(--limit "$limit")
 "$bin" replay --data ml-100k --topic tacit.feedback --brokers "$brokers" --rate "$rate" "${limit_args[@]}" \
@@ -145,6 +152,7 @@ replay_rc=0; wait "$replay_pid" || replay_rc=$?; replay_pid=""
 grep "^replay: done" "$run/replay.out" | sed 's/^/    /' || true
 [ "$replay_rc" -eq 0 ] || { note "replay failed:"; cat "$run/replay.out"; exit 1; }
 produced="$(sed -n 's/^replay: done: \([0-9]*\) records.*/\1/p' "$run/replay.out")"
+produced=$((produced + 3))  # and the malformed ones
 
 metric() { # sum of a metric's samples (all label sets)
   curl -fsS "http://127.0.0.1:$http_port/metrics" 2>/dev/null | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%d", s }'
@@ -193,7 +201,7 @@ online() { # one line per model version: lists scored against the user's next ev
 lists="$(metric tacit_recommendations_published_total)"
 say "summary"
 cat <<EOF
-  events in (replayed, acknowledged)   $produced  (MovieLens-100k ratings → tacit.feedback, $rate/s)
+  events in (replayed, acknowledged)   $produced  (MovieLens-100k ratings → tacit.feedback, $rate/s, and 3 malformed)
   events applied to SQLite             $(metric tacit_events_applied_total)
   dead-lettered                        $(metric tacit_events_deadlettered_total)
   duplicates skipped (event id)        $(metric tacit_events_duplicate_total)
@@ -225,3 +233,16 @@ for p in e.get("pushed_down", []):
 say "online quality: each published list scored on what its user did next (tacit backtest's rule), per model version"
 online
 note "state: $run/tacit.sqlite (sqlite3 it: SELECT COUNT(*) FROM users;), log: $run/daemon.log"
+if [ -n "${TACIT_DEMO_SCREENSHOT:-}" ]; then
+  if command -v chromium >/dev/null; then
+    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$run/chromium" --window-size=1500,1750 \
+      --virtual-time-budget=6000 --screenshot="$TACIT_DEMO_SCREENSHOT" "http://127.0.0.1:$http_port/?user=1&refresh=60000" >/dev/null 2>&1 \
+      && note "operator page screenshot: $TACIT_DEMO_SCREENSHOT" || note "screenshot failed"
+  else
+    note "no chromium for the screenshot (apt-get install chromium)"
+  fi
+fi
+if [ "${TACIT_DEMO_HOLD:-0}" -gt 0 ]; then
+  say "the daemon stays up ${TACIT_DEMO_HOLD} s: operator page http://127.0.0.1:$http_port/ (Ctrl-C stops it)"
+  sleep "$TACIT_DEMO_HOLD"
+fi

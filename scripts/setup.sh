@@ -19,7 +19,8 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # --- apt packages -------------------------------------------------------------------------------
-apt_packages=(librdkafka-dev libopenblas-dev libsqlite3-dev sqlite3 pkg-config socat kcat unzip python3-venv curl procps)
+# chromium: the operator page test loads the page headless (and demo.sh can screenshot it).
+apt_packages=(librdkafka-dev libopenblas-dev libsqlite3-dev sqlite3 pkg-config socat kcat unzip python3-venv curl procps chromium)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

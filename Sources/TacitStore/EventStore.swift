@@ -20,7 +20,7 @@ public final class EventStore: Sendable {
     private let reader: Mutex<ReadConnection>
     private let popularity: Mutex<PopularityCounts>
 
-    static let schemaVersion = 5
+    static let schemaVersion = 6
 
     public init(configuration: StoreConfiguration) throws {
         self.configuration = configuration
@@ -216,7 +216,7 @@ public final class EventStore: Sendable {
                 items: Int(try scalar("SELECT count(*) FROM items")),
                 eventsApplied: try scalar("SELECT coalesce(sum(event_count), 0) FROM users"),
                 eventsStored: try scalar("SELECT count(*) FROM events"),
-                pendingDeadLetters: Int(try scalar("SELECT count(*) FROM dead_letters")),
+                pendingDeadLetters: Int(try scalar("SELECT count(*) FROM dead_letters WHERE delivered_ms IS NULL")),
                 deadLettered: dl,
                 lastSeq: try scalar("SELECT coalesce(max(seq), 0) FROM events")
             )
@@ -259,15 +259,26 @@ public final class EventStore: Sendable {
 
     /// The user's kept sequence, oldest first (time order, ties by arrival).
     public func sequence(user: Int32) throws -> [SequenceEvent] {
+        try sequenceEvents(user: user, newestFirst: false, limit: -1)
+    }
+
+    /// A user's newest kept events, newest first.
+    public func recentEvents(user: Int32, limit: Int) throws -> [SequenceEvent] {
+        try sequenceEvents(user: user, newestFirst: true, limit: limit)
+    }
+
+    /// `limit` −1: all of them.
+    private func sequenceEvents(user: Int32, newestFirst: Bool, limit: Int) throws -> [SequenceEvent] {
         try read { r in
             var out: [SequenceEvent] = []
+            let order = newestFirst ? "e.ts DESC, e.seq DESC" : "e.ts, e.seq"
             let s = try r.statement(
                 """
                 SELECT e.seq, e.item, b.name, e.feedback, e.ts, e.value, e.weight
-                FROM events e JOIN behaviors b ON b.id = e.behavior WHERE e.user = ?1 ORDER BY e.ts, e.seq
+                FROM events e JOIN behaviors b ON b.id = e.behavior WHERE e.user = ?1 ORDER BY \(order) LIMIT ?2
                 """
             )
-            s.bind(1, Int64(user) + 1)
+            s.bind(1, Int64(user) + 1).bind(2, Int64(limit))
             while try s.step() {
                 out.append(
                     SequenceEvent(
@@ -391,40 +402,68 @@ public final class EventStore: Sendable {
             var out: [DeadLetter] = []
             let s = try r.statement(
                 """
-                SELECT id, topic, partition, offset, reason, detail, key, payload, ts FROM dead_letters ORDER BY id LIMIT ?1
+                SELECT id, topic, partition, offset, reason, detail, key, payload, ts FROM dead_letters WHERE delivered_ms IS NULL
+                ORDER BY id LIMIT ?1
                 """
             )
             s.bind(1, Int64(limit))
-            while try s.step() {
-                out.append(
-                    DeadLetter(
-                        id: s.int64(0),
-                        position: StreamPosition(s.string(1), Int32(s.int64(2)), s.int64(3)),
-                        reason: s.string(4),
-                        detail: s.string(5),
-                        key: s.isNull(6) ? nil : s.blob(6),
-                        payload: s.blob(7),
-                        timestampMs: s.optionalInt64(8)
-                    )
-                )
-            }
+            while try s.step() { out.append(Self.deadLetter(s)) }
             return out
         }
     }
 
-    /// Removes published dead letters from the outbox.
-    public func deleteDeadLetters(ids: [Int64]) throws {
+    /// How many delivered dead letters the outbox keeps (newest first) for the operator page.
+    public static let deliveredDeadLettersKept = 50
+
+    /// Marks dead letters delivered (no longer pending) and drops delivered ones beyond the newest
+    /// `deliveredDeadLettersKept`.
+    public func markDeadLettersDelivered(ids: [Int64], atMs: Int64) throws {
         guard !ids.isEmpty else { return }
         try writer.withLock { w in
             try w.db.transaction { () throws(StoreError) in
-                let s = try w.db.statement("DELETE FROM dead_letters WHERE id = ?1")
+                let s = try w.db.statement("UPDATE dead_letters SET delivered_ms = ?2 WHERE id = ?1")
                 for id in ids {
                     s.reset()
-                    s.bind(1, id)
+                    s.bind(1, id).bind(2, atMs)
                     try s.run()
                 }
+                try w.db.exec(
+                    """
+                    DELETE FROM dead_letters WHERE delivered_ms IS NOT NULL AND id NOT IN
+                        (SELECT id FROM dead_letters WHERE delivered_ms IS NOT NULL ORDER BY id DESC LIMIT \(Self.deliveredDeadLettersKept))
+                    """
+                )
             }
         }
+    }
+
+    /// The newest dead letters, pending or delivered (nil `deliveredMs`: still in the outbox), newest first.
+    public func recentDeadLetters(limit: Int) throws -> [(letter: DeadLetter, deliveredMs: Int64?)] {
+        try read { r in
+            var out: [(letter: DeadLetter, deliveredMs: Int64?)] = []
+            let s = try r.statement(
+                """
+                SELECT id, topic, partition, offset, reason, detail, key, payload, ts, delivered_ms FROM dead_letters
+                ORDER BY id DESC LIMIT ?1
+                """
+            )
+            s.bind(1, Int64(limit))
+            while try s.step() { out.append((Self.deadLetter(s), s.optionalInt64(9))) }
+            return out
+        }
+    }
+
+    /// A dead letter from a row's first nine columns (`id, topic, partition, offset, reason, detail, key, payload, ts`).
+    private static func deadLetter(_ s: Statement) -> DeadLetter {
+        DeadLetter(
+            id: s.int64(0),
+            position: StreamPosition(s.string(1), Int32(s.int64(2)), s.int64(3)),
+            reason: s.string(4),
+            detail: s.string(5),
+            key: s.isNull(6) ? nil : s.blob(6),
+            payload: s.blob(7),
+            timestampMs: s.optionalInt64(8)
+        )
     }
 
     // MARK: - Owed lists
@@ -545,7 +584,8 @@ public final class EventStore: Sendable {
         return try version.flatMap { try snapshot(version: $0) }
     }
 
-    public func snapshot(version: Int64) throws -> ModelSnapshot? {
+    /// A saved snapshot; with `tensors` false, only its summary (version, model, metrics, …).
+    public func snapshot(version: Int64, tensors: Bool = true) throws -> ModelSnapshot? {
         try read { r in
             let s = try r.statement(
                 """
@@ -573,6 +613,7 @@ public final class EventStore: Sendable {
                 eventsThroughSeq: s.int64(6),
                 promoted: s.int64(7) == 1
             )
+            guard tensors else { return snap }
             let t = try r.statement("SELECT name, shape, data FROM snapshot_tensors WHERE version = ?1 ORDER BY rowid")
             t.bind(1, version)
             while try t.step() {

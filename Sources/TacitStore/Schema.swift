@@ -3,7 +3,8 @@
 ///
 /// Versions: 1 the original; 2 adds `owed_lists`; 3 `served_lists` and `list_quality`; 4 drops the index on
 /// `items.positive_count` (popularity is ranked in memory) and the UNIQUE index of `event_ids` (the
-/// de-duplication window is checked in memory); 5 adds `users.input_partition`. A file of an older version is upgraded in place, in one
+/// de-duplication window is checked in memory); 5 adds `users.input_partition`; 6 keeps the newest delivered
+/// dead letters (`dead_letters.delivered_ms`) and adds `fine_tunes`, for the operator page. A file of an older version is upgraded in place, in one
 /// transaction: the `CREATE … IF NOT EXISTS` statements below add the new tables, `upgrades` does the
 /// rest, and the recorded version is bumped; a newer version than this build knows is refused.
 enum Schema {
@@ -42,7 +43,8 @@ enum Schema {
         "CREATE TABLE IF NOT EXISTS event_ids(seq INTEGER PRIMARY KEY, id TEXT NOT NULL)",
         """
         CREATE TABLE IF NOT EXISTS dead_letters(id INTEGER PRIMARY KEY, topic TEXT NOT NULL, partition INTEGER NOT NULL,
-            offset INTEGER NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, key BLOB, payload BLOB NOT NULL, ts INTEGER)
+            offset INTEGER NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, key BLOB, payload BLOB NOT NULL, ts INTEGER,
+            delivered_ms INTEGER)
         """,
         "CREATE TABLE IF NOT EXISTS dead_letter_counts(reason TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID",
         """
@@ -69,6 +71,12 @@ enum Schema {
             hit_lists INTEGER NOT NULL, hr_sum REAL NOT NULL, ndcg_sum REAL NOT NULL, neg_share_sum REAL NOT NULL,
             PRIMARY KEY(model, version)) WITHOUT ROWID
         """,
+        // Version 6. The trainer's log of its fine-tunes, promoted or not (`EventStore.recordFineTune`); metrics as JSON.
+        """
+        CREATE TABLE IF NOT EXISTS fine_tunes(id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, model TEXT NOT NULL,
+            decision TEXT NOT NULL, version INTEGER, serving_version INTEGER, reason TEXT, seconds REAL NOT NULL,
+            candidate TEXT NOT NULL, serving TEXT NOT NULL, serving_online TEXT NOT NULL)
+        """,
     ]
 
     /// Statements that bring a file of an older version to this one, run after `statements` when the
@@ -88,6 +96,8 @@ enum Schema {
         // The input partition of each user's newest event (which instance owns the user); unknown for
         // users last seen before this version, until their next event.
         (5, ["ALTER TABLE users ADD COLUMN input_partition INTEGER"]),
+        // Delivered dead letters were deleted before; the rows left are all pending.
+        (6, ["ALTER TABLE dead_letters ADD COLUMN delivered_ms INTEGER"]),
     ]
 
     /// The oldest version `migrate` upgrades in place.

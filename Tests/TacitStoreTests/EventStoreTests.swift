@@ -223,9 +223,33 @@ struct EventStoreTests {
         let pending = try s.pendingDeadLetters(limit: 10)
         #expect(pending.count == 1 && pending[0].payload == [0xFF, 0x00, 0x7B] && pending[0].key == [1, 2])
         #expect(pending[0].position == dl.position && pending[0].reason == "malformed_json")
-        try s.deleteDeadLetters(ids: pending.map(\.id))
+        try s.markDeadLettersDelivered(ids: pending.map(\.id), atMs: 42)
         #expect(try s.pendingDeadLetters(limit: 10).isEmpty)
         #expect(try s.counts().deadLettered == ["malformed_json": 1])
+        #expect(try s.counts().pendingDeadLetters == 0)
+        // Delivered, it is still shown (the operator page's newest dead letters), with when it was delivered.
+        let recent = try s.recentDeadLetters(limit: 5)
+        #expect(recent.count == 1 && recent[0].letter == pending[0] && recent[0].deliveredMs == 42)
+    }
+
+    /// The outbox keeps the newest `deliveredDeadLettersKept` delivered dead letters and every pending one.
+    @Test func deliveredDeadLettersAreKeptNewestFirstAndBounded() throws {
+        let s = try store()
+        let kept = EventStore.deliveredDeadLettersKept
+        let records = (0..<(kept + 30)).map { i in
+            let dl = DeadLetter(position: StreamPosition("t", 0, Int64(i)), reason: "malformed_json", detail: "#\(i)", key: nil, payload: [1])
+            return IngestRecord(position: dl.position, payload: .deadLetter(dl))
+        }
+        _ = try s.apply(records)
+        let pending = try s.pendingDeadLetters(limit: 1000)
+        #expect(pending.count == kept + 30)
+        try s.markDeadLettersDelivered(ids: pending.prefix(kept + 20).map(\.id), atMs: 7)
+        #expect(try s.counts().pendingDeadLetters == 10)
+        #expect(try s.pendingDeadLetters(limit: 1000).map(\.detail) == (kept + 20..<kept + 30).map { "#\($0)" })
+        let recent = try s.recentDeadLetters(limit: 1000)
+        #expect(recent.count == kept + 10)
+        #expect(recent.map(\.letter.detail) == (20..<kept + 30).reversed().map { "#\($0)" })
+        #expect(recent.filter { $0.deliveredMs == nil }.count == 10)
     }
 
     @Test func exclusionSets() throws {
@@ -354,13 +378,22 @@ struct EventStoreTests {
             event_count INTEGER NOT NULL DEFAULT 0, seq_len INTEGER NOT NULL DEFAULT 0, last_ts INTEGER)
         """
 
-    /// A store file as an older build left it: this build's statements except those naming any of `without`,
-    /// with the users table of version 4, then `extra`, and the recorded version.
+    /// The dead-letter outbox before version 6 (no `delivered_ms`: delivered rows were deleted).
+    static let version5DeadLetters = """
+        CREATE TABLE dead_letters(id INTEGER PRIMARY KEY, topic TEXT NOT NULL, partition INTEGER NOT NULL,
+            offset INTEGER NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, key BLOB, payload BLOB NOT NULL, ts INTEGER)
+        """
+
+    /// A store file as an older build left it: this build's statements except those naming any of `without`
+    /// or `fine_tunes`, with the users table of version 4 and the dead letters of version 5, then `extra`, and
+    /// the recorded version.
     func writeOldStore(version: Int, without: [String], extra: [String]) throws {
         let old = try SQLiteConnection(path: dir.appendingPathComponent("s.sqlite").path)
         try old.exec("PRAGMA journal_mode=WAL")
-        try old.exec(Self.version4Users)
-        for statement in Schema.statements where !without.contains(where: statement.contains) && !statement.contains("EXISTS users(") {
+        try old.exec(version <= 4 ? Self.version4Users : Schema.statements.first { $0.contains("EXISTS users(") }!)
+        try old.exec(Self.version5DeadLetters)
+        for statement in Schema.statements
+        where !(without + ["fine_tunes", "EXISTS users(", "EXISTS dead_letters("]).contains(where: statement.contains) {
             try old.exec(statement)
         }
         for statement in extra + ["INSERT INTO meta(key, value) VALUES ('schema_version', '\(version)')"] { try old.exec(statement) }
@@ -433,6 +466,24 @@ struct EventStoreTests {
         let out = try s.apply([rec(event("other", "y", ts: 9), "t", 3, offset: 0)])
         #expect(out.touchedUsers.map(\.partition) == [3])
         #expect(try s.recentUsers(limit: 5).map { "\($0.external) \($0.partition.map(String.init) ?? "-")" } == ["other 3", "old -"])
+    }
+
+    /// Version 6 keeps delivered dead letters: the pending rows of a version-5 file stay pending.
+    @Test func migratesAStoreOfSchemaVersion5InPlace() throws {
+        try writeOldStore(
+            version: 5,
+            without: [],
+            extra: ["INSERT INTO dead_letters(topic, partition, offset, reason, detail, payload) VALUES ('t', 0, 3, 'malformed_json', 'x', X'7B')"]
+        )
+        let s = try store()
+        let pending = try s.pendingDeadLetters(limit: 5)
+        #expect(pending.map(\.position.offset) == [3])
+        #expect(try s.counts().pendingDeadLetters == 1)
+        try s.markDeadLettersDelivered(ids: pending.map(\.id), atMs: 9)
+        #expect(try s.recentDeadLetters(limit: 5).map(\.deliveredMs) == [9])
+        #expect(try s.counts().pendingDeadLetters == 0)
+        try s.recordFineTune(FineTuneLogEntry(atMs: 1, model: "lightgcn", decision: .promoted, version: 1, seconds: 2))
+        #expect(try s.fineTunes(limit: 5).map(\.version) == [1])
     }
 
     @Test func refusesAStoreOfANewerSchemaVersion() throws {

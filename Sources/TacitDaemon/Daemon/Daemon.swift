@@ -161,6 +161,17 @@ public final class Daemon: Sendable {
         if let publisher { services.append(publisher) }
         services += try components.services(context)
         if c.http.enabled {
+            let live = LiveActivity(health: health, metrics: metrics)
+            services.append(live)
+            let operatorAPI = OperatorAPI(
+                role: c.service.role.rawValue,
+                deadLetterTopic: c.kafka.deadLetterTopic,
+                store: store,
+                recommender: recommender,
+                ownership: ownership,
+                health: health,
+                live: live
+            )
             services.append(
                 HTTPServer.makeApplication(
                     host: c.http.host,
@@ -171,6 +182,7 @@ public final class Daemon: Sendable {
                     ownership: ownership,
                     metrics: metrics,
                     health: health,
+                    operatorAPI: operatorAPI,
                     logger: logger
                 )
             )

@@ -9,9 +9,10 @@ import TacitStore
 /// - `GET /metrics` → Prometheus text format;
 /// - `GET /recommendations/{user}` → the list the publisher would send now (same JSON), 404 for
 ///   an unknown user, 503 while no model can serve or the user's partition is being restored here, 421 when
-///   another instance of the consumer group owns the user's partition (this store's copy may be stale).
-public enum HTTPServer {
-    public static func makeApplication(
+///   another instance of the consumer group owns the user's partition (this store's copy may be stale);
+/// - `GET /` and `GET /api/…`: the operator page and the JSON it reads (`OperatorAPI`).
+enum HTTPServer {
+    static func makeApplication(
         host: String,
         port: Int,
         store: EventStore,
@@ -20,9 +21,11 @@ public enum HTTPServer {
         ownership: PartitionOwnership? = nil,
         metrics: DaemonMetrics,
         health: HealthState,
+        operatorAPI: OperatorAPI,
         logger: Logger
     ) -> any Service {
         let router = Router()
+        operatorAPI.register(on: router)
         router.get("/healthz") { _, _ -> Response in
             let now = epochMilliseconds()
             let live = health.isLive(nowMs: now), ready = health.snapshot.ready && !health.snapshot.stopping

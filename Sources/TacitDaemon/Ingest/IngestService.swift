@@ -104,13 +104,16 @@ public final class IngestService: Service, Sendable {
                 if let ownership {
                     ownership.assigned(assignment, restoring: freshPartitions(assignment))
                     metrics.partitionsRestoring.set(Double(ownership.restoring.count))
+                    health.update { $0.partitionsRestoring = ownership.restoring.count }
                 }
             }
             if let ownership { resolveEnds(ownership, consumer) }
             // Also while polls come back empty: a consumer that stops receiving must show a growing lag.
             if ContinuousClock.now - lastLag > .seconds(5) {
                 lastLag = .now
-                metrics.lag.set(Double(consumer.lag(nextOffsets: nextOffsets).values.reduce(0, +)))
+                let lag = consumer.lag(nextOffsets: nextOffsets).values.reduce(0, +)
+                metrics.lag.set(Double(lag))
+                health.update { $0.lag = lag }
             }
             if messages.isEmpty {
                 if let batch = parsed {
@@ -198,7 +201,9 @@ public final class IngestService: Service, Sendable {
                 ]
             )
         }
-        metrics.partitionsRestoring.set(Double(ownership?.restoring.count ?? 0))
+        let restoring = ownership?.restoring.count ?? 0
+        metrics.partitionsRestoring.set(Double(restoring))
+        health.update { $0.partitionsRestoring = restoring }
     }
 
     /// Parses and applies one batch. Internal for tests.
@@ -219,6 +224,7 @@ public final class IngestService: Service, Sendable {
         metrics.batchSize.record(Double(batch.records.count))
         health.update {
             $0.lastBatchMs = batch.nowMs
+            $0.eventsConsumed += Int64(batch.records.count)
             $0.eventsApplied += Int64(outcome.applied)
             $0.deadLettered += Int64(outcome.deadLettered)
         }

@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// The daemon's Prometheus metrics, on a registry of its own (served at /metrics).
 public final class DaemonMetrics: Sendable {
@@ -18,6 +19,8 @@ public final class DaemonMetrics: Sendable {
     let publishRetries: Counter
     /// Event time → list published, seconds (freshness as the user sees it), for lists new events asked for.
     let freshness: DurationHistogram
+    /// The newest lists' freshness, ms: the operator page's p50/p99 of recent lists (the histogram is since start).
+    let recentFreshness = Mutex(RecentValues(capacity: 4096))
     /// Lists recomputed without new events (after a promotion): not part of `freshness`.
     let listsRepublished: Counter
     let producerRecreations: Gauge
@@ -99,5 +102,11 @@ public final class DaemonMetrics: Sendable {
             buckets: [.seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300), .seconds(900), .seconds(3600)]
         )
         fineTuneMetric = r.makeGauge(descriptor: d("tacit_finetune_metric", "Held-out metric of the last fine-tuned candidate."))
+    }
+
+    /// One list's freshness (event time → acknowledged), for a list new events asked for.
+    func recordFreshness(ms: Int64) {
+        freshness.record(.milliseconds(ms))
+        recentFreshness.withLock { $0.append(ms) }
     }
 }

@@ -10,9 +10,16 @@ public final class HealthState: Sendable {
         public var lastBatchMs: Int64 = 0
         public var assignedPartitions = 0
         public var brokersDown = false
+        /// Partitions assigned here whose users wait for the replay to catch up (`PartitionOwnership`).
+        public var partitionsRestoring = 0
+        /// Records behind the high watermarks of the assigned partitions (nil until first measured).
+        public var lag: Int64?
+        public var eventsConsumed: Int64 = 0
         public var eventsApplied: Int64 = 0
         public var deadLettered: Int64 = 0
         public var listsPublished: Int64 = 0
+        /// Of those, lists recomputed without new events (after a promotion).
+        public var listsRepublished: Int64 = 0
         public var stopping = false
         public var fatal: String?
     }

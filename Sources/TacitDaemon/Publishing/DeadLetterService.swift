@@ -47,7 +47,7 @@ public struct DeadLetterService: Service {
                     for (d, r) in zip(batch, results) {
                         if case .success = r { done.append(d.id) } else { failed = true }
                     }
-                    try store.deleteDeadLetters(ids: done)
+                    try store.markDeadLettersDelivered(ids: done, atMs: epochMilliseconds())
                     sent = done.count
                     metrics.deadLettersPublished.increment(by: Int64(sent))
                 }

@@ -232,7 +232,7 @@ public final class PublisherService: Service, Sendable {
         let results = await producer.sendAll(records)
         let nowWall = epochMilliseconds()
         let now = monotonicMs()
-        var delivered = 0
+        var delivered = 0, republished = 0
         var served: [ServedList] = []
         defer { online?.delivered(served) }
         machine.withLock { m in
@@ -247,9 +247,10 @@ public final class PublisherService: Service, Sendable {
                         served.append(s)
                     }
                     if list.due.fromEvents {
-                        metrics.freshness.record(.milliseconds(max(0, nowWall - list.due.lastEventMs)))
+                        metrics.recordFreshness(ms: max(0, nowWall - list.due.lastEventMs))
                     } else {
                         metrics.listsRepublished.increment()
+                        republished += 1
                     }
                 case .failure(let e):
                     metrics.publishFailures.increment()
@@ -259,7 +260,10 @@ public final class PublisherService: Service, Sendable {
             }
         }
         metrics.listsPublished.increment(by: Int64(delivered))
-        health.update { $0.listsPublished += Int64(delivered) }
+        health.update {
+            $0.listsPublished += Int64(delivered)
+            $0.listsRepublished += Int64(republished)
+        }
     }
 
     /// The due users this instance serves now. The others are held until their partition is caught up, or

@@ -223,18 +223,40 @@ public final class TrainerService: Service, IngestObserver {
                 "candidate_ndcg@10": "\(cm["ndcg@10"] ?? 0)", "serving_ndcg@10": "\(sm["ndcg@10"].map { "\($0)" } ?? "none")",
                 "candidate_trend": "\(priors[best].map { "\($0)" } ?? "off")",
             ]
-            var online: ListQuality?
+            var onlineNow: ListQuality?
             if let current {
-                do { online = try store.listQuality().first { $0.model == current.model && $0.version == current.version } } catch {
+                do { onlineNow = try store.listQuality().first { $0.model == current.model && $0.version == current.version } } catch {
                     logger.warning("online quality not read for the promotion log", metadata: ["error": "\(error)"])
                 }
             }
-            if let online {
+            if let online = onlineNow {
                 // How the serving version's published lists fared with their users (OnlineQuality).
                 meta["serving_online_lists"] = "\(online.lists)"
                 meta["serving_online_hr@10"] = "\(online.hr10)"
                 meta["serving_online_ndcg@10"] = "\(online.ndcg10)"
                 meta["serving_online_negshare@10"] = "\(online.negShare10)"
+            }
+            /// The durable log of fine-tunes (`GET /api/models`, the operator page); a failure to write it is only logged.
+            func appendToLog(_ decision: FineTuneLogEntry.Decision, version: Int64? = nil, reason: String? = nil, seconds: Double) {
+                var online: [String: Double] = [:]
+                if let q = onlineNow {
+                    online = ["lists": Double(q.lists), "hr@10": q.hr10, "ndcg@10": q.ndcg10, "negshare@10": q.negShare10]
+                }
+                let entry = FineTuneLogEntry(
+                    atMs: epochMilliseconds(),
+                    model: settings.model.name,
+                    decision: decision,
+                    version: version,
+                    servingVersion: current?.version,
+                    reason: reason,
+                    seconds: seconds,
+                    candidate: cm,
+                    serving: sm,
+                    servingOnline: online
+                )
+                do { try store.recordFineTune(entry) } catch {
+                    logger.warning("fine-tune not recorded in the log", metadata: ["error": "\(error)"])
+                }
             }
             let c = cm["ndcg@10"] ?? 0
             if let s = sm["ndcg@10"], !users.isEmpty, c < s - trainer.promotionMargin {
@@ -242,6 +264,7 @@ public final class TrainerService: Service, IngestObserver {
                 let seconds = finished()
                 meta["seconds"] = "\(seconds)"
                 logger.warning("fine-tune not promoted: \(reason)", metadata: meta)
+                appendToLog(.rejected, reason: reason, seconds: seconds)
                 return FineTuneReport(outcome: .rejected(reason: reason), candidate: cm, current: sm, seconds: seconds)
             }
             var served = candidate
@@ -265,6 +288,7 @@ public final class TrainerService: Service, IngestObserver {
             let seconds = finished()
             meta["seconds"] = "\(seconds)"
             meta["refit"] = "\(trainer.refit)"
+            appendToLog(.promoted, version: saved.version, seconds: seconds)
             logger.info(
                 "fine-tune promoted version \(saved.version)\(current != nil && users.isEmpty ? " (no held-out items to compare on)" : "")",
                 metadata: meta
