@@ -57,14 +57,11 @@ public final class TestBroker: @unchecked Sendable {
     }
 
     public func createTopic(_ name: String, partitions: Int) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["topic", "create", "--broker", "tcp://127.0.0.1:\(port)", "--partitions", "\(partitions)", name]
-        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw TestFailure("tansu topic create \(name) failed") }
+        let status = try runCommand(
+            Self.binary,
+            ["topic", "create", "--broker", "tcp://127.0.0.1:\(port)", "--partitions", "\(partitions)", name]
+        )
+        guard status == 0 else { throw TestFailure("tansu topic create \(name) failed (exit \(status))") }
     }
 
     public func stop() {

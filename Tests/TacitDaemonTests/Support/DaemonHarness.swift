@@ -71,12 +71,16 @@ func httpGet(port: Int, path: String) throws -> (Int, String) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard rc == 0 else { throw TestFailure("connect to HTTP port \(port) failed") }
+    // A daemon that never answers fails the test instead of hanging the run (this blocks a cooperative thread).
+    var timeout = timeval(tv_sec: 60, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let req = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     _ = req.withCString { send(fd, $0, strlen($0), 0) }
     var data = [UInt8]()
     var buf = [UInt8](repeating: 0, count: 65536)
     while true {
         let n = recv(fd, &buf, buf.count, 0)
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { throw TestFailure("GET \(path) on port \(port): no answer in 60 s") }
         if n <= 0 { break }
         data += buf[0..<n]
     }

@@ -13,26 +13,20 @@ enum HeadlessChromium {
         guard let path else { throw TestFailure("no chromium: install Debian's chromium (scripts/setup.sh does)") }
         let profile = tempDir()
         defer { removeTempDir(profile) }
+        let out = profile.appendingPathComponent("dom.html").path
+        let arguments = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+            "--user-data-dir=\(profile.path)", "--virtual-time-budget=\(budgetMs)", "--dump-dom", url,
+        ]
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, any Error>) in
             let thread = Thread {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: path)
-                p.arguments = [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-                    "--user-data-dir=\(profile.path)", "--virtual-time-budget=\(budgetMs)", "--dump-dom", url,
-                ]
-                let out = Pipe()
-                p.standardOutput = out
-                p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-                do {
-                    try p.run()
-                    let data = out.fileHandleForReading.readDataToEndOfFile()
-                    p.waitUntilExit()
-                    guard p.terminationStatus == 0 else { throw TestFailure("chromium exited \(p.terminationStatus)") }
-                    c.resume(returning: String(decoding: data, as: UTF8.self))
-                } catch {
-                    c.resume(throwing: error)
-                }
+                c.resume(
+                    with: Result {
+                        let status = try runCommand(path, arguments, stdoutPath: out)
+                        guard status == 0 else { throw TestFailure("chromium exited \(status)") }
+                        return try String(contentsOfFile: out, encoding: .utf8)
+                    }
+                )
             }
             thread.start()
         }
