@@ -35,6 +35,31 @@ struct HesitationLiftTests {
         #expect(lift.apply(scores, items: []) == scores)
     }
 
+    /// A few items far above the rest (a heavy-tailed trend): the unit follows the gap from the median to the
+    /// best, so a lifted median item still reaches the top.
+    @Test func theLiftReachesTheTopWhenAFewItemsStandFarOut() {
+        var scores = (0..<1000).map { Float($0 % 100) / 100 }  // 0 … 0.99, median 0.5
+        for i in 0..<5 { scores[i] = 50 }  // trending far out
+        let std = Float(TrendCounts.meanAndStandardDeviation(scores).std)
+        #expect(abs(HesitationLift.unit(scores) - (50 - 0.5) / 4) < 1e-4 && HesitationLift.unit(scores) > std)
+        let lifted = HesitationLift(auxiliary: ["view"], recent: 5, boost: 3).apply(scores, items: [550])
+        #expect(lifted[550] > 37 && lifted[550] < 50)  // above all but the five
+        // Without the far-out items the unit is the standard deviation, as before.
+        let plain = (0..<1000).map { Float($0 % 100) / 100 }
+        #expect(abs(HesitationLift.unit(plain) - Float(TrendCounts.meanAndStandardDeviation(plain).std)) < 1e-6)
+    }
+
+    @Test func selectFindsTheValueOfARank() {
+        var rng = SystemRandomNumberGenerator.Seeded(seed: 3)
+        for n in [1, 2, 3, 10, 101, 1000] {
+            let v = (0..<n).map { _ in Float(rng.next() % 50) }
+            for rank in [0, n / 2, n - 1] {
+                var copy = v
+                #expect(HesitationLift.select(&copy, rank: rank) == v.sorted()[rank], "n \(n) rank \(rank)")
+            }
+        }
+    }
+
     @Test func configurationTurnsItOnOnlyWhereItCanLift() {
         var p = TacitConfiguration().publisher
         var taxonomy = TacitConfiguration().taxonomy
