@@ -203,7 +203,7 @@ struct OperatorAPI: Sendable {
             var atMs: Int64
             var item: String
             var behavior: String
-            /// `explicit_positive`, `implicit_positive`, `implicit_negative` (a skip), `explicit_negative` (a dislike).
+            /// As explanations name it (`FeedbackKind.wireName`): `like`, `positive`, `skip`, `dislike`.
             var feedback: String?
             var value: Double?
         }
@@ -243,20 +243,11 @@ struct OperatorAPI: Sendable {
                     atMs: e.timestampMs,
                     item: name,
                     behavior: e.behavior,
-                    feedback: e.feedback.flatMap(FeedbackKind.init(rawValue:)).map(Self.feedbackName),
+                    feedback: e.feedback.flatMap(FeedbackKind.init(rawValue:))?.wireName,
                     value: e.value
                 )
             }
         )
-    }
-
-    static func feedbackName(_ kind: FeedbackKind) -> String {
-        switch kind {
-        case .explicitPositive: "explicit_positive"
-        case .implicitPositive: "implicit_positive"
-        case .implicitNegative: "implicit_negative"
-        case .explicitNegative: "explicit_negative"
-        }
     }
 
     // MARK: - /api/dead-letters

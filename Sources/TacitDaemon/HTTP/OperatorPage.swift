@@ -237,7 +237,6 @@ enum OperatorPage {
         }
 
         // --- A user ------------------------------------------------------------------------------
-        const feedbackNames = { explicit_positive: "like", implicit_positive: "positive", implicit_negative: "skip", explicit_negative: "dislike" };
         async function refreshUser() {
           if (!currentUser) return;
           const enc = encodeURIComponent(currentUser);
@@ -256,7 +255,7 @@ enum OperatorPage {
             " · served " + b.served_here + " · " + Object.entries(b.behavior_counts).map(([k, v]) => k + " " + v).join(", "));
           table(document.getElementById("user-events"), ["time", "item", "behavior", "feedback"],
             b.events.map(e => [time(e.at_ms), e.item, e.behavior,
-              el("span", { class: e.feedback && e.feedback.endsWith("negative") ? "neg" : "" }, e.feedback ? feedbackNames[e.feedback] + (e.value !== null && e.value !== undefined ? " (" + e.value + ")" : "") : "")]));
+              el("span", { class: e.feedback === "skip" || e.feedback === "dislike" ? "neg" : "" }, e.feedback ? e.feedback + (e.value !== null && e.value !== undefined ? " (" + e.value + ")" : "") : "")]));
           const why = document.getElementById("user-why");
           if (r.status !== 200 || !r.body) {
             fill(document.getElementById("user-list"), el("tr", {}, el("td", { class: "muted" }, (r.body && r.body.error) || ("HTTP " + r.status))));
