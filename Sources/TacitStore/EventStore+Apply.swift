@@ -10,6 +10,9 @@ extension EventStore {
         var items: BoundedCache
         var behaviors: [String: Int64] = [:]
         var recentIDs: RecentEventIDs
+        /// `events.seq` of the next event: the apply assigns seqs itself, so that a batch's events are written
+        /// with multi-row statements. Read from `sqlite_sequence` at open and after a rollback.
+        var nextSeq: Int64 = 1
 
         init(db: SQLiteConnection, configuration: StoreConfiguration) throws(StoreError) {
             self.db = db
@@ -23,6 +26,20 @@ extension EventStore {
             while try newest.step() { ids.append(newest.string(0)) }
             newest.reset()
             recentIDs.append(contentsOf: ids.reversed())
+            nextSeq = try Self.storedNextSeq(db)
+        }
+
+        /// One past the largest `events.seq` ever used (AUTOINCREMENT keeps it in `sqlite_sequence`, even after
+        /// the newest events were trimmed).
+        private static func storedNextSeq(_ db: SQLiteConnection) throws(StoreError) -> Int64 {
+            let s = try db.statement(
+                """
+                SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
+                    coalesce((SELECT max(seq) FROM events), 0))
+                """
+            )
+            defer { s.reset() }
+            return try s.step() ? s.int64(0) + 1 : 1
         }
 
         /// Per-user totals gathered while applying a batch, written once per user at the end.
@@ -79,28 +96,84 @@ extension EventStore {
         /// Applies a batch in one transaction; on success also returns the positive events per item it added,
         /// for the in-memory popularity.
         mutating func apply(_ records: [IngestRecord]) throws(StoreError) -> (ApplyOutcome, positives: [Int32: Int64]) {
-            var batchIDs: [String] = []
             do {
                 let result = try db.transaction { () throws(StoreError) -> (ApplyOutcome, positives: [Int32: Int64]) in
-                    try applyInTransaction(records, ids: &batchIDs)
+                    try applyInTransaction(records)
                 }
-                recentIDs.append(contentsOf: batchIDs)
+                recentIDs.commit()
                 return result
             } catch {
-                // Ids inserted by the rolled-back transaction must not stay cached.
+                // Ids inserted by the rolled-back transaction must not stay cached, nor its seqs counted.
+                recentIDs.rollback()
                 users.removeAll()
                 items.removeAll()
                 behaviors.removeAll()
+                if let stored = try? Self.storedNextSeq(db) { nextSeq = stored }
                 throw error
             }
         }
 
-        private mutating func applyInTransaction(
-            _ records: [IngestRecord],
-            ids batchIDs: inout [String]
+        /// A batch's new event, written with the others once the batch is folded.
+        private struct EventRow {
+            var seq: Int64, user: Int64, item: Int64, behavior: Int64, feedback: Int64?, ts: Int64
+            var value: Double?, weight: Double
+        }
+
+        // The batch's writes: one multi-row statement per table, each run once per chunk of rows.
+        private static let insertEvents = MultiRowStatement(
+            "INSERT INTO events(seq, user, item, behavior, feedback, ts, value, weight) VALUES",
+            columns: 8
         )
-            throws(StoreError) -> (ApplyOutcome, positives: [Int32: Int64])
-        {
+        private static let insertIDs = MultiRowStatement("INSERT INTO event_ids(id) VALUES", columns: 1, maxRows: 256)
+        /// Upserting a batch's fold of a (user, item, behavior) equals upserting each of its events in order.
+        private static let upsertInteractions = MultiRowStatement(
+            "INSERT INTO interactions(user, item, behavior, count, weight, last_ts, last_feedback) VALUES",
+            columns: 7,
+            """
+            ON CONFLICT(user, item, behavior) DO UPDATE SET count = count + excluded.count,
+                weight = weight + excluded.weight,
+                last_feedback = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last_feedback ELSE last_feedback END,
+                last_ts = max(last_ts, excluded.last_ts)
+            """
+        )
+        private static let upsertUserBehaviors = MultiRowStatement(
+            "INSERT INTO user_behaviors(user, behavior, count) VALUES",
+            columns: 3,
+            "ON CONFLICT(user, behavior) DO UPDATE SET count = count + excluded.count"
+        )
+        private static let bumpItems = MultiRowStatement(
+            """
+            UPDATE items SET event_count = event_count + v.column2, positive_count = positive_count + v.column3
+            FROM (VALUES
+            """,
+            columns: 3,
+            ") AS v WHERE items.id = v.column1"
+        )
+        private static let bumpUsers = MultiRowStatement(
+            """
+            UPDATE users SET event_count = event_count + v.column2, seq_len = seq_len + v.column2,
+                last_ts = max(coalesce(last_ts, v.column3), v.column3), input_partition = v.column4
+            FROM (VALUES
+            """,
+            columns: 4,
+            ") AS v WHERE users.id = v.column1 RETURNING users.id, users.seq_len"
+        )
+        /// Each touched user now owes a list reflecting events through their newest seq; the publisher clears
+        /// the row once such a list is acknowledged, so a crash before that loses nothing.
+        private static let oweLists = MultiRowStatement(
+            "INSERT INTO owed_lists(user, through_seq, last_ts) VALUES",
+            columns: 3,
+            """
+            ON CONFLICT(user) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq),
+                last_ts = max(coalesce(last_ts, excluded.last_ts), excluded.last_ts)
+            """
+        )
+
+        private mutating func applyInTransaction(
+            _ records: [IngestRecord]
+        ) throws(StoreError) -> (
+            ApplyOutcome, positives: [Int32: Int64]
+        ) {
             var outcome = ApplyOutcome()
             // Stored next offsets of the partitions in this batch: the replay filter.
             var next: [StreamPartition: Int64] = [:]
@@ -112,12 +185,6 @@ extension EventStore {
             }
             let stored = next
 
-            let insertID = try db.statement("INSERT INTO event_ids(id) VALUES (?1)")
-            let insertEvent = try db.statement(
-                """
-                INSERT INTO events(user, item, behavior, feedback, ts, value, weight) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                """
-            )
             let insertDead = try db.statement(
                 """
                 INSERT INTO dead_letters(topic, partition, offset, reason, detail, key, payload, ts)
@@ -130,11 +197,13 @@ extension EventStore {
                 """
             )
 
+            var events: [EventRow] = []
+            events.reserveCapacity(records.count)
             var deltas: [Int64: UserDelta] = [:]
             var interactions: [InteractionKey: InteractionDelta] = [:]
             var userBehaviors: [UserBehaviorKey: Int64] = [:]
             var itemEvents: [Int64: ItemDelta] = [:]
-            var batchIDSet = Set<String>()
+            var batchIDs: [String] = []
             for r in records {
                 let p = r.position.partition
                 // Replay filter: anything below what is stored was applied by an earlier transaction.
@@ -156,24 +225,30 @@ extension EventStore {
                     outcome.deadLetteredByReason[d.reason, default: 0] += 1
                 case .event(let e):
                     if let id = e.eventID {
-                        if recentIDs.contains(id) || !batchIDSet.insert(id).inserted {
+                        if !recentIDs.insert(id) {
                             outcome.duplicateIDs += 1
                             continue
                         }
                         batchIDs.append(id)
-                        insertID.reset()
-                        insertID.bind(1, id)
-                        try insertID.run()
                     }
                     let user = try userRow(e.user)
                     let item = try itemRow(e.item)
                     let behavior = try behaviorRow(e.behavior)
                     let feedback = e.feedback.map { Int64($0.rawValue) }
-                    insertEvent.reset()
-                    insertEvent.bind(1, user).bind(2, item).bind(3, behavior).bind(4, feedback).bind(5, e.timestampMs)
-                        .bind(6, e.value).bind(7, e.weight)
-                    try insertEvent.run()
-                    let seq = db.lastInsertRowID
+                    let seq = nextSeq
+                    nextSeq += 1
+                    events.append(
+                        EventRow(
+                            seq: seq,
+                            user: user,
+                            item: item,
+                            behavior: behavior,
+                            feedback: feedback,
+                            ts: e.timestampMs,
+                            value: e.value,
+                            weight: e.weight
+                        )
+                    )
                     interactions[InteractionKey(user: user, item: item, behavior: behavior), default: InteractionDelta()]
                         .add(weight: e.weight, ts: e.timestampMs, feedback: feedback)
                     userBehaviors[UserBehaviorKey(user: user, behavior: behavior), default: 0] += 1
@@ -185,55 +260,45 @@ extension EventStore {
                 }
             }
 
+            try Self.insertEvents.run(db, count: events.count) { s, i, p in
+                let e = events[i]
+                s.bind(p, e.seq).bind(p + 1, e.user).bind(p + 2, e.item).bind(p + 3, e.behavior).bind(p + 4, e.feedback)
+                    .bind(p + 5, e.ts).bind(p + 6, e.value).bind(p + 7, e.weight)
+            }
+            try Self.insertIDs.run(db, count: batchIDs.count) { s, i, p in s.bind(p, batchIDs[i]) }
+
             // Once per (user, item, behavior), (user, behavior) and item, in key order (B-tree locality).
-            let upsertInteraction = try db.statement(
-                """
-                INSERT INTO interactions(user, item, behavior, count, weight, last_ts, last_feedback)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                ON CONFLICT(user, item, behavior) DO UPDATE SET count = count + excluded.count,
-                    weight = weight + excluded.weight,
-                    last_feedback = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last_feedback ELSE last_feedback END,
-                    last_ts = max(last_ts, excluded.last_ts)
-                """
-            )
-            for (k, d) in interactions.sorted(by: { $0.key < $1.key }) {
-                upsertInteraction.reset()
-                upsertInteraction.bind(1, k.user).bind(2, k.item).bind(3, k.behavior).bind(4, d.count).bind(5, d.weight)
-                    .bind(6, d.lastTs).bind(7, d.lastFeedback)
-                try upsertInteraction.run()
+            let interactionRows = interactions.sorted { $0.key < $1.key }
+            try Self.upsertInteractions.run(db, count: interactionRows.count) { s, i, p in
+                let (k, d) = interactionRows[i]
+                s.bind(p, k.user).bind(p + 1, k.item).bind(p + 2, k.behavior).bind(p + 3, d.count).bind(p + 4, d.weight)
+                    .bind(p + 5, d.lastTs).bind(p + 6, d.lastFeedback)
             }
-            let upsertUserBehavior = try db.statement(
-                """
-                INSERT INTO user_behaviors(user, behavior, count) VALUES (?1, ?2, ?3)
-                ON CONFLICT(user, behavior) DO UPDATE SET count = count + excluded.count
-                """
-            )
-            for (k, n) in userBehaviors.sorted(by: { $0.key < $1.key }) {
-                upsertUserBehavior.reset()
-                upsertUserBehavior.bind(1, k.user).bind(2, k.behavior).bind(3, n)
-                try upsertUserBehavior.run()
+            let userBehaviorRows = userBehaviors.sorted { $0.key < $1.key }
+            try Self.upsertUserBehaviors.run(db, count: userBehaviorRows.count) { s, i, p in
+                let (k, n) = userBehaviorRows[i]
+                s.bind(p, k.user).bind(p + 1, k.behavior).bind(p + 2, n)
             }
-            let bumpItem = try db.statement(
-                """
-                UPDATE items SET event_count = event_count + ?2, positive_count = positive_count + ?3 WHERE id = ?1
-                """
-            )
+            let itemRows = itemEvents.sorted { $0.key < $1.key }
+            try Self.bumpItems.run(db, count: itemRows.count) { s, i, p in
+                let (item, n) = itemRows[i]
+                s.bind(p, item).bind(p + 1, n.events).bind(p + 2, n.positives)
+            }
             var positives: [Int32: Int64] = [:]
-            for (item, n) in itemEvents.sorted(by: { $0.key < $1.key }) {
-                bumpItem.reset()
-                bumpItem.bind(1, item).bind(2, n.events).bind(3, n.positives)
-                try bumpItem.run()
-                if n.positives != 0 { positives[Int32(item - 1)] = n.positives }
-            }
+            for (item, n) in itemRows where n.positives != 0 { positives[Int32(item - 1)] = n.positives }
 
             // Per-user totals, then trim sequences that grew past the bound (oldest by event time).
-            // Each touched user now owes a list reflecting events through `lastSeq`; the publisher
-            // clears the row once such a list is acknowledged, so a crash before that loses nothing.
-            let bumpUser = try db.statement(
-                """
-                UPDATE users SET event_count = event_count + ?2, seq_len = seq_len + ?2,
-                    last_ts = max(coalesce(last_ts, ?3), ?3), input_partition = ?4 WHERE id = ?1 RETURNING seq_len
-                """
+            let userRows = deltas.sorted { $0.key < $1.key }
+            var lengths: [Int64: Int64] = [:]
+            lengths.reserveCapacity(userRows.count)
+            try Self.bumpUsers.run(
+                db,
+                count: userRows.count,
+                bind: { s, i, p in
+                    let (user, d) = userRows[i]
+                    s.bind(p, user).bind(p + 1, Int64(d.events)).bind(p + 2, d.lastTs).bind(p + 3, Int64(d.partition))
+                },
+                result: { s in lengths[s.int64(0)] = s.int64(1) }
             )
             let trim = try db.statement(
                 """
@@ -241,38 +306,26 @@ extension EventStore {
                 """
             )
             let setLen = try db.statement("UPDATE users SET seq_len = ?2 WHERE id = ?1")
-            let owe = try db.statement(
-                """
-                INSERT INTO owed_lists(user, through_seq, last_ts) VALUES (?1, ?2, ?3)
-                ON CONFLICT(user) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq),
-                    last_ts = max(coalesce(last_ts, excluded.last_ts), excluded.last_ts)
-                """
-            )
             let maxLen = Int64(configuration.maxSequenceLength)
-            for (user, d) in deltas {
-                bumpUser.reset()
-                bumpUser.bind(1, user).bind(2, Int64(d.events)).bind(3, d.lastTs).bind(4, Int64(d.partition))
-                var len: Int64 = 0
-                while try bumpUser.step() { len = bumpUser.int64(0) }
-                if len > maxLen {
-                    trim.reset()
-                    trim.bind(1, user).bind(2, len - maxLen)
-                    try trim.run()
-                    setLen.reset()
-                    setLen.bind(1, user).bind(2, maxLen)
-                    try setLen.run()
-                }
-                owe.reset()
-                owe.bind(1, user).bind(2, d.lastSeq).bind(3, d.lastTs)
-                try owe.run()
-                outcome.touchedUsers.append(
-                    TouchedUser(
-                        id: Int32(user - 1),
-                        external: d.external,
-                        newEvents: d.events,
-                        lastTimestampMs: d.lastTs,
-                        partition: d.partition
-                    )
+            for (user, len) in lengths.sorted(by: { $0.key < $1.key }) where len > maxLen {
+                trim.reset()
+                trim.bind(1, user).bind(2, len - maxLen)
+                try trim.run()
+                setLen.reset()
+                setLen.bind(1, user).bind(2, maxLen)
+                try setLen.run()
+            }
+            try Self.oweLists.run(db, count: userRows.count) { s, i, p in
+                let (user, d) = userRows[i]
+                s.bind(p, user).bind(p + 1, d.lastSeq).bind(p + 2, d.lastTs)
+            }
+            outcome.touchedUsers = userRows.map { user, d in
+                TouchedUser(
+                    id: Int32(user - 1),
+                    external: d.external,
+                    newEvents: d.events,
+                    lastTimestampMs: d.lastTs,
+                    partition: d.partition
                 )
             }
 

@@ -510,4 +510,34 @@ struct EventStoreTests {
         let v2 = try s.userID("v"), boom = try s.itemID("boom")
         #expect(out.applied == 2 && v2 == 1 && boom == 2)
     }
+
+    /// The apply numbers events itself and claims ids in memory before the transaction commits: a rolled-back
+    /// batch must give both back, and numbering must go on across a reopen.
+    @Test func aFailedBatchGivesBackItsIDsAndSeqs() throws {
+        let path = dir.appendingPathComponent("s.sqlite").path
+        func seqs() throws -> [Int64] {
+            let db = try SQLiteConnection(path: path, readOnly: true)
+            let q = try db.statement("SELECT seq FROM events ORDER BY seq")
+            var out: [Int64] = []
+            while try q.step() { out.append(q.int64(0)) }
+            return out
+        }
+        do {
+            let s = try store(maxLen: 2)
+            _ = try s.apply([rec(event("u", "a", id: "e0"), offset: 0), rec(event("u", "b", id: "e1"), offset: 1)])
+            let other = try SQLiteConnection(path: path)
+            try other.exec("CREATE TRIGGER boom BEFORE INSERT ON items WHEN NEW.ext = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+            #expect(throws: StoreError.self) {
+                _ = try s.apply([rec(event("u", "c", id: "e2"), offset: 2), rec(event("u", "boom", id: "e3"), offset: 3)])
+            }
+            try other.exec("DROP TRIGGER boom")
+            let out = try s.apply([rec(event("u", "c", id: "e2"), offset: 2), rec(event("u", "d", id: "e3"), offset: 3)])
+            #expect(out.applied == 2 && out.duplicateIDs == 0)
+            #expect(try seqs() == [3, 4])  // u's sequence is bounded to 2; seqs 1, 2 were trimmed, none skipped
+        }
+        let s = try store(maxLen: 2)
+        let out = try s.apply([rec(event("u", "e", id: "e3"), offset: 4), rec(event("u", "f", id: "e4"), offset: 5)])
+        #expect(out.applied == 1 && out.duplicateIDs == 1)
+        #expect(try seqs() == [4, 5])  // numbering goes on after a reopen
+    }
 }
