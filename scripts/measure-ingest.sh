@@ -63,7 +63,7 @@ echo "## (a) raw consume with kcat (-C -e -o beginning, all partitions; from the
 # daemon's fetch.queue.backoff.ms too (librdkafka's 1 s default idles a consumer that drains its queue).
 count_from_first() {
   python3 -c '
-import os, sys, time
+import os, time
 first = last = None; n = n_first = 0
 while True:
     chunk = os.read(0, 1 << 20)

@@ -31,8 +31,8 @@ extension EventStore {
             nextSeq = try Self.storedNextSeq(db)
         }
 
-        /// One past the largest `events.seq` ever used (AUTOINCREMENT keeps it in `sqlite_sequence`, even after
-        /// the newest events were trimmed).
+        /// One past the largest `events.seq` ever used: AUTOINCREMENT keeps it in `sqlite_sequence` (explicit
+        /// seqs included), and `max(seq)` covers a file whose sequence row is missing.
         private static func storedNextSeq(_ db: SQLiteConnection) throws(StoreError) -> Int64 {
             let s = try db.statement(
                 """
@@ -145,7 +145,6 @@ extension EventStore {
 
             var events: [BatchFold.Event] = []
             events.reserveCapacity(records.count)
-            var batchIDs: [String] = []
             // Records come in runs of one partition: its offsets are looked up once per run, not hashed per record.
             var run: (partition: StreamPartition, stored: Int64, next: Int64)?
             for r in records {
@@ -177,7 +176,6 @@ extension EventStore {
                             outcome.duplicateIDs += 1
                             continue
                         }
-                        batchIDs.append(id)
                     }
                     let user = try userRow(e.user)
                     let item = try itemRow(e.item)
@@ -210,6 +208,7 @@ extension EventStore {
                 s.bind(p, e.seq).bind(p + 1, e.user).bind(p + 2, e.item).bind(p + 3, e.behavior).bind(p + 4, e.feedback)
                     .bind(p + 5, e.ts).bind(p + 6, e.value).bind(p + 7, e.weight)
             }
+            let batchIDs = recentIDs.pending
             try Self.insertIDs.run(db, count: batchIDs.count) { s, i, p in s.bind(p, batchIDs[i]) }
 
             // Once per (user, behavior, item), (user, behavior), item and user, in key order (B-tree locality).

@@ -13,8 +13,9 @@ struct RecentEventIDs {
     /// Committed ids in arrival order, a ring once full: `ring[start]` is the oldest.
     private var ring: [String] = []
     private var start = 0
-    /// Ids inserted since the last commit or rollback, in order.
-    private var pending: [String] = []
+    /// Ids inserted since the last commit or rollback, in order: the batch's ids, which the apply also
+    /// appends to `event_ids`.
+    private(set) var pending: [String] = []
 
     init(capacity: Int) {
         self.capacity = max(0, capacity)

@@ -6,20 +6,16 @@
 /// much as the B-tree insert itself. A chunk is `maxRows` rows; the rest is written in power-of-two chunks, so
 /// at most `log2(maxRows) + 1` statement texts per table are ever prepared (and cached by the connection).
 struct MultiRowStatement {
-    /// SQL before the row list, e.g. `INSERT INTO t(a, b) VALUES`.
-    let head: String
-    /// SQL after it, e.g. `ON CONFLICT(a) DO UPDATE SET b = b + excluded.b`; it must not use parameters.
-    let tail: String
     /// Parameters per row.
     let columns: Int32
     let maxRows: Int
     /// The statement text for `1 << k` rows at index k.
     private let texts: [String]
 
+    /// `head` is the SQL before the row list (`INSERT INTO t(a, b) VALUES`), `tail` the SQL after it
+    /// (`ON CONFLICT(a) DO UPDATE SET b = b + excluded.b`), which must not use parameters.
     init(_ head: String, columns: Int32, _ tail: String = "", maxRows: Int = 64) {
         precondition(columns > 0 && maxRows > 0 && maxRows & (maxRows - 1) == 0, "maxRows must be a power of two")
-        self.head = head
-        self.tail = tail
         self.columns = columns
         self.maxRows = maxRows
         let row = "(" + repeatElement("?", count: Int(columns)).joined(separator: ", ") + ")"
