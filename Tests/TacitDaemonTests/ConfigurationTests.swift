@@ -155,6 +155,7 @@ struct ConfigurationTests {
         #expect(
             error("[publisher]\nreshow_recent = 2000") == "configs/tacit.toml: publisher.reshow_recent: expected an integer in 0...1000, found 2000"
         )
+        #expect(error("[store]\ncache_mb = 0") == "configs/tacit.toml: store.cache_mb: expected an integer in 1...1000000, found 0")
         #expect(
             error("[store]\nsynchronous = \"off\"") == "configs/tacit.toml: store.synchronous: expected one of \"normal\", \"full\", found \"off\""
         )
