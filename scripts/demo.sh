@@ -185,18 +185,23 @@ freshness() { # quantile from the Prometheus histogram, interpolated linearly wi
       }
     }'
 }
-online() { # one line per model version: lists scored against the user's next events, HR@10, NDCG@10, NegShare@10
+online() { # one line per model version: its lists scored on the user's next events, and popularity's lists for the same users and moments
   curl -fsS "http://127.0.0.1:$http_port/metrics" | awk '
-    /^tacit_online_(lists|hr10|ndcg10|negshare10)\{/ {
+    /^tacit_online_(control_)?(lists|hr10|ndcg10|negshare10)\{/ {
       match($0, /model="[^"]*"/); m = substr($0, RSTART + 7, RLENGTH - 8)
       match($0, /version="[^"]*"/); v = substr($0, RSTART + 9, RLENGTH - 10)
-      k = m "@" v; split($1, name, "{"); val[k, name[1]] = $2; keys[k] = 1 }
+      k = m "@" v; split($1, name, "{"); sub(/^tacit_online_/, "", name[1]); val[k, name[1]] = $2; keys[k] = 1 }
     END {
       n = 0; for (k in keys) n++
       if (n == 0) { print "  (no list has been followed by events of its user yet)"; exit }
-      for (k in keys) printf "  %-16s lists %6d   HR@10 %.4f   NDCG@10 %.4f   NegShare@10 %.4f\n", k,
-        val[k, "tacit_online_lists"], val[k, "tacit_online_hr10"], val[k, "tacit_online_ndcg10"], val[k, "tacit_online_negshare10"]
-    }' | sort
+      printf "  %-16s %6s   %-24s   %-24s   %-24s\n", "version", "lists", "HR@10 (popularity)", "NDCG@10 (popularity)", "NegShare@10 (popularity)"
+      for (k in keys) {
+        c = ((k, "control_lists") in val)
+        printf "  %-16s %6d   %.4f %-17s   %.4f %-17s   %.4f %s\n", k, val[k, "lists"],
+          val[k, "hr10"], c ? sprintf("(%.4f)", val[k, "control_hr10"]) : "", val[k, "ndcg10"], c ? sprintf("(%.4f)", val[k, "control_ndcg10"]) : "",
+          val[k, "negshare10"], c ? sprintf("(%.4f)", val[k, "control_negshare10"]) : ""
+      }
+    }' | { IFS= read -r header && echo "$header"; sort -t@ -k2n; }
 }
 lists="$(metric tacit_recommendations_published_total)"
 say "summary"
@@ -230,7 +235,8 @@ for n in e.get("negatives", []):
 for p in e.get("pushed_down", []):
     print("  pushed down by them: item %s (rank %d without them, score %.3f → %.3f)" % (p["item"], p["rank_without_negatives"], p["score_without_negatives"], p["score"]))
 ' || echo "  (no list for user 1)"
-say "online quality: each published list scored on what its user did next (tacit backtest's rule), per model version"
+say "online quality: each published list scored on what its user did next (tacit backtest's rule), per model version;"
+note "in brackets: popularity's list for the same user at the same moment, scored on the same events (the control)"
 online
 note "state: $run/tacit.sqlite (sqlite3 it: SELECT COUNT(*) FROM users;), log: $run/daemon.log"
 if [ -n "${TACIT_DEMO_SCREENSHOT:-}" ]; then

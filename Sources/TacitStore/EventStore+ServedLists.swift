@@ -10,14 +10,27 @@ public struct ServedList: Sendable, Equatable {
     /// The user's events with `seq ≤ throughSeq` had been applied when the list was computed.
     public var throughSeq: Int64
     public var publishedMs: Int64
+    /// The control: popularity's list for the same user at the same moment under the same rules, scored on the
+    /// same next events, so each version is compared with the floor on the very moments it served (nil when
+    /// popularity itself served).
+    public var control: [Int32]?
 
-    public init(user: Int32, model: String, version: Int64, items: [Int32], throughSeq: Int64, publishedMs: Int64) {
+    public init(
+        user: Int32,
+        model: String,
+        version: Int64,
+        items: [Int32],
+        throughSeq: Int64,
+        publishedMs: Int64,
+        control: [Int32]? = nil
+    ) {
         self.user = user
         self.model = model
         self.version = version
         self.items = items
         self.throughSeq = throughSeq
         self.publishedMs = publishedMs
+        self.control = control
     }
 }
 
@@ -31,6 +44,28 @@ public struct ListQuality: Sendable, Equatable {
     public var hrSum: Double
     public var ndcgSum: Double
     public var negShareSum: Double
+    /// The same for the control lists (`ServedList.control`) of those of the lists that had one.
+    public var control: Totals
+
+    public struct Totals: Sendable, Equatable {
+        public var lists: Int64 = 0
+        public var hitLists: Int64 = 0
+        public var hrSum: Double = 0
+        public var ndcgSum: Double = 0
+        public var negShareSum: Double = 0
+
+        public init(lists: Int64 = 0, hitLists: Int64 = 0, hrSum: Double = 0, ndcgSum: Double = 0, negShareSum: Double = 0) {
+            self.lists = lists
+            self.hitLists = hitLists
+            self.hrSum = hrSum
+            self.ndcgSum = ndcgSum
+            self.negShareSum = negShareSum
+        }
+
+        public var hr10: Double { hitLists > 0 ? hrSum / Double(hitLists) : 0 }
+        public var ndcg10: Double { hitLists > 0 ? ndcgSum / Double(hitLists) : 0 }
+        public var negShare10: Double { lists > 0 ? negShareSum / Double(lists) : 0 }
+    }
 
     public var hr10: Double { hitLists > 0 ? hrSum / Double(hitLists) : 0 }
     public var ndcg10: Double { hitLists > 0 ? ndcgSum / Double(hitLists) : 0 }
@@ -48,14 +83,18 @@ extension EventStore {
     /// Remembers each delivered list as its user's newest (one per user, so memory and the table are
     /// bounded by the users) and, where the user's previous list was followed by events, scores that
     /// previous list with `score` (HR, NDCG when something was relevant; NegShare) and adds it to its
-    /// model version's totals — all in one transaction, so a restart keeps lists and totals alike.
+    /// model version's totals — all in one transaction, so a restart keeps lists and totals alike. Its
+    /// control list, if any, is scored by the same call on the same events (`followUp.list.items` is then
+    /// the control) and added to the version's control totals.
     public func recordDelivered(
         _ lists: [ServedList],
         score: (ListFollowUp) -> (hit: (hr: Double, ndcg: Double)?, negShare: Double?)
     ) throws {
         guard !lists.isEmpty else { return }
         try write { db throws(StoreError) in
-            let previous = try db.statement("SELECT model, version, items, through_seq, published_ms FROM served_lists WHERE user = ?1")
+            let previous = try db.statement(
+                "SELECT model, version, items, through_seq, published_ms, control_items FROM served_lists WHERE user = ?1"
+            )
             let after = try db.statement(
                 """
                 SELECT e.item, b.name, e.feedback FROM events e JOIN behaviors b ON b.id = e.behavior
@@ -69,16 +108,23 @@ extension EventStore {
             )
             let total = try db.statement(
                 """
-                INSERT INTO list_quality(model, version, lists, hit_lists, hr_sum, ndcg_sum, neg_share_sum)
-                VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)
+                INSERT INTO list_quality(model, version, lists, hit_lists, hr_sum, ndcg_sum, neg_share_sum,
+                    control_lists, control_hit_lists, control_hr_sum, control_ndcg_sum, control_neg_share_sum)
+                VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                 ON CONFLICT(model, version) DO UPDATE SET lists = lists + 1, hit_lists = hit_lists + excluded.hit_lists,
                     hr_sum = hr_sum + excluded.hr_sum, ndcg_sum = ndcg_sum + excluded.ndcg_sum,
-                    neg_share_sum = neg_share_sum + excluded.neg_share_sum
+                    neg_share_sum = neg_share_sum + excluded.neg_share_sum,
+                    control_lists = control_lists + excluded.control_lists,
+                    control_hit_lists = control_hit_lists + excluded.control_hit_lists,
+                    control_hr_sum = control_hr_sum + excluded.control_hr_sum,
+                    control_ndcg_sum = control_ndcg_sum + excluded.control_ndcg_sum,
+                    control_neg_share_sum = control_neg_share_sum + excluded.control_neg_share_sum
                 """
             )
             let remember = try db.statement(
                 """
-                INSERT OR REPLACE INTO served_lists(user, model, version, items, through_seq, published_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                INSERT OR REPLACE INTO served_lists(user, model, version, items, through_seq, published_ms, control_items)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                 """
             )
             for list in lists {
@@ -92,7 +138,8 @@ extension EventStore {
                         version: previous.int64(1),
                         items: Self.decodeItems(previous.string(2)),
                         throughSeq: previous.int64(3),
-                        publishedMs: previous.int64(4)
+                        publishedMs: previous.int64(4),
+                        control: previous.optionalString(5).map(Self.decodeItems)
                     )
                     after.reset()
                     after.bind(1, user).bind(2, old.throughSeq).bind(3, list.throughSeq)
@@ -113,11 +160,22 @@ extension EventStore {
                         if interactions.int64(2) > nextCounts["\(item)/\(behavior)", default: 0] { before.append((item, behavior)) }
                     }
                     if next.contains(where: { $0.feedback != nil }) {
-                        let outcome = score(ListFollowUp(list: old, before: before, next: next))
+                        let followUp = ListFollowUp(list: old, before: before, next: next)
+                        let outcome = score(followUp)
                         if let negShare = outcome.negShare {
+                            // The control counts when it was a list (popularity had items to show).
+                            var control: (hit: (hr: Double, ndcg: Double)?, negShare: Double)?
+                            if let items = old.control {
+                                var controlled = followUp
+                                controlled.list.items = items
+                                let c = score(controlled)
+                                control = c.negShare.map { (c.hit, $0) }
+                            }
                             total.reset()
                             total.bind(1, old.model).bind(2, old.version).bind(3, outcome.hit == nil ? 0 : 1)
                                 .bind(4, outcome.hit?.hr ?? 0).bind(5, outcome.hit?.ndcg ?? 0).bind(6, negShare)
+                                .bind(7, control == nil ? 0 : 1).bind(8, control?.hit == nil ? 0 : 1)
+                                .bind(9, control?.hit?.hr ?? 0).bind(10, control?.hit?.ndcg ?? 0).bind(11, control?.negShare ?? 0)
                             try total.run()
                         }
                     }
@@ -125,7 +183,7 @@ extension EventStore {
                 previous.reset()
                 remember.reset()
                 remember.bind(1, user).bind(2, list.model).bind(3, list.version).bind(4, Self.encodeItems(list.items))
-                    .bind(5, list.throughSeq).bind(6, list.publishedMs)
+                    .bind(5, list.throughSeq).bind(6, list.publishedMs).bind(7, list.control.map(Self.encodeItems))
                 try remember.run()
             }
         }
@@ -136,7 +194,9 @@ extension EventStore {
         try read { r in
             let s = try r.statement(
                 """
-                SELECT model, version, lists, hit_lists, hr_sum, ndcg_sum, neg_share_sum FROM list_quality ORDER BY version, model
+                SELECT model, version, lists, hit_lists, hr_sum, ndcg_sum, neg_share_sum, control_lists, control_hit_lists,
+                    control_hr_sum, control_ndcg_sum, control_neg_share_sum
+                FROM list_quality ORDER BY version, model
                 """
             )
             var out: [ListQuality] = []
@@ -149,7 +209,14 @@ extension EventStore {
                         hitLists: s.int64(3),
                         hrSum: s.double(4),
                         ndcgSum: s.double(5),
-                        negShareSum: s.double(6)
+                        negShareSum: s.double(6),
+                        control: ListQuality.Totals(
+                            lists: s.int64(7),
+                            hitLists: s.int64(8),
+                            hrSum: s.double(9),
+                            ndcgSum: s.double(10),
+                            negShareSum: s.double(11)
+                        )
                     )
                 )
             }
@@ -160,7 +227,9 @@ extension EventStore {
     /// The user's newest remembered list.
     public func servedList(user: Int32) throws -> ServedList? {
         try read { r in
-            let s = try r.statement("SELECT model, version, items, through_seq, published_ms FROM served_lists WHERE user = ?1")
+            let s = try r.statement(
+                "SELECT model, version, items, through_seq, published_ms, control_items FROM served_lists WHERE user = ?1"
+            )
             s.bind(1, Int64(user) + 1)
             guard try s.step() else { return nil }
             return ServedList(
@@ -169,7 +238,8 @@ extension EventStore {
                 version: s.int64(1),
                 items: Self.decodeItems(s.string(2)),
                 throughSeq: s.int64(3),
-                publishedMs: s.int64(4)
+                publishedMs: s.int64(4),
+                control: s.optionalString(5).map(Self.decodeItems)
             )
         }
     }

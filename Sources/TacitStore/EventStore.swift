@@ -20,7 +20,7 @@ public final class EventStore: Sendable {
     private let reader: Mutex<ReadConnection>
     private let popularity: Mutex<PopularityCounts>
 
-    static let schemaVersion = 6
+    static let schemaVersion = 7
 
     public init(configuration: StoreConfiguration) throws {
         self.configuration = configuration

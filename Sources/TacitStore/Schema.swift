@@ -4,7 +4,8 @@
 /// Versions: 1 the original; 2 adds `owed_lists`; 3 `served_lists` and `list_quality`; 4 drops the index on
 /// `items.positive_count` (popularity is ranked in memory) and the UNIQUE index of `event_ids` (the
 /// de-duplication window is checked in memory); 5 adds `users.input_partition`; 6 keeps the newest delivered
-/// dead letters (`dead_letters.delivered_ms`) and adds `fine_tunes`, for the operator page. A file of an older version is upgraded in place, in one
+/// dead letters (`dead_letters.delivered_ms`) and adds `fine_tunes`, for the operator page; 7 scores popularity's list
+/// beside each delivered one (`served_lists.control_items`, `list_quality.control_*`). A file of an older version is upgraded in place, in one
 /// transaction: the `CREATE … IF NOT EXISTS` statements below add the new tables, `upgrades` does the
 /// rest, and the recorded version is bumped; a newer version than this build knows is refused.
 enum Schema {
@@ -64,11 +65,14 @@ enum Schema {
         // next one scores it, and the totals per model version.
         """
         CREATE TABLE IF NOT EXISTS served_lists(user INTEGER PRIMARY KEY, model TEXT NOT NULL, version INTEGER NOT NULL,
-            items TEXT NOT NULL, through_seq INTEGER NOT NULL, published_ms INTEGER NOT NULL)
+            items TEXT NOT NULL, through_seq INTEGER NOT NULL, published_ms INTEGER NOT NULL, control_items TEXT)
         """,
         """
         CREATE TABLE IF NOT EXISTS list_quality(model TEXT NOT NULL, version INTEGER NOT NULL, lists INTEGER NOT NULL,
             hit_lists INTEGER NOT NULL, hr_sum REAL NOT NULL, ndcg_sum REAL NOT NULL, neg_share_sum REAL NOT NULL,
+            control_lists INTEGER NOT NULL DEFAULT 0, control_hit_lists INTEGER NOT NULL DEFAULT 0,
+            control_hr_sum REAL NOT NULL DEFAULT 0, control_ndcg_sum REAL NOT NULL DEFAULT 0,
+            control_neg_share_sum REAL NOT NULL DEFAULT 0,
             PRIMARY KEY(model, version)) WITHOUT ROWID
         """,
         // Version 6. The trainer's log of its fine-tunes, promoted or not (`EventStore.recordFineTune`); metrics as JSON.
@@ -100,6 +104,18 @@ enum Schema {
         (6, ["ALTER TABLE dead_letters ADD COLUMN delivered_ms INTEGER"]),
     ]
 
+    /// Columns added to tables that an older file may or may not have: a file older than the table got it
+    /// from `statements`, with the column; a file that had the table gets the column here. Lists delivered
+    /// before version 7 have no control list and are left out of the control's totals.
+    static let addedColumns: [(toVersion: Int, table: String, column: String, definition: String)] = [
+        (7, "served_lists", "control_items", "TEXT"),
+        (7, "list_quality", "control_lists", "INTEGER NOT NULL DEFAULT 0"),
+        (7, "list_quality", "control_hit_lists", "INTEGER NOT NULL DEFAULT 0"),
+        (7, "list_quality", "control_hr_sum", "REAL NOT NULL DEFAULT 0"),
+        (7, "list_quality", "control_ndcg_sum", "REAL NOT NULL DEFAULT 0"),
+        (7, "list_quality", "control_neg_share_sum", "REAL NOT NULL DEFAULT 0"),
+    ]
+
     /// The oldest version `migrate` upgrades in place.
     static let oldestUpgradableVersion = 1
 
@@ -117,6 +133,12 @@ enum Schema {
                     // The tables added since were created above, in this transaction.
                     for (version, steps) in upgrades where found < version {
                         for step in steps { try db.exec(step) }
+                    }
+                    for added in addedColumns where found < added.toVersion {
+                        let columns = try db.statement("SELECT 1 FROM pragma_table_info('\(added.table)') WHERE name = '\(added.column)'")
+                        let present = try columns.step()
+                        columns.reset()
+                        if !present { try db.exec("ALTER TABLE \(added.table) ADD COLUMN \(added.column) \(added.definition)") }
                     }
                     try db.exec("UPDATE meta SET value = '\(EventStore.schemaVersion)' WHERE key = 'schema_version'")
                 }

@@ -85,4 +85,49 @@ struct OnlineQualityTests {
         let q = try #require(try online.quality(of: ModelIdentity(name: "hnt", version: 1)))
         #expect(q.lists == 1 && q.hitLists == 0 && q.negShare10 == 0)
     }
+
+    /// The control: popularity's list for the same user and moment is scored on the same events beside
+    /// the served one, into the served version's control totals, durably.
+    @Test func theControlListIsScoredOnTheSameEvents() throws {
+        let (s, u, apply) = try fixture()
+        let online = OnlineQuality(store: s, registry: nil, logger: Logger(label: "test"))
+        online.delivered([
+            ServedList(
+                user: u,
+                model: "sine",
+                version: 2,
+                items: try ids(s, ["i1", "i2"]),
+                throughSeq: try s.lastSeq(user: u),
+                publishedMs: 1,
+                control: try ids(s, ["i3", "i4"])
+            )
+        ])
+        #expect(try s.servedList(user: u)?.control == (try ids(s, ["i3", "i4"])))
+        // The user buys the control's second item and skips the served list's first.
+        try apply([
+            event("u", "i4", ts: 1_700_000_001_000),
+            event("u", "i1", "skip", ts: 1_700_000_001_001, feedback: .implicitNegative),
+        ])
+        online.delivered([ServedList(user: u, model: "sine", version: 3, items: [], throughSeq: try s.lastSeq(user: u), publishedMs: 2)])
+        let q = try #require(try online.quality(of: ModelIdentity(name: "sine", version: 2)))
+        #expect(q.lists == 1 && q.hitLists == 1 && q.hr10 == 0 && q.ndcg10 == 0 && q.negShare10 == 0.5)
+        #expect(q.control.lists == 1 && q.control.hitLists == 1)
+        #expect(q.control.hr10 == 1 && abs(q.control.ndcg10 - 1 / log2(3.0)) < 1e-12 && q.control.negShare10 == 0)
+        #expect(try store().listQuality() == [q])
+        #expect(try s.servedList(user: u)?.control == nil, "a list delivered without a control remembers none")
+    }
+
+    /// A list without a control (popularity served it) leaves the control totals empty.
+    @Test func aListWithoutAControlLeavesTheControlTotalsEmpty() throws {
+        let (s, u, apply) = try fixture()
+        let online = OnlineQuality(store: s, registry: nil, logger: Logger(label: "test"))
+        online.delivered([
+            ServedList(user: u, model: "popularity", version: 0, items: try ids(s, ["i1"]), throughSeq: try s.lastSeq(user: u), publishedMs: 1)
+        ])
+        try apply([event("u", "i1", ts: 1_700_000_001_000)])
+        online.delivered([ServedList(user: u, model: "popularity", version: 0, items: [], throughSeq: try s.lastSeq(user: u), publishedMs: 2)])
+        let q = try #require(try online.quality(of: ModelIdentity(name: "popularity", version: 0)))
+        #expect(q.lists == 1 && q.hr10 == 1)
+        #expect(q.control == ListQuality.Totals())
+    }
 }

@@ -105,6 +105,9 @@ struct OperatorPageTests {
         let row = dom.components(separatedBy: "id=\"\(versionID)\"").dropFirst().first?.components(separatedBy: "</tr>").first ?? ""
         #expect(row.contains("data-value=\"\(quality.lists)\""), "online lists \(quality.lists) not in \(row)")
         #expect(row.contains("data-value=\"\(quality.hr10)\""), "online HR@10 \(quality.hr10) not in \(row)")
+        // Each of those lists went out with popularity's list for the same user and moment beside it (the control).
+        #expect(quality.control.lists == quality.lists, "control \(quality.control) for \(quality.lists) lists")
+        #expect(prometheusSum(metrics, "tacit_online_control_lists") == Double(quality.control.lists))
         #expect(dom.contains("promoted → v\(quality.version)"))
         #expect(dom.contains("<polyline"), "no online-metrics plot")
 

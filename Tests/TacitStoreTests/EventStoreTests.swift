@@ -486,6 +486,39 @@ struct EventStoreTests {
         #expect(try s.fineTunes(limit: 5).map(\.version) == [1])
     }
 
+    /// Version 7 adds the control columns to tables a version-6 file already has: its totals and lists
+    /// stay, with empty control totals, and new lists carry controls.
+    @Test func migratesAStoreOfSchemaVersion6InPlace() throws {
+        try writeOldStore(
+            version: 6,
+            without: ["EXISTS served_lists(", "EXISTS list_quality("],
+            extra: [
+                """
+                CREATE TABLE served_lists(user INTEGER PRIMARY KEY, model TEXT NOT NULL, version INTEGER NOT NULL,
+                    items TEXT NOT NULL, through_seq INTEGER NOT NULL, published_ms INTEGER NOT NULL)
+                """,
+                """
+                CREATE TABLE list_quality(model TEXT NOT NULL, version INTEGER NOT NULL, lists INTEGER NOT NULL,
+                    hit_lists INTEGER NOT NULL, hr_sum REAL NOT NULL, ndcg_sum REAL NOT NULL, neg_share_sum REAL NOT NULL,
+                    PRIMARY KEY(model, version)) WITHOUT ROWID
+                """,
+                "INSERT INTO users(ext, event_count, seq_len, last_ts) VALUES ('old', 0, 0, 5)",
+                "INSERT INTO served_lists VALUES (1, 'lightgcn', 2, '4,5', 0, 7)",
+                "INSERT INTO list_quality VALUES ('lightgcn', 1, 3, 2, 1.0, 0.5, 0.25)",
+            ]
+        )
+        let s = try store()
+        let q = try #require(try s.listQuality().first)
+        #expect(q.lists == 3 && q.hitLists == 2 && q.hr10 == 0.5 && q.control == ListQuality.Totals())
+        #expect(try s.servedList(user: 0) == ServedList(user: 0, model: "lightgcn", version: 2, items: [4, 5], throughSeq: 0, publishedMs: 7))
+        try s.recordDelivered([ServedList(user: 0, model: "lightgcn", version: 3, items: [1], throughSeq: 0, publishedMs: 8, control: [2])]) { _ in
+            (nil, nil)
+        }
+        #expect(try s.servedList(user: 0)?.control == [2])
+        // Opening it again finds the columns there and changes nothing.
+        #expect(try store().listQuality() == [q])
+    }
+
     @Test func refusesAStoreOfANewerSchemaVersion() throws {
         _ = try store()
         let other = try SQLiteConnection(path: dir.appendingPathComponent("s.sqlite").path)

@@ -106,6 +106,14 @@ struct OperatorAPI: Sendable {
             var hr10: Double
             var ndcg10: Double
             var negshare10: Double
+            /// Popularity's lists for the same users at the same moments, on the same events (nil before any).
+            var control: Control?
+        }
+        struct Control: Codable, Equatable {
+            var lists: Int64
+            var hr10: Double
+            var ndcg10: Double
+            var negshare10: Double
         }
         struct Version: Codable, Equatable {
             var model: String
@@ -172,7 +180,15 @@ struct OperatorAPI: Sendable {
         for q in try store.listQuality() {
             let id = ModelIdentity(name: q.model, version: q.version)
             var v = entry(id)
-            v.online = .init(lists: q.lists, hitLists: q.hitLists, hr10: q.hr10, ndcg10: q.ndcg10, negshare10: q.negShare10)
+            v.online = .init(
+                lists: q.lists,
+                hitLists: q.hitLists,
+                hr10: q.hr10,
+                ndcg10: q.ndcg10,
+                negshare10: q.negShare10,
+                control: q.control.lists > 0
+                    ? .init(lists: q.control.lists, hr10: q.control.hr10, ndcg10: q.control.ndcg10, negshare10: q.control.negShare10) : nil
+            )
             versions[id] = v
         }
         return Models(

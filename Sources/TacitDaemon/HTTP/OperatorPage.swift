@@ -212,7 +212,8 @@ enum OperatorPage {
           plot(document.getElementById("models-plot"), m.versions);
           table(document.getElementById("models-versions"),
             ["version", "created", { label: "fine-tune s", num: true }, { label: "held-out NDCG@10", num: true },
-             { label: "online lists", num: true }, { label: "HR@10", num: true }, { label: "NDCG@10", num: true }, { label: "NegShare@10", num: true }],
+             { label: "online lists", num: true }, { label: "HR@10", num: true }, { label: "NDCG@10", num: true }, { label: "NegShare@10", num: true },
+             { label: "popularity, same users and moments: HR@10 / NDCG@10 / NegShare@10", num: true }],
             m.versions.slice().reverse().map(v => [
               el("span", { id: "version-" + v.model + "-" + v.version }, v.model + " v" + v.version + (v.serving ? " ●" : "")),
               time(v.created_at_ms),
@@ -222,6 +223,8 @@ enum OperatorPage {
               el("span", { "data-value": v.online ? v.online.hr10 : "" }, v.online ? fmt(v.online.hr10, 4) : "–"),
               v.online ? fmt(v.online.ndcg10, 4) : "–",
               v.online ? fmt(v.online.negshare10, 4) : "–",
+              v.online && v.online.control
+                ? [v.online.control.hr10, v.online.control.ndcg10, v.online.control.negshare10].map(x => fmt(x, 4)).join(" / ") : "–",
             ]));
           table(document.getElementById("models-finetunes"),
             ["time", "decision", { label: "candidate NDCG@10", num: true }, { label: "serving NDCG@10", num: true }, { label: "s", num: true }, "reason"],

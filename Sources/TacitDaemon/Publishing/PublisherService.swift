@@ -296,8 +296,15 @@ public final class PublisherService: Service, Sendable {
     func compute(_ d: PublisherStateMachine.Due, through: [StreamPartition: Int64]) throws -> PublisherStateMachine.Outgoing? {
         // Read before the list: it reflects at least the user's events through here (online quality).
         let throughSeq = online == nil ? 0 : try store.lastSeq(user: d.user)
-        guard let recs = try ListBuilder(store: store, source: recommender, rules: settings.rules).list(user: d.user, explain: settings.explain)
-        else { return nil }
+        let builder = ListBuilder(store: store, source: recommender, rules: settings.rules)
+        let excluded = try builder.excluded(user: d.user)
+        guard let recs = try builder.list(user: d.user, excluding: excluded, explain: settings.explain) else { return nil }
+        // Online quality's control: what popularity would have shown this user now, under the same rules.
+        let control =
+            online == nil || recs.model.name == PopularityRecommender.name
+            ? nil
+            : try ListBuilder(store: store, source: PopularityRecommender(store: store), rules: settings.rules)
+                .list(user: d.user, excluding: excluded)?.items.map(\.item)
         let value = try Self.message(user: d.external, recs, store: store, generatedAtMs: epochMilliseconds(), through: through)
         let served =
             online == nil
@@ -308,7 +315,8 @@ public final class PublisherService: Service, Sendable {
                 version: recs.model.version,
                 items: recs.items.map(\.item),
                 throughSeq: throughSeq,
-                publishedMs: 0
+                publishedMs: 0,
+                control: control
             )
         return PublisherStateMachine.Outgoing(due: d, key: Array(d.external.utf8), value: Array(value.utf8), served: served)
     }

@@ -58,7 +58,7 @@ public struct ListBuilder: Sendable {
     }
 
     /// The user's list, leaving out `excluded` (from `excluded(user:)` or `excluded(from:)`).
-    public func list(user: Int32, excluding excluded: Set<Int32>) throws -> Recommendations? {
-        try source.recommend(user: user, k: rules.topK, excluding: excluded)
+    public func list(user: Int32, excluding excluded: Set<Int32>, explain: Bool = false) throws -> Recommendations? {
+        try source.recommend(user: user, k: rules.topK, excluding: excluded, explain: explain)
     }
 }

@@ -8,7 +8,10 @@ import TacitStore
 /// previous one is scored on the events in between, and the totals of its model version grow — in
 /// one transaction, so restarts lose neither (`EventStore.recordDelivered`). `/metrics` shows
 /// `tacit_online_hr10`, `tacit_online_ndcg10`, `tacit_online_negshare10` and `tacit_online_lists`
-/// labelled by model and version; the trainer logs the serving version's at each promotion.
+/// labelled by model and version; the trainer logs the serving version's at each promotion. Beside each
+/// list the publisher remembers a control, popularity's list for the same user at the same moment, scored
+/// on the same events (`tacit_online_control_*`): versions are served at different moments to different
+/// users, so only the control says whether a version beat the floor where it served.
 public final class OnlineQuality: Sendable {
     let store: EventStore
     let target: ListScoring.Target
@@ -61,6 +64,13 @@ public final class OnlineQuality: Sendable {
             gauge("tacit_online_hr10", "HR@10 of published lists on their user's next events (lists with a new positive item).").set(q.hr10)
             gauge("tacit_online_ndcg10", "NDCG@10 of published lists on their user's next events.").set(q.ndcg10)
             gauge("tacit_online_negshare10", "Share of a published list the user then skipped, rated negatively or disliked.").set(q.negShare10)
+            guard q.control.lists > 0 else { continue }
+            gauge("tacit_online_control_lists", "Popularity's lists for the same users and moments (the control), scored.").set(
+                Double(q.control.lists)
+            )
+            gauge("tacit_online_control_hr10", "HR@10 of the control lists on the same next events.").set(q.control.hr10)
+            gauge("tacit_online_control_ndcg10", "NDCG@10 of the control lists on the same next events.").set(q.control.ndcg10)
+            gauge("tacit_online_control_negshare10", "NegShare@10 of the control lists on the same next events.").set(q.control.negShare10)
         }
     }
 }

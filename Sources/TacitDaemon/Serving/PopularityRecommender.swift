@@ -10,7 +10,8 @@ public struct PopularityRecommender: RecommendationSource {
         self.store = store
     }
 
-    public var currentModel: ModelIdentity { ModelIdentity(name: "popularity", version: 0) }
+    public static let name = "popularity"
+    public var currentModel: ModelIdentity { ModelIdentity(name: Self.name, version: 0) }
 
     /// Popularity has nothing to explain: `explain` is ignored.
     public func recommend(user: Int32, k: Int, excluding excluded: Set<Int32>, explain: Bool) throws -> Recommendations? {

@@ -235,12 +235,23 @@ public final class TrainerService: Service, IngestObserver {
                 meta["serving_online_hr@10"] = "\(online.hr10)"
                 meta["serving_online_ndcg@10"] = "\(online.ndcg10)"
                 meta["serving_online_negshare@10"] = "\(online.negShare10)"
+                if online.control.lists > 0 {
+                    // Popularity on the same users and moments: whether the serving version beat the floor.
+                    meta["serving_online_control_hr@10"] = "\(online.control.hr10)"
+                    meta["serving_online_control_ndcg@10"] = "\(online.control.ndcg10)"
+                    meta["serving_online_control_negshare@10"] = "\(online.control.negShare10)"
+                }
             }
             /// The durable log of fine-tunes (`GET /api/models`, the operator page); a failure to write it is only logged.
             func appendToLog(_ decision: FineTuneLogEntry.Decision, version: Int64? = nil, reason: String? = nil, seconds: Double) {
                 var online: [String: Double] = [:]
                 if let q = onlineNow {
                     online = ["lists": Double(q.lists), "hr@10": q.hr10, "ndcg@10": q.ndcg10, "negshare@10": q.negShare10]
+                    if q.control.lists > 0 {
+                        online["control_hr@10"] = q.control.hr10
+                        online["control_ndcg@10"] = q.control.ndcg10
+                        online["control_negshare@10"] = q.control.negShare10
+                    }
                 }
                 let entry = FineTuneLogEntry(
                     atMs: epochMilliseconds(),
