@@ -11,6 +11,7 @@
 #   scripts/measure-ingest.sh [--events 200000] [--runs 3] [--fresh-rate 200] [--fresh-seconds 60]
 #                             [--synchronous full|normal] [--debounce 500[,50,…]] [--freshness-only]
 #                             [--kafka-setting key=value …]   (a [kafka] key, e.g. fetch_wait_max_ms=20)
+#                             [--store-setting key=value …]   (a [store] key, e.g. batch_size=8000)
 #                             [--model popularity|lightgcn|sine|…]
 # --model other than popularity serves a learned model in (b): the daemon first takes the first 60,000
 # MovieLens-100k events with the trainer on (one fine-tune, promoted), then the timed events follow
@@ -21,7 +22,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-events=200000; runs=3; fresh_rate=200; fresh_seconds=60; sync=full; debounces=500; freshness_only=""; kafka_settings=""; extra_args=""; serve_model=popularity
+events=200000; runs=3; fresh_rate=200; fresh_seconds=60; sync=full; debounces=500; freshness_only=""; kafka_settings=""; store_settings=""; extra_args=""; serve_model=popularity
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) events="$2"; shift 2 ;;
@@ -33,6 +34,7 @@ while [ $# -gt 0 ]; do
     --freshness-only) freshness_only=1; shift ;;
     --model) serve_model="$2"; extra_args+=" --model $2"; shift 2 ;;
     --kafka-setting) kafka_settings+="${2%%=*} = ${2#*=}"$'\n'; extra_args+=" --kafka-setting $2"; shift 2 ;;
+    --store-setting) store_settings+="${2%%=*} = ${2#*=}"$'\n'; extra_args+=" --store-setting $2"; shift 2 ;;
     *) echo "measure-ingest.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -97,7 +99,7 @@ ${kafka_settings}
 [store]
 path = "$1/tacit.sqlite"
 synchronous = "$sync"
-$(if [ "${4:-popularity}" = popularity ]; then printf '[trainer]\nenabled = false\nmodel = "popularity"'; else
+${store_settings}$(if [ "${4:-popularity}" = popularity ]; then printf '[trainer]\nenabled = false\nmodel = "popularity"'; else
   printf '[trainer]\nenabled = true\nmodel = "%s"\nevery_events = %d\ninterval_s = 86400' "$4" "$preload"; fi)
 [publisher]
 debounce_ms = ${3:-500}
@@ -117,7 +119,8 @@ start_daemon() { # dir
 stop_daemon() { kill -TERM "$daemon_pid"; wait "$daemon_pid" || echo "daemon exit status $?"; daemon_pid=""; }
 
 if [ -z "$freshness_only" ]; then
-echo "## (a) daemon ingest (release, synchronous=$sync, batch_size 2000, id dedup on, trainer off, publisher on)"
+nl=$'\n'
+echo "## (a) daemon ingest (release, synchronous=$sync, ${store_settings:+${store_settings//$nl/, }}id dedup on, trainer off, publisher on)"
 drates=()
 for r in $(seq 1 "$runs"); do
   d="$run/ingest-$r"; mkdir -p "$d"; write_config "$d" "measure-$r-$RANDOM"

@@ -69,8 +69,9 @@ public struct TacitConfiguration: Sendable, Equatable {
     public struct Store: Sendable, Equatable {
         public var path = "tacit.sqlite"
         public var maxSequenceLength = 200
-        /// Most records applied in one transaction.
-        public var batchSize = 2_000
+        /// Most records applied in one transaction: only reached when the daemon is behind, where larger
+        /// transactions spread their fixed costs (2000 → 8000: ~200k → ~290k events/s, README "Measured").
+        public var batchSize = 8_000
         /// Longest wait for the first record of a batch.
         public var pollTimeoutMs = 100
         public var dedupWindow = 1_000_000
