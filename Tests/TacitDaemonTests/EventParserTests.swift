@@ -1,4 +1,6 @@
+import Foundation
 import TacitData
+import TacitKafka
 import TacitStore
 import Testing
 
@@ -129,6 +131,18 @@ struct EventParserTests {
         #expect(m.contains("UTF-8"))
     }
 
+    /// Unescaped strings take a fast path when ASCII; any other byte sends them through UTF-8 validation.
+    @Test func unescapedNonASCIIIsValidatedNotCopiedBlindly() throws {
+        let e = try parse(#"{"user":"üser 用户","item":"i-1","type":"buy","ts":1700000000000}"#).get()
+        #expect(e.user == "üser 用户" && e.item == "i-1")
+        // A lead byte of a two-byte sequence followed by ASCII is not UTF-8.
+        let bytes: [UInt8] = Array(#"{"user":"ab"#.utf8) + [0xC3] + Array(#"c","item":"i","type":"buy","ts":1700000000000}"#.utf8)
+        guard case .failure(.malformedJSON) = parser.parse(value: bytes, key: nil, nowMs: now) else {
+            Issue.record("expected malformed JSON")
+            return
+        }
+    }
+
     @Test func deepNestingIsRefused() {
         let deep = #"{"user":"u","x":"# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}"
         #expect(reason(deep)?.code == "malformed_json")
@@ -217,5 +231,36 @@ struct EventParserTests {
         let e = try parser.parse(value: Array(message.json.utf8), key: message.key, nowMs: now).get()
         #expect(e.user == message.user && e.item == message.item && e.behavior == message.type)
         #expect(e.timestampMs == message.timestampMs && e.eventID == message.id && e.value == message.value)
+    }
+}
+
+@Suite("Event parser throughput", .enabled(if: ProcessInfo.processInfo.environment["TACIT_BENCH"] == "1"))
+struct EventParserBenchmark {
+    /// Prints records/s parsed (median of 5) for MovieLens-like rating events as `tacit replay` sends them; not
+    /// asserted. TACIT_BENCH=1 to run.
+    @Test func parseThroughput() throws {
+        let parser = EventParser(taxonomy: EventTaxonomy(), limits: EventLimits())
+        let n = 200_000
+        let messages = (0..<n).map { i in
+            let user = "\(i % 6_040 + 1)"
+            let json = #"{"user":"\#(user)","item":"\#((i &* 7919) % 3_706 + 1)","type":"rating","value":4,"ts":1749999000000,"id":"ml-1m:\#(i)"}"#
+            return KafkaMessage(
+                topic: "tacit.feedback",
+                partition: Int32(i % 4),
+                offset: Int64(i / 4),
+                key: Array(user.utf8),
+                value: Array(json.utf8)
+            )
+        }
+        var rates: [Double] = []
+        for _ in 0..<5 {
+            let t0 = ContinuousClock.now
+            let batch = parser.parse(messages, nowMs: 1_750_000_000_000)
+            let dt = ContinuousClock.now - t0
+            #expect(batch.records.count == n)
+            rates.append(Double(n) / (Double(dt.components.seconds) + Double(dt.components.attoseconds) / 1e18))
+        }
+        rates.sort()
+        print("event parse throughput: median \(Int(rates[2])) records/s (runs: \(rates.map { Int($0) })), one thread")
     }
 }
