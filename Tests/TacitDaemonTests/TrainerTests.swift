@@ -185,6 +185,63 @@ struct TrainerTests {
         #expect(snap.version == version && snap.metrics["ndcg@10"] != nil && snap.createdMs > 0)
     }
 
+    /// Before any model serves, popularity does, and a first candidate must beat it on the held-out slice too.
+    /// Where each user's newest positive is one of five items everybody takes (after three items of their
+    /// own), popularity ranks it first (NDCG@10 1) and a candidate that ranks items at random is not promoted;
+    /// on the two-cluster data an honest candidate clears popularity and is.
+    @Test func aFirstCandidateMustBeatPopularity() async throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        var records: [IngestRecord] = []
+        for u in 0..<30 {
+            let items = (0..<3).map { "R\(u)-\($0)" } + (0..<5).map { "P\((u + $0) % 5)" }
+            for (k, item) in items.enumerated() {
+                records.append(rec(event("u\(u)", item, ts: 1_700_000_000_000 + Int64(u * 100 + k)), offset: Int64(records.count)))
+            }
+        }
+        _ = try store.apply(records)
+        let serving = try EmbeddingRecommender(model: "bpr", store: store, foldInWeight: 0.5, cacheCapacity: 100)
+        var config = trainerConfig(model: "bpr")
+        config.trend = false  // the trend alone would be popularity here
+        // Item rows scrambled (a fixed pattern), so the candidate ranks the popular items like any other.
+        let popular = try await TrainerService(
+            configuration: config,
+            store: store,
+            recommender: serving,
+            metrics: nil,
+            logger: Logger(label: "test"),
+            candidateHook: { c in
+                let scrambled = (0..<c.items.count).map { Float(sin(Double($0) * 12.9898) * 43758.5453).truncatingRemainder(dividingBy: 1) }
+                return c.replacingItems(base: scrambled, final: scrambled)
+            }
+        ).fineTune()
+        guard case .rejected(let reason) = popular.outcome else {
+            Issue.record("a candidate below popularity was promoted: \(popular)")
+            return
+        }
+        #expect(reason.contains("serving popularity"), "\(reason)")
+        #expect(popular.current["ndcg@10"] == 1 && (popular.candidate["ndcg@10"] ?? 1) < 1)
+        #expect(try serving.model == nil && store.latestPromotedSnapshot(model: "bpr") == nil)
+
+        let clusters = try EventStore(configuration: StoreConfiguration(path: f.path + ".clusters"))
+        _ = try clusters.apply(clusterRecords())
+        let honest = try await TrainerService(
+            configuration: trainerConfig(model: "bpr"),
+            store: clusters,
+            recommender: try EmbeddingRecommender(model: "bpr", store: clusters, foldInWeight: 0.5, cacheCapacity: 100),
+            metrics: nil,
+            logger: Logger(label: "test")
+        ).fineTune()
+        guard case .promoted = honest.outcome else {
+            Issue.record("not promoted: \(honest)")
+            return
+        }
+        let data = try TrainingData.load(store: clusters, holdoutFraction: trainerConfig(model: "bpr").holdoutFraction)
+        let users = data.evaluationUsers(limit: trainerConfig(model: "bpr").evalUsers)
+        #expect(honest.current == FineTuner.evaluatePopularity(on: data, users: users))
+        #expect((honest.candidate["ndcg@10"] ?? 0) > (honest.current["ndcg@10"] ?? 1))
+    }
+
     @Test func aWorseCandidateIsNotPromoted() async throws {
         let f = TrainerFixture()
         let store = try f.openStore()
@@ -218,23 +275,7 @@ struct TrainerTests {
             recommender: serving,
             metrics: nil,
             logger: Logger(label: "test"),
-            candidateHook: { c in
-                ServingEmbeddings(
-                    model: c.model,
-                    version: c.version,
-                    dim: c.dim,
-                    userCount: c.userCount,
-                    itemCount: c.itemCount,
-                    userBase: c.userBase,
-                    itemBase: c.itemBase.map { -$0 },
-                    users: c.users,
-                    items: c.items.map { -$0 },
-                    itemDegree: c.itemDegree,
-                    eventsThroughSeq: c.eventsThroughSeq,
-                    metrics: c.metrics,
-                    createdMs: c.createdMs
-                )
-            }
+            candidateHook: { c in c.replacingItems(base: c.itemBase.map { -$0 }, final: c.items.map { -$0 }) }
         )
         let second = try await saboteur.fineTune()
         guard case .rejected(let reason) = second.outcome else {
@@ -288,6 +329,63 @@ struct TrainerTests {
         #expect(rerun?.userBase == warm.userBase && rerun?.itemBase == warm.itemBase)
         // A shutdown abandons training between epochs.
         #expect(FineTuner.train(data, previous: first, settings: settings, round: 1, createdMs: 2, shouldStop: { true }) == nil)
+    }
+
+    /// `trainer.max_users`: the fine-tune trains the users with the newest positives only; the others get a zero
+    /// final row (served their fold-in) and keep their layer-0 rows for the next warm start.
+    @Test func aWindowTrainsTheNewestUsersAndFoldsInTheRest() throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        _ = try store.apply(clusterRecords(usersPerCluster: 5))  // a0…a4, then b0…b4: b4 newest
+        var settings = FineTuneSettings(trainerConfig(model: "lightgcn"))
+        let first = try #require(
+            FineTuner.train(try TrainingData.load(store: store, holdoutFraction: 0.2), previous: nil, settings: settings, round: 0, createdMs: 1)
+        )
+        _ = try store.apply([rec(event("a0", "A9", ts: 1_700_000_900_000), offset: 1000)])  // a0 is now the newest
+        let data = try TrainingData.load(store: store, holdoutFraction: 0.2)
+        #expect(TrainingWindow(data, maxUsers: 0) == nil && TrainingWindow(data, maxUsers: data.activeUsers) == nil)
+        let window = try #require(TrainingWindow(data, maxUsers: 4))
+        let external = try store.userExternalIDs()
+        #expect(window.users.map { external[Int($0)] } == ["a0", "b2", "b3", "b4"])
+        #expect(window.data.userCount == 4 && window.data.itemCount == data.itemCount)
+        #expect(window.data.train.map { $0.map(\.item) } == window.users.map { data.train[Int($0)].map(\.item) })
+
+        settings.maxUsers = 4
+        let windowed = try #require(FineTuner.train(data, previous: first, settings: settings, round: 1, createdMs: 2))
+        let d = windowed.dim
+        #expect(windowed.userCount == data.userCount && windowed.itemCount == data.itemCount)
+        func row(_ table: [Float], _ u: Int) -> ArraySlice<Float> { table[u * d..<(u + 1) * d] }
+        for u in 0..<data.userCount {
+            let inWindow = window.users.contains(Int32(u))
+            #expect(row(windowed.users, u).contains { $0 != 0 } == inWindow, "user \(u)")
+            if !inWindow { #expect(row(windowed.userBase, u) == row(first.userBase, u), "user \(u) keeps its layer-0 row") }
+        }
+        // Outside the window: the fold-in of the user's items, as for a user the model has never seen.
+        let outside = try #require(try store.userID("a1"))
+        let positives = data.train[Int(outside)].map(\.item)
+        let v = try #require(FoldIn.vector(windowed, user: outside, positives: positives, weight: 0.5))
+        #expect(v == FoldIn.vector(windowed, user: Int32(data.userCount + 7), positives: positives, weight: 0.5))
+        // The next warm start skips the zero rows: a user back in the window starts from their old layer-0 row.
+        settings.maxUsers = 0
+        settings.epochs = 1
+        var slow = EmbeddingSettings(dim: 16, learningRate: 1e-9, batchSize: 64, l2: 1e-4, layers: 2)
+        slow.seed = settings.model.seed
+        settings.model = .lightgcn(slow)
+        let all = try #require(FineTuner.train(data, previous: windowed, settings: settings, round: 2, createdMs: 3))
+        #expect(zip(row(all.userBase, Int(outside)), row(first.userBase, Int(outside))).allSatisfy { abs($0 - $1) < 1e-4 })
+    }
+
+    /// HNT's conversion table moves from the window's users to the store's.
+    @Test func aWindowsConversionTableMovesToTheStoresUsers() throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        _ = try store.apply(clusterRecords(usersPerCluster: 3))
+        let window = try #require(TrainingWindow(try TrainingData.load(store: store, holdoutFraction: 0.2), maxUsers: 2))
+        #expect(window.users == [4, 5])
+        let local = ConversionTable(rowStart: [0, 2, 3], items: [7, 8, 9], probabilities: [0.2, 0.9, 0.5])
+        let moved = window.global(local, userCount: 6)
+        #expect(moved.rowStart == [0, 0, 0, 0, 0, 2, 3])
+        #expect(moved.row(user: 4).map(\.item) == [8, 7] && moved.row(user: 5).map(\.item) == [9] && moved.row(user: 0).isEmpty)
     }
 
     /// An item whose first events left the bounded sequence (`store.max_sequence_length`) is not new when the user

@@ -126,6 +126,10 @@ public struct TacitConfiguration: Sendable, Equatable {
         public var evalUsers = 2_000
         /// Train only once this many users have a positive interaction.
         public var minUsers = 2
+        /// bpr, lightgcn, hnt: a fine-tune's graph holds at most this many users, those with the newest
+        /// positive events (0: every user). What bounds its time and memory as the store grows; the others
+        /// keep their fold-in vectors (`TrainingWindow`).
+        public var maxUsers = 0
 
         /// `[trainer.trending]` `half_life`: the decayed-popularity baseline's half-life in positive
         /// events, one of `TrendCounts.halfLives`.
@@ -416,6 +420,7 @@ public struct TacitConfiguration: Sendable, Equatable {
         c.trainer.foldInCacheSize = try tr.int("fold_in_cache_size", default: d.trainer.foldInCacheSize, range: 1...100_000_000)
         c.trainer.evalUsers = try tr.int("eval_users", default: d.trainer.evalUsers, range: 1...100_000_000)
         c.trainer.minUsers = try tr.int("min_users", default: d.trainer.minUsers, range: 1...100_000_000)
+        c.trainer.maxUsers = try tr.int("max_users", default: d.trainer.maxUsers, range: 0...1_000_000_000)
         try ModelSections.parse(&tr, into: &c.trainer)
         try tr.finish()
 

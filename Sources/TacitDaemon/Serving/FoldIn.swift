@@ -16,12 +16,15 @@ import TacitTensor
 /// event moves the list at once. The blend applies to users without new events too: in
 /// `tacit backtest` on MovieLens-1M, lightgcn, it served better lists than t_u alone (NDCG@10 of
 /// the next events 0.1951 at w = 0.5 vs 0.1707 at w = 0; README). A user new since the snapshot
-/// gets v_u = f_u (its scale does not change their ranking); w = 0 serves t_u.
+/// gets v_u = f_u (its scale does not change their ranking), and so does a user whose trained row is zero
+/// (left out of the fine-tune by `trainer.max_users`); w = 0 serves t_u.
 enum FoldIn {
     /// The serving vector, or nil when the user is unknown and has no known positive items.
     static func vector(_ m: ServingEmbeddings, user: Int32, positives: [Int32], weight: Float) -> [Float]? {
         let d = m.dim
-        let trained: [Float]? = Int(user) < m.userCount ? Array(m.users[Int(user) * d..<(Int(user) + 1) * d]) : nil
+        // A zero row is a user the model has no vector for (outside its `TrainingWindow`): fold-in only.
+        let row = Int(user) < m.userCount ? m.users[Int(user) * d..<(Int(user) + 1) * d] : []
+        let trained: [Float]? = row.contains(where: { $0 != 0 }) ? Array(row) : nil
         if let trained, weight == 0 { return trained }
         let known = positives.filter { $0 >= 0 && Int($0) < m.itemCount && !m.unlisted.contains($0) }
         guard !known.isEmpty else { return trained }

@@ -160,22 +160,40 @@ public final class ServingEmbeddings: Sendable {
 
     /// The same tables under another version and metrics.
     func with(version: Int64, metrics: [String: Double]? = nil) -> ServingEmbeddings {
+        replacing(version: version, metrics: metrics ?? self.metrics)
+    }
+
+    /// The same model with other user tables (`TrainingWindow`): `count` users, layer-0 rows `base`, final rows
+    /// `final`, and HNT's conversion table over them.
+    func replacingUsers(count: Int, base: [Float], final: [Float], conversion: ConversionTable?) -> ServingEmbeddings {
+        replacing(users: (count, base, final, conversion))
+    }
+
+    /// The same model with other item tables (tests sabotage candidates with it).
+    func replacingItems(base: [Float], final: [Float]) -> ServingEmbeddings { replacing(items: (base, final)) }
+
+    private func replacing(
+        version: Int64? = nil,
+        metrics: [String: Double]? = nil,
+        users: (count: Int, base: [Float], final: [Float], conversion: ConversionTable?)? = nil,
+        items: (base: [Float], final: [Float])? = nil
+    ) -> ServingEmbeddings {
         ServingEmbeddings(
             model: model,
-            version: version,
+            version: version ?? self.version,
             dim: dim,
-            userCount: userCount,
+            userCount: users?.count ?? userCount,
             itemCount: itemCount,
-            userBase: userBase,
-            itemBase: itemBase,
-            users: users,
-            items: items,
+            userBase: users?.base ?? userBase,
+            itemBase: items?.base ?? itemBase,
+            users: users?.final ?? self.users,
+            items: items?.final ?? self.items,
             itemDegree: itemDegree,
             eventsThroughSeq: eventsThroughSeq,
             metrics: metrics ?? self.metrics,
             createdMs: createdMs,
             sequence: sequence,
-            conversion: conversion,
+            conversion: users == nil ? conversion : users?.conversion,
             settings: settings,
             parameters: parameters,
             unlisted: unlisted

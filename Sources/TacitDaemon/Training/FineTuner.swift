@@ -13,6 +13,8 @@ struct FineTuneSettings: Sendable {
     var evalUsers: Int
     /// Behaviors HNT treats as auxiliary; every other positive counts as the target.
     var auxiliary: [String]
+    /// `trainer.max_users` (0: every user).
+    var maxUsers: Int
 
     /// `t.model` must be a learned model (`Trainer.modelSettings` not nil).
     init(_ t: TacitConfiguration.Trainer, auxiliary: [String] = []) {
@@ -21,6 +23,7 @@ struct FineTuneSettings: Sendable {
         epochs = t.epochs
         foldInWeight = Float(t.foldInWeight)
         evalUsers = t.evalUsers
+        maxUsers = t.maxUsers
         self.auxiliary = auxiliary
     }
 
@@ -55,6 +58,20 @@ enum FineTuner {
         let model = settings.model(round: round)
         if model.kind.isSequential {
             return trainSequential(data, previous: previous, model: model, settings: settings, createdMs: createdMs, shouldStop: shouldStop)
+        }
+        if let window = TrainingWindow(data, maxUsers: settings.maxUsers) {
+            let warm = previous.flatMap { $0.sequence == nil ? window.local($0) : nil }
+            guard
+                let trained = train(
+                    window.data,
+                    previous: warm,
+                    settings: settings,
+                    round: round,
+                    createdMs: createdMs,
+                    shouldStop: shouldStop
+                )
+            else { return nil }
+            return window.global(trained, previous: previous, userCount: data.userCount)
         }
         let kind = model.kind
         let set = data.trainingSet(auxiliary: kind == .hnt ? settings.auxiliary : [])
@@ -167,9 +184,35 @@ enum FineTuner {
         )
     }
 
+    /// Copies the first `rows` rows of `source` into `table`, except all-zero rows: a row the model never
+    /// trained (a user outside its `TrainingWindow`, an item it never saw) keeps the fresh initialization.
     private static func copyRows(_ source: [Float], rows: Int, dim: Int, into table: Tensor) {
         guard rows > 0 else { return }
-        table.value.replaceSubrange(0..<rows * dim, with: source[0..<rows * dim])
+        for r in 0..<rows where source[r * dim..<(r + 1) * dim].contains(where: { $0 != 0 }) {
+            table.value.replaceSubrange(r * dim..<(r + 1) * dim, with: source[r * dim..<(r + 1) * dim])
+        }
+    }
+
+    /// Popularity's HR@10 and NDCG@10 on the held-out slice, as `evaluate` scores a model: every item ranked by
+    /// how many users took it in training (the held-out positives left out), the user's training items
+    /// excluded. What a first candidate must beat, since popularity serves until a model is promoted.
+    static func evaluatePopularity(on data: TrainingData, users: [Int32]) -> [String: Double] {
+        guard !users.isEmpty else { return ["hr@10": 0, "ndcg@10": 0, "users": 0] }
+        var counts = [Float](repeating: 0, count: data.itemCount)
+        for positives in data.train {
+            for p in positives where Int(p.item) < counts.count { counts[Int(p.item)] += 1 }
+        }
+        var hr = 0.0, ndcg = 0.0
+        for u in users {
+            let consumed = Set(data.train[Int(u)].map(\.item))
+            let relevant = Set(data.heldOut[Int(u)].map(\.item))
+            let top = counts.withUnsafeBufferPointer { Metrics.topK($0, k: 10, excluded: { consumed.contains(Int32($0)) }) }
+            let v = Metrics.values(ranked: top[...], relevant: relevant, ks: [10])
+            hr += v[0]
+            ndcg += v[1]
+        }
+        let n = Double(users.count)
+        return ["hr@10": hr / n, "ndcg@10": ndcg / n, "users": n]
     }
 
     /// HR@10 and NDCG@10 on the held-out slice, full ranking over all items with the user's

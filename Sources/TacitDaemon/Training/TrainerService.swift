@@ -205,10 +205,13 @@ public final class TrainerService: Service, IngestObserver {
             let best = tried.indices.max { (tried[$0]["ndcg@10"] ?? 0, -$0) < (tried[$1]["ndcg@10"] ?? 0, -$1) } ?? 0
             var cm = tried[best]
             if let prior = priors[best] { cm.merge(prior.metrics) { $1 } }
+            // What serves now, on the same slice: the current model, or popularity before any model (the
+            // first candidate must beat the lists it would replace, as every later one must).
             let sm =
                 current.map {
                     FineTuner.evaluate($0, on: data, users: users, foldInWeight: settings.foldInWeight, trend: trend, priors: [$0.trendPrior])[0]
-                } ?? [:]
+                } ?? FineTuner.evaluatePopularity(on: data, users: users)
+            let servingName = current.map { "\($0.model)@\($0.version)" } ?? PopularityRecommender.name
             metrics?.fineTuneMetric.set(cm["ndcg@10"] ?? 0)
             /// Records the whole run's duration (training, evaluation and any refit) and returns it.
             func finished() -> Double {
@@ -271,7 +274,7 @@ public final class TrainerService: Service, IngestObserver {
             }
             let c = cm["ndcg@10"] ?? 0
             if let s = sm["ndcg@10"], !users.isEmpty, c < s - trainer.promotionMargin {
-                let reason = "candidate NDCG@10 \(c) < serving \(s) - margin \(trainer.promotionMargin)"
+                let reason = "candidate NDCG@10 \(c) < serving \(servingName) \(s) - margin \(trainer.promotionMargin)"
                 let seconds = finished()
                 meta["seconds"] = "\(seconds)"
                 logger.warning("fine-tune not promoted: \(reason)", metadata: meta)
