@@ -34,19 +34,19 @@ public struct ServedList: Sendable, Equatable {
     }
 }
 
-/// How a model version's delivered lists fared against what their users did next.
+/// How a model version's delivered lists fared against what their users did next (`served`, whose totals
+/// read as its own: `q.lists`, `q.hr10`, …), and how popularity's lists for the same users and moments did
+/// (`control`).
+@dynamicMemberLookup
 public struct ListQuality: Sendable, Equatable {
     public var model: String
     public var version: Int64
-    /// Lists scored (followed by at least one event with feedback) and those of them with a relevant item.
-    public var lists: Int64
-    public var hitLists: Int64
-    public var hrSum: Double
-    public var ndcgSum: Double
-    public var negShareSum: Double
-    /// The same for the control lists (`ServedList.control`) of those of the lists that had one.
+    public var served: Totals
+    /// The control lists (`ServedList.control`) of those of the lists that had one.
     public var control: Totals
 
+    /// Lists scored (followed by at least one event with feedback), those of them with a relevant item, and
+    /// the sums their averages come from.
     public struct Totals: Sendable, Equatable {
         public var lists: Int64 = 0
         public var hitLists: Int64 = 0
@@ -67,9 +67,7 @@ public struct ListQuality: Sendable, Equatable {
         public var negShare10: Double { lists > 0 ? negShareSum / Double(lists) : 0 }
     }
 
-    public var hr10: Double { hitLists > 0 ? hrSum / Double(hitLists) : 0 }
-    public var ndcg10: Double { hitLists > 0 ? ndcgSum / Double(hitLists) : 0 }
-    public var negShare10: Double { lists > 0 ? negShareSum / Double(lists) : 0 }
+    public subscript<T>(dynamicMember total: KeyPath<Totals, T>) -> T { served[keyPath: total] }
 }
 
 /// What a remembered list is scored on: the user's interactions when it was made and their events after it.
@@ -205,11 +203,13 @@ extension EventStore {
                     ListQuality(
                         model: s.string(0),
                         version: s.int64(1),
-                        lists: s.int64(2),
-                        hitLists: s.int64(3),
-                        hrSum: s.double(4),
-                        ndcgSum: s.double(5),
-                        negShareSum: s.double(6),
+                        served: ListQuality.Totals(
+                            lists: s.int64(2),
+                            hitLists: s.int64(3),
+                            hrSum: s.double(4),
+                            ndcgSum: s.double(5),
+                            negShareSum: s.double(6)
+                        ),
                         control: ListQuality.Totals(
                             lists: s.int64(7),
                             hitLists: s.int64(8),

@@ -182,7 +182,7 @@ public struct Backtest: Sendable {
                 negLists += 1
             }
             guard let hit = outcome.hit else { continue }
-            if list?.model == source.currentModel, source.currentModel.name != "popularity" { byModel += 1 }
+            if list?.model == source.currentModel, source.currentModel.name != PopularityRecommender.name { byModel += 1 }
             hr += hit.hr
             ndcg += hit.ndcg
             users += 1

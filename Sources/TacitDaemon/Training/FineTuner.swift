@@ -193,6 +193,13 @@ enum FineTuner {
         }
     }
 
+    /// HR@10 and NDCG@10 of the top 10 of `scores` (one per item), the user's training items `consumed` left out.
+    private static func heldOutValues(_ scores: [Float], consumed: Set<Int32>, relevant: Set<Int32>) -> (hr: Double, ndcg: Double) {
+        let top = scores.withUnsafeBufferPointer { Metrics.topK($0, k: 10, excluded: { consumed.contains(Int32($0)) }) }
+        let v = Metrics.values(ranked: top[...], relevant: relevant, ks: [10])
+        return (v[0], v[1])
+    }
+
     /// Popularity's HR@10 and NDCG@10 on the held-out slice, as `evaluate` scores a model: every item ranked by
     /// how many users took it in training (the held-out positives left out), the user's training items
     /// excluded. What a first candidate must beat, since popularity serves until a model is promoted.
@@ -206,10 +213,9 @@ enum FineTuner {
         for u in users {
             let consumed = Set(data.train[Int(u)].map(\.item))
             let relevant = Set(data.heldOut[Int(u)].map(\.item))
-            let top = counts.withUnsafeBufferPointer { Metrics.topK($0, k: 10, excluded: { consumed.contains(Int32($0)) }) }
-            let v = Metrics.values(ranked: top[...], relevant: relevant, ks: [10])
-            hr += v[0]
-            ndcg += v[1]
+            let v = heldOutValues(counts, consumed: consumed, relevant: relevant)
+            hr += v.hr
+            ndcg += v.ndcg
         }
         let n = Double(users.count)
         return ["hr@10": hr / n, "ndcg@10": ndcg / n, "users": n]
@@ -250,10 +256,9 @@ enum FineTuner {
             for (k, prior) in priors.enumerated() {
                 var served = scores
                 if let prior, let values = priorByHalfLife[prior.halfLife] { served = prior.apply(scores, prior: values) }
-                let top = served.withUnsafeBufferPointer { Metrics.topK($0, k: 10, excluded: { consumed.contains(Int32($0)) }) }
-                let v = Metrics.values(ranked: top[...], relevant: relevant, ks: [10])
-                hr[k] += v[0]
-                ndcg[k] += v[1]
+                let v = heldOutValues(served, consumed: consumed, relevant: relevant)
+                hr[k] += v.hr
+                ndcg[k] += v.ndcg
             }
         }
         let n = Double(users.count)
