@@ -157,6 +157,9 @@ struct ConfigurationTests {
         )
         #expect(error("[store]\ncache_mb = 0") == "configs/tacit.toml: store.cache_mb: expected an integer in 1...1000000, found 0")
         #expect(
+            error("[trainer]\nmax_users = -1") == "configs/tacit.toml: trainer.max_users: expected an integer in 0...1000000000, found -1"
+        )
+        #expect(
             error("[store]\nsynchronous = \"off\"") == "configs/tacit.toml: store.synchronous: expected one of \"normal\", \"full\", found \"off\""
         )
         #expect(error("[http]\nenabled = \"yes\"") == "configs/tacit.toml: http.enabled: expected true or false, found string")
