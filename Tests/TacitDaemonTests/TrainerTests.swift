@@ -4,6 +4,7 @@ import TacitData
 import TacitModels
 import TacitServiceTestSupport
 import TacitStore
+import TacitTensor
 import Testing
 
 @testable import TacitDaemon
@@ -130,6 +131,38 @@ struct TrainerTests {
         let rebuilt = HNT(train: try TrainingData.load(store: store, holdoutFraction: 0.2).trainingSet(auxiliary: ["view"]), settings: settings)
         #expect(restored.parameters.map(\.shape) == rebuilt.parameters.dropFirst(2).map(\.shape))
         #expect(restored.parameters == trained.parameters && !restored.parameters.isEmpty)
+    }
+
+    /// With μ = 1 (the default) a fine-tune's hesitation set is every auxiliary-only pair from the first epoch:
+    /// there is nothing for the conversion scorer to decide, and waiting trained each round's first epochs on
+    /// purchases alone. With μ < 1 the scorer still gets its warm-up (half the epochs, at most the model's).
+    @Test func hntTakesEveryAuxiliaryOnlyPairFromTheFirstEpochWhenMuIsOne() throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        // Each a-user viewed one item before buying (older than anything held out).
+        var records = clusterRecords(usersPerCluster: 5)
+        for u in 0..<5 {
+            records.append(
+                rec(event("a\(u)", "V\(u)", "view", ts: 1_699_999_000_000 + Int64(u), feedback: .implicitPositive), offset: 5_000 + Int64(u))
+            )
+        }
+        _ = try store.apply(records)
+        var config = trainerConfig(model: "hnt")
+        config.epochs = 5
+        let set = try TrainingData.load(store: store, holdoutFraction: 0.2).trainingSet(auxiliary: ["view"])
+        guard case .hnt(let all) = FineTuneSettings(config, auxiliary: ["view"]).model(round: 0) else { throw TestFailure("not hnt") }
+        #expect(all.mu == 1 && all.hesitationWarmup == 0)
+        let model = HNT(train: set, settings: all)
+        var rng = SeededRNG(seed: 1)
+        _ = model.trainEpoch(rng: &rng)
+        #expect(model.hesitationSet.users.count == 5)
+
+        config.hnt.mu = 0.5
+        guard case .hnt(let scored) = FineTuneSettings(config, auxiliary: ["view"]).model(round: 0) else { throw TestFailure("not hnt") }
+        #expect(scored.hesitationWarmup == 2)
+        let waiting = HNT(train: set, settings: scored)
+        _ = waiting.trainEpoch(rng: &rng)
+        #expect(waiting.hesitationSet.users.isEmpty)
     }
 
     @Test func promotesAFirstModelAndARestartServesItFromTheSnapshot() async throws {
@@ -329,6 +362,49 @@ struct TrainerTests {
         #expect(rerun?.userBase == warm.userBase && rerun?.itemBase == warm.itemBase)
         // A shutdown abandons training between epochs.
         #expect(FineTuner.train(data, previous: first, settings: settings, round: 1, createdMs: 2, shouldStop: { true }) == nil)
+    }
+
+    /// EmoRec's graph encoder is kept in the snapshot and the next fine-tune starts from it: node tables row by
+    /// row (new users and items fresh), weights whole. Before, only its THP was warm-started.
+    @Test func emorecWarmStartsItsGraphEncoderFromTheSnapshot() throws {
+        let f = TrainerFixture()
+        let store = try f.openStore()
+        _ = try store.apply(clusterRecords(usersPerCluster: 5))
+        var settings = FineTuneSettings(trainerConfig(model: "emorec"))
+        settings.epochs = 2
+        let first = try #require(
+            FineTuner.train(try TrainingData.load(store: store, holdoutFraction: 0.2), previous: nil, settings: settings, round: 0, createdMs: 1)
+        )
+        // Layer-0 tables of users, items and four feedback node types, then the convolutions and norms.
+        #expect(first.parameters.count > 6)
+        #expect(first.parameters[0].shape == [first.userCount, 16] && first.parameters[1].shape == [first.itemCount, 16])
+        // The snapshot keeps them; a restart reads them back.
+        let restored = try #require(ServingEmbeddings(snapshot: first.snapshot(metadata: [:], promoted: true)))
+        #expect(restored.parameters == first.parameters)
+
+        _ = try store.apply([
+            rec(event("new-0", "C0", ts: 1_700_000_500_000), offset: 1000),
+            rec(event("new-1", "A1", ts: 1_700_000_500_001), offset: 1001),
+        ])
+        let data = try TrainingData.load(store: store, holdoutFraction: 0.2)
+        // (Nearly) no movement: the copy itself is visible.
+        guard case .emorec(var slow) = settings.model else { throw TestFailure("not emorec") }
+        slow.learningRate = 1e-9
+        settings.model = .emorec(slow)
+        settings.epochs = 1
+        let warm = try #require(FineTuner.train(data, previous: restored, settings: settings, round: 1, createdMs: 2))
+        #expect(warm.parameters.count == first.parameters.count)
+        let d = 16
+        for (new, old) in zip(warm.parameters, first.parameters) {
+            #expect(new.values.count >= old.values.count)
+            #expect(zip(new.values, old.values).allSatisfy { abs($0 - $1) < 1e-4 }, "\(new.name) moved")
+        }
+        // The users' table grew by the two newcomers, who start from a fresh (non-zero) row.
+        #expect(warm.parameters[0].shape == [data.userCount, d] && data.userCount == first.userCount + 2)
+        #expect(warm.parameters[0].values[(first.userCount * d)...].contains { $0 != 0 })
+        // Without the previous model the same round starts elsewhere: the warm start is what kept the values.
+        let cold = try #require(FineTuner.train(data, previous: nil, settings: settings, round: 1, createdMs: 2))
+        #expect(zip(cold.parameters[1].values, first.parameters[1].values).contains { abs($0 - $1) > 1e-3 })
     }
 
     /// `trainer.max_users`: the fine-tune trains the users with the newest positives only; the others get a zero

@@ -35,8 +35,9 @@ public final class ServingEmbeddings: Sendable {
     public let conversion: ConversionTable?
     /// The settings it was trained with (nil for snapshots saved before they were recorded).
     public let settings: ModelSettings?
-    /// Trained parameters besides the user and item tables (HNT's networks, `parameter.<i>` in the
-    /// model's `parameters` order): not served, kept so a snapshot holds the whole model.
+    /// Trained parameters besides the served tables (HNT's networks; EmoRec's graph encoder, which the next
+    /// fine-tune warm-starts from), `parameter.<i>` in the model's `parameters` order: not served, kept so a
+    /// snapshot holds the whole model.
     let parameters: [SnapshotTensor]
     /// Items with a (zero) row but no trained embedding: a model read from the models topic and laid out
     /// over this store's items (`reindexed`). They are never listed and count for nothing in a fold-in.
@@ -91,7 +92,8 @@ public final class ServingEmbeddings: Sendable {
         items: [Float],
         eventsThroughSeq: Int64,
         metrics: [String: Double],
-        createdMs: Int64
+        createdMs: Int64,
+        parameters: [SnapshotTensor] = []
     ) {
         self.init(
             model: model,
@@ -110,7 +112,7 @@ public final class ServingEmbeddings: Sendable {
             sequence: sequence,
             conversion: nil,
             settings: sequence.settings,
-            parameters: []
+            parameters: parameters
         )
     }
 
@@ -245,7 +247,8 @@ public final class ServingEmbeddings: Sendable {
             sequence: translated,
             conversion: nil,
             settings: settings,
-            parameters: parameters,
+            // EmoRec's graph encoder is laid out over the trainer's users and items, and only a fine-tune reads it.
+            parameters: sequence == nil ? parameters : [],
             unlisted: Set((0..<Int32(localItemCount)).filter { !placed.contains($0) })
         )
     }
@@ -272,7 +275,7 @@ public final class ServingEmbeddings: Sendable {
                 createdMs: createdMs,
                 metadata: metadata,
                 metrics: metrics,
-                tensors: sequence.tensors,
+                tensors: sequence.tensors + parameters,
                 userCount: userCount,
                 itemCount: itemCount,
                 eventsThroughSeq: eventsThroughSeq,
@@ -332,7 +335,8 @@ public final class ServingEmbeddings: Sendable {
                 items: Array(table.values.prefix(s.itemCount * dim)),
                 eventsThroughSeq: s.eventsThroughSeq,
                 metrics: s.metrics,
-                createdMs: s.createdMs
+                createdMs: s.createdMs,
+                parameters: Self.otherParameters(s)
             )
             return
         }
@@ -374,9 +378,14 @@ public final class ServingEmbeddings: Sendable {
             createdMs: s.createdMs,
             conversion: conversion,
             settings: settings,
-            parameters: s.tensors.filter { $0.name.hasPrefix(TensorName.parameter) }
-                .sorted { Int($0.name.dropFirst(TensorName.parameter.count)) ?? 0 < Int($1.name.dropFirst(TensorName.parameter.count)) ?? 0 }
+            parameters: Self.otherParameters(s)
         )
+    }
+
+    /// A snapshot's `parameter.<i>` tensors, in order.
+    private static func otherParameters(_ s: ModelSnapshot) -> [SnapshotTensor] {
+        s.tensors.filter { $0.name.hasPrefix(TensorName.parameter) }
+            .sorted { Int($0.name.dropFirst(TensorName.parameter.count)) ?? 0 < Int($1.name.dropFirst(TensorName.parameter.count)) ?? 0 }
     }
 }
 

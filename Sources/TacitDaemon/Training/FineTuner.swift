@@ -32,8 +32,10 @@ struct FineTuneSettings: Sendable {
         var m = model
         m.seed = model.seed &+ round
         if case .hnt(var h) = m {
-            // Few epochs per fine-tune: the hesitation set is chosen from the second epoch on.
-            h.hesitationWarmup = min(h.hesitationWarmup, max(1, epochs / 2))
+            // Few epochs per fine-tune: the hesitation set is chosen from the second epoch on. With μ = 1 it is
+            // every auxiliary-only pair whatever the conversion scorer says, so it joins from the first epoch:
+            // waiting trained the warm-started tables on purchases alone for the first epochs of every round.
+            h.hesitationWarmup = h.mu >= 1 ? 0 : min(h.hesitationWarmup, max(1, epochs / 2))
             m = .hnt(h)
         }
         return m
@@ -133,9 +135,9 @@ enum FineTuner {
 
     /// `sasrec`, `sine`: trained on every user's sequence of positives and skips, warm-started from the
     /// previous network (all of it when the architecture is unchanged; the item table's old rows
-    /// when only the catalogue grew). `emorec`: on the four feedback kinds; its graph is rebuilt and
-    /// retrained from the current store each time (its node set changes), its Hawkes Transformer and
-    /// polarity head warm-start the same way; it serves as `EmoRecServing`.
+    /// when only the catalogue grew). `emorec`: on the four feedback kinds; its graph is rebuilt from the
+    /// current store each time (its edges change), its encoder warm-started from the previous one's rows
+    /// (`warmStart`), its Hawkes Transformer and polarity head as the others'; it serves as `EmoRecServing`.
     static func trainSequential(
         _ data: TrainingData,
         previous: ServingEmbeddings?,
@@ -160,6 +162,7 @@ enum FineTuner {
                     p.value.replaceSubrange(0..<known, with: t.values[0..<known])
                 }
             }
+            if let emorec, let previous { warmStart(emorec.graph.parameters, from: previous.parameters) }
             model.parametersChanged()
         }
         var rng = SeededRNG(seed: settings.seed &+ 0x9E37_79B9)
@@ -171,6 +174,7 @@ enum FineTuner {
         let served: any SequenceRecommender = (model as? EmoRec)?.serving ?? model
         let items = Array(served.parameters[0].value.prefix(data.itemCount * d))
         let scorer = SequenceScorer(trained: served, settings: settings)
+        let graph = (model as? EmoRec)?.graph.parameters ?? []
         return ServingEmbeddings(
             sequence: scorer,
             model: settings.name,
@@ -180,8 +184,26 @@ enum FineTuner {
             items: items,
             eventsThroughSeq: data.throughSeq,
             metrics: [:],
-            createdMs: createdMs
+            createdMs: createdMs,
+            parameters: graph.enumerated().map {
+                SnapshotTensor(name: ServingEmbeddings.TensorName.parameter + "\($0.offset)", shape: $0.element.shape, values: $0.element.value)
+            }
         )
+    }
+
+    /// EmoRec's graph encoder from the previous fine-tune's (`ServingEmbeddings.parameters`): weights whole,
+    /// node tables (users, items and each user's feedback nodes, rows by store id) row by row, new rows
+    /// keeping their fresh initialization. Without it every fine-tune trained the graph from scratch for
+    /// `epochs` epochs while the THP beside it was warm.
+    private static func warmStart(_ tensors: [Tensor], from saved: [SnapshotTensor]) {
+        guard saved.count == tensors.count else { return }
+        for (p, t) in zip(tensors, saved) {
+            if p.shape == t.shape {
+                p.value = t.values
+            } else if p.shape.count == 2, t.shape.count == 2, p.shape[1] == t.shape[1], t.shape[0] <= p.shape[0] {
+                p.value.replaceSubrange(0..<t.values.count, with: t.values)
+            }
+        }
     }
 
     /// Copies the first `rows` rows of `source` into `table`, except all-zero rows: a row the model never
