@@ -1,5 +1,6 @@
 import TacitModels
 import TacitStore
+import TacitTensor
 
 /// An immutable trained model as served: layer-0 tables (what fine-tuning warm-starts from) and the
 /// final tables (what scores), for `bpr` (final = layer 0) and `lightgcn`/`hnt` (final = mean over
@@ -380,6 +381,11 @@ public final class ServingEmbeddings: Sendable {
             settings: settings,
             parameters: Self.otherParameters(s)
         )
+    }
+
+    /// `tensors` (a model's trained parameters besides the served tables) as `parameter.<i>`, in order.
+    static func parameterTensors(_ tensors: [Tensor]) -> [SnapshotTensor] {
+        tensors.enumerated().map { SnapshotTensor(name: TensorName.parameter + "\($0.offset)", shape: $0.element.shape, values: $0.element.value) }
     }
 
     /// A snapshot's `parameter.<i>` tensors, in order.

@@ -35,7 +35,7 @@ struct FineTuneSettings: Sendable {
             // Few epochs per fine-tune: the hesitation set is chosen from the second epoch on. With μ = 1 it is
             // every auxiliary-only pair whatever the conversion scorer says, so it joins from the first epoch:
             // waiting trained the warm-started tables on purchases alone for the first epochs of every round.
-            h.hesitationWarmup = h.mu >= 1 ? 0 : min(h.hesitationWarmup, max(1, epochs / 2))
+            h.hesitationWarmup = h.hesitatesOnEveryAuxiliaryPair ? 0 : min(h.hesitationWarmup, max(1, epochs / 2))
             m = .hnt(h)
         }
         return m
@@ -127,9 +127,7 @@ enum FineTuner {
             createdMs: createdMs,
             conversion: conversion,
             settings: model,
-            parameters: others.enumerated().map {
-                SnapshotTensor(name: ServingEmbeddings.TensorName.parameter + "\($0.offset)", shape: $0.element.shape, values: $0.element.value)
-            }
+            parameters: ServingEmbeddings.parameterTensors(others)
         )
     }
 
@@ -149,20 +147,14 @@ enum FineTuner {
         let set = data.sequenceSet(for: settings.kind)
         guard let model = settings.build(train: set) as? any SequenceRecommender else { preconditionFailure("\(settings.kind) is not sequential") }
         if let old = previous?.sequence, previous?.model == settings.name, old.settings.architecture == settings.architecture {
-            // EmoRec's served tensors start with its two graph tables, which are not warm-started.
+            // EmoRec's served tensors start with its graph's two final tables; its encoder, which the next
+            // fine-tune starts from, is in `previous.parameters`. Without it every fine-tune trained the graph
+            // from scratch for `epochs` epochs while the THP beside it was warm.
             let emorec = model as? EmoRec
-            let warm = emorec?.sequenceParameters ?? model.parameters
-            for (p, t) in zip(warm, old.tensors.dropFirst(emorec == nil ? 0 : 2)) {
-                if p.shape == t.shape {
-                    p.value = t.values
-                } else if p.shape.count == 2, t.shape.count == 2, p.shape[1] == t.shape[1], t.shape[0] <= p.shape[0] {
-                    // The catalogue grew: keep the known items' rows; new items and the padding row (the
-                    // table's last) keep their fresh initialization.
-                    let known = (t.shape[0] - 1) * t.shape[1]
-                    p.value.replaceSubrange(0..<known, with: t.values[0..<known])
-                }
+            warmStart(emorec?.sequenceParameters ?? model.parameters, from: old.tensors.dropFirst(emorec == nil ? 0 : 2), paddingRow: true)
+            if let emorec, let previous, previous.parameters.count == emorec.graph.parameters.count {
+                warmStart(emorec.graph.parameters, from: previous.parameters, paddingRow: false)
             }
-            if let emorec, let previous { warmStart(emorec.graph.parameters, from: previous.parameters) }
             model.parametersChanged()
         }
         var rng = SeededRNG(seed: settings.seed &+ 0x9E37_79B9)
@@ -174,7 +166,6 @@ enum FineTuner {
         let served: any SequenceRecommender = (model as? EmoRec)?.serving ?? model
         let items = Array(served.parameters[0].value.prefix(data.itemCount * d))
         let scorer = SequenceScorer(trained: served, settings: settings)
-        let graph = (model as? EmoRec)?.graph.parameters ?? []
         return ServingEmbeddings(
             sequence: scorer,
             model: settings.name,
@@ -185,23 +176,21 @@ enum FineTuner {
             eventsThroughSeq: data.throughSeq,
             metrics: [:],
             createdMs: createdMs,
-            parameters: graph.enumerated().map {
-                SnapshotTensor(name: ServingEmbeddings.TensorName.parameter + "\($0.offset)", shape: $0.element.shape, values: $0.element.value)
-            }
+            parameters: ServingEmbeddings.parameterTensors((model as? EmoRec)?.graph.parameters ?? [])
         )
     }
 
-    /// EmoRec's graph encoder from the previous fine-tune's (`ServingEmbeddings.parameters`): weights whole,
-    /// node tables (users, items and each user's feedback nodes, rows by store id) row by row, new rows
-    /// keeping their fresh initialization. Without it every fine-tune trained the graph from scratch for
-    /// `epochs` epochs while the THP beside it was warm.
-    private static func warmStart(_ tensors: [Tensor], from saved: [SnapshotTensor]) {
-        guard saved.count == tensors.count else { return }
+    /// Copies a previous network's values into `tensors`, in order: a tensor of the same shape whole; a table
+    /// that grew (2-D, same width, more rows: the catalogue, or EmoRec's users and feedback nodes, rows by
+    /// store id) keeps its known rows, new rows keep their fresh initialization. `paddingRow`: the saved
+    /// tables end with a padding row (the sequence models' item tables), which is not carried over.
+    private static func warmStart(_ tensors: [Tensor], from saved: some Sequence<SnapshotTensor>, paddingRow: Bool) {
         for (p, t) in zip(tensors, saved) {
             if p.shape == t.shape {
                 p.value = t.values
             } else if p.shape.count == 2, t.shape.count == 2, p.shape[1] == t.shape[1], t.shape[0] <= p.shape[0] {
-                p.value.replaceSubrange(0..<t.values.count, with: t.values)
+                let known = (t.shape[0] - (paddingRow ? 1 : 0)) * t.shape[1]
+                p.value.replaceSubrange(0..<known, with: t.values[0..<known])
             }
         }
     }

@@ -82,7 +82,7 @@ extension HNT {
     func refreshHesitationSet() {
         let pairs = graphs.auxMinusPairs
         var users: [Int32] = [], items: [Int32] = []
-        if settings.mu >= 1 {
+        if settings.hesitatesOnEveryAuxiliaryPair {
             // Every auxiliary-only pair is hesitant whatever the scorer says (the default, μ = 1):
             // the same set, in the same order, without scoring them all each epoch.
             (users, items) = pairs

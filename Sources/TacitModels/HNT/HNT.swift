@@ -40,6 +40,8 @@ public final class HNT: Recommender, CachesEmbeddings {
         /// Share of auxiliary-only pairs that join the hesitation set (μ as a top fraction).
         /// 1 (all of them) and β = 1 were best on Retail Rocket's validation split (docs/hnt.md).
         public var mu: Float = 1
+        /// μ ≥ 1: the hesitation set is every auxiliary-only pair, whatever the conversion scorer says.
+        public var hesitatesOnEveryAuxiliaryPair: Bool { mu >= 1 }
         /// Weight β of a hesitation pair in the BPR loss (eq. 18).
         public var beta: Float = 1
         /// λ1 (hesitation module), λ2 (contrastive alignment), eq. 19.
