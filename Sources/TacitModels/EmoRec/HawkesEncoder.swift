@@ -94,17 +94,19 @@ public final class HawkesEncoder {
         var items = [Int32](repeating: pad, count: batch * length)
         var kinds = [Int32](repeating: Self.padKind, count: batch * length)
         var gaps = [Float](repeating: 0, count: batch * length)
-        var days = [Double](repeating: 0, count: batch * length)
+        // Times stay integer seconds until they are subtracted: t_i / 86,400 − t_j / 86,400 rounds differently with
+        // the clock's origin, and `tacit backtest` (which replays a dataset ending now) trained differently each run.
+        var times = [Int64](repeating: 0, count: batch * length)
         for (b, events) in kept.enumerated() {
             let row = b * length, offset = row + length - events.count
             items[row] = cls
             kinds[row] = Self.clsKind
-            days[row] = Double(events.first?.time ?? 0) / 86_400
+            times[row] = events.first?.time ?? 0
             var previous = events.first?.time ?? 0
             for (k, e) in events.enumerated() {
                 items[offset + k] = e.item
                 kinds[offset + k] = Int32(e.kind.rawValue)
-                days[offset + k] = Double(e.time) / 86_400
+                times[offset + k] = e.time
                 gaps[offset + k] = Float(Foundation.log1p(Double(max(0, e.time - previous)) / 86_400))
                 previous = e.time
             }
@@ -118,7 +120,7 @@ public final class HawkesEncoder {
             let row = b * length
             for i in 0..<length where items[row + i] != pad {
                 for j in 0..<length where items[row + j] != pad {
-                    dt[(row + i) * length + j] = Float(max(0, days[row + i] - days[row + j]))
+                    dt[(row + i) * length + j] = Float(Double(max(0, times[row + i] - times[row + j])) / 86_400)
                 }
             }
         }
