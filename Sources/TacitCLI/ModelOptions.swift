@@ -46,6 +46,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "HNT β: BPR weight of a hesitation pair.")
     var beta: Float = HNT.Settings().beta
 
+    @Option(help: "HNT: compute the hesitation module's losses on every N-th step only, weighted N·λ1 (1: every step, the paper's).")
+    var hesitationEvery: Int = HNT.Settings().hesitationEvery
+
     @Flag(inversion: .prefixedNo, help: "HNT: hesitation pairs also become β-weighted edges of the target graph.")
     var hesitationEdges = true
 
@@ -237,6 +240,7 @@ struct ModelOptions: ParsableArguments {
         h.heads = headsValue
         h.mu = mu
         h.beta = beta
+        h.hesitationEvery = hesitationEvery
         h.lambda1 = lambda1
         h.lambda2 = lambda2
         h.temperature = tau
@@ -280,7 +284,7 @@ struct ModelOptions: ParsableArguments {
         if model == "hnt" {
             d.merge([
                 "ablation": ablation, "heads": "\(headsValue)", "mu": "\(mu)", "beta": "\(beta)", "lambda1": "\(lambda1)",
-                "lambda2": "\(lambda2)", "tau": "\(tau)",
+                "lambda2": "\(lambda2)", "tau": "\(tau)", "hesitation_every": "\(hesitationEvery)",
                 "hesitation_edges": "\(hesitationEdges)", "transfer": "\(transfer)",
             ]) { $1 }
         }
@@ -298,6 +302,7 @@ struct ModelOptions: ParsableArguments {
         guard learningRate > 0 else { throw ValidationError("--lr must be positive") }
         guard headsValue > 0, dimValue % headsValue == 0 else { throw ValidationError("--heads must be positive and divide --dim (\(dimValue))") }
         guard mu >= 0, mu <= 1 else { throw ValidationError("--mu must be in [0, 1]") }
+        guard hesitationEvery >= 1 else { throw ValidationError("--hesitation-every must be ≥ 1") }
         guard maxLenValue > 0, blocks >= 1, innerValue > 0 else { throw ValidationError("--max-len, --blocks and --inner must be positive") }
         guard dropoutValue >= 0, dropoutValue < 1, graphDropout >= 0, graphDropout < 1 else {
             throw ValidationError("--dropout and --graph-dropout must be in [0, 1)")

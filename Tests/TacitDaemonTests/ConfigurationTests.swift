@@ -94,6 +94,7 @@ struct ConfigurationTests {
             dim = 32
             heads = 4
             mu = 0.5
+            hesitation_every = 2
             ablation = "full"
             [trainer.sine]
             prototypes = 5
@@ -111,7 +112,7 @@ struct ConfigurationTests {
             Issue.record("not hnt: \(String(describing: c.trainer.modelSettings))")
             return
         }
-        #expect(h.embedding.dim == 32 && h.heads == 4 && h.mu == 0.5 && h.embedding.seed == 7)
+        #expect(h.embedding.dim == 32 && h.heads == 4 && h.mu == 0.5 && h.embedding.seed == 7 && h.hesitationEvery == 2)
         #expect(h.transfer && h.negativeTransfer && h.contrastive)  // full, not the default hesitation-only
         #expect(!TacitConfiguration().trainer.hnt.transfer)
         #expect(c.trainer.sine.prototypes == 5 && c.trainer.sine.ablation == .noNegativeFeedback && c.trainer.sine.transformer.maxLength == 20)
@@ -177,6 +178,10 @@ struct ConfigurationTests {
                 == "configs/tacit.toml: trainer.hnt.ablation: unknown HNT variant \"no-such\": choose full, base, no-hesitation, no-negative-transfer, hesitation-only"
         )
         #expect(error("[trainer.hnt]\nheads = 3") == "configs/tacit.toml: trainer.hnt.heads: must divide trainer.hnt.dim (64)")
+        #expect(
+            error("[trainer.hnt]\nhesitation_every = 0")
+                == "configs/tacit.toml: trainer.hnt.hesitation_every: expected an integer in 1...1000, found 0"
+        )
         #expect(
             error("[trainer.sasrec]\nwindow_stride = 60")
                 == "configs/tacit.toml: trainer.sasrec.window_stride: must be at most trainer.sasrec.max_length (50); 0 means max_length"

@@ -174,6 +174,19 @@ final class HNTTests: XCTestCase {
         XCTAssertThrowsError(try s.apply(ablation: "no-such"))
     }
 
+    /// `hesitationEvery = k` computes the hesitation losses on steps k, 2k, …: the discriminator (which trains
+    /// on those steps only) is untouched after fewer than k steps, and trains once the k-th has run. The tiny
+    /// set takes one step per epoch.
+    func testHesitationLossesRunOnEveryKthStepOnly() {
+        let initial = tinyModel().discriminator.parameters[0].value
+        for (every, epochs, trains) in [(1, 1, true), (4, 3, false), (3, 2, false), (3, 3, true)] {
+            let m = tinyModel { $0.hesitationEvery = every }
+            var rng = SeededRNG(seed: 1)
+            for _ in 0..<epochs { _ = m.trainEpoch(rng: &rng) }
+            XCTAssertEqual(m.discriminator.parameters[0].value != initial, trains, "every \(every), \(epochs) epochs")
+        }
+    }
+
     // MARK: - Learning on real data
 
     /// On Retail Rocket (HNT's own data), a short run's loss falls and the model beats popularity

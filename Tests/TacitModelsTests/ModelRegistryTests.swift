@@ -81,6 +81,20 @@ struct ModelRegistryTests {
         #expect(seeded.seed == (settings.kind == .popularity ? 0 : 0xDEAD_BEEF))
     }
 
+    /// Snapshots saved before `hesitationEvery` existed still decode, as the every-step training they had.
+    @Test func hntSettingsWithoutHesitationEveryDecodeAsEveryStep() throws {
+        var s = HNT.Settings()
+        s.hesitationEvery = 4
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(ModelSettings.hnt(s))) as? [String: Any])
+        var settings = try #require(object["settings"] as? [String: Any])
+        #expect(settings["hesitationEvery"] as? Int == 4)
+        settings["hesitationEvery"] = nil
+        object["settings"] = settings
+        let old = try JSONDecoder().decode(ModelSettings.self, from: JSONSerialization.data(withJSONObject: object))
+        s.hesitationEvery = 1
+        #expect(old == .hnt(s))
+    }
+
     @Test func aSnapshotOfAnUnknownKindIsRefused() {
         let json = #"{"model": "word2vec", "settings": {}}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(ModelSettings.self, from: Data(json.utf8)) }

@@ -187,6 +187,7 @@ public struct TacitConfiguration: Sendable, Equatable {
             h.mu = 1
             h.beta = 1
             h.heads = 2
+            h.hesitationEvery = 4
             do { try h.apply(ablation: "hesitation-only") } catch { preconditionFailure("\(error)") }
             return h
         }

@@ -53,6 +53,10 @@ public final class HNT: Recommender, CachesEmbeddings {
         public var temperature: Float = 0.2
         /// Epochs before the first hesitation set is chosen (the scorer needs to have learned something).
         public var hesitationWarmup = 3
+        /// The hesitation module's losses (eqs. 5 and 8) are computed on every `hesitationEvery`-th step only,
+        /// weighted `hesitationEvery · λ1`, so their weight per epoch is unchanged. They cost three of a step's
+        /// four full-graph propagations; 1 (every step) is the paper's.
+        public var hesitationEvery = 1
         /// Whether hesitation pairs also become (β-weighted) edges of the target graph.
         public var hesitationEdges = true
         /// Module switches, for the paper's ablations (`transfer` off leaves no path from the
@@ -84,6 +88,30 @@ public final class HNT: Recommender, CachesEmbeddings {
                 contrastive = false
             default: throw UnknownAblation(name: ablation)
             }
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case embedding, heads, mu, beta, lambda1, lambda2, temperature, hesitationWarmup, hesitationEvery, hesitationEdges
+            case transfer, hesitation, negativeTransfer, contrastive
+        }
+
+        /// Snapshots record their settings; those saved before `hesitationEvery` existed trained on every step.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            embedding = try c.decode(EmbeddingSettings.self, forKey: .embedding)
+            heads = try c.decode(Int.self, forKey: .heads)
+            mu = try c.decode(Float.self, forKey: .mu)
+            beta = try c.decode(Float.self, forKey: .beta)
+            lambda1 = try c.decode(Float.self, forKey: .lambda1)
+            lambda2 = try c.decode(Float.self, forKey: .lambda2)
+            temperature = try c.decode(Float.self, forKey: .temperature)
+            hesitationWarmup = try c.decode(Int.self, forKey: .hesitationWarmup)
+            hesitationEvery = try c.decodeIfPresent(Int.self, forKey: .hesitationEvery) ?? 1
+            hesitationEdges = try c.decode(Bool.self, forKey: .hesitationEdges)
+            transfer = try c.decode(Bool.self, forKey: .transfer)
+            hesitation = try c.decode(Bool.self, forKey: .hesitation)
+            negativeTransfer = try c.decode(Bool.self, forKey: .negativeTransfer)
+            contrastive = try c.decode(Bool.self, forKey: .contrastive)
         }
     }
 
@@ -126,6 +154,7 @@ public final class HNT: Recommender, CachesEmbeddings {
     /// `hesitationEdges` is on.
     var targetGraph: SparseMatrix
     private var epochsTrained = 0
+    private var stepsTrained = 0
     private var cache: (users: [Float], items: [Float])?
 
     public var parameters: [Tensor] {
@@ -216,9 +245,11 @@ public final class HNT: Recommender, CachesEmbeddings {
                 .scaled(by: settings.lambda2)
         }
         var adversarial: (real: Tensor, fake: Tensor)?
-        if settings.hesitation, !graphs.auxPlusPairs.users.isEmpty, !graphs.auxMinusPairs.users.isEmpty {
+        stepsTrained += 1
+        let every = max(1, settings.hesitationEvery)
+        if settings.hesitation, stepsTrained % every == 0, !graphs.auxPlusPairs.users.isEmpty, !graphs.auxMinusPairs.users.isEmpty {
             let h = hesitationLosses(x0, batch: users.count, rng: &rng)
-            loss = loss + h.loss.scaled(by: settings.lambda1)
+            loss = loss + h.loss.scaled(by: settings.lambda1 * Float(every))
             adversarial = (h.real, h.fake)
         }
         loss.backward()

@@ -145,7 +145,8 @@ public enum ModelSettings: Sendable, Equatable {
             return .lightgcn(s)
         case .hnt(var s):
             s.embedding.clearTraining()
-            (s.lambda1, s.lambda2, s.hesitationWarmup) = (HNT.Settings().lambda1, HNT.Settings().lambda2, HNT.Settings().hesitationWarmup)
+            let d = HNT.Settings()
+            (s.lambda1, s.lambda2, s.hesitationWarmup, s.hesitationEvery) = (d.lambda1, d.lambda2, d.hesitationWarmup, d.hesitationEvery)
             return .hnt(s)
         case .sasrec(var s):
             let d = SASRec.Settings()
