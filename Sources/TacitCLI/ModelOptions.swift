@@ -52,6 +52,9 @@ struct ModelOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "HNT: hesitation pairs also become β-weighted edges of the target graph.")
     var hesitationEdges = true
 
+    @Flag(help: "HNT: final embeddings are the mean of the layers, as LightGCN's (default: their sum, eq. 17).")
+    var averageLayers = false
+
     @Flag(inversion: .prefixedNo, help: "HNT: attention transfer from auxiliary behaviors into the target (eqs. 10–16).")
     var transfer = true
 
@@ -245,6 +248,7 @@ struct ModelOptions: ParsableArguments {
         h.lambda2 = lambda2
         h.temperature = tau
         h.hesitationEdges = hesitationEdges
+        h.averageLayers = averageLayers
         h.transfer = transfer
         if HNT.Settings.ablations.contains(ablation) { try h.apply(ablation: ablation) }
         return h
@@ -285,7 +289,7 @@ struct ModelOptions: ParsableArguments {
             d.merge([
                 "ablation": ablation, "heads": "\(headsValue)", "mu": "\(mu)", "beta": "\(beta)", "lambda1": "\(lambda1)",
                 "lambda2": "\(lambda2)", "tau": "\(tau)", "hesitation_every": "\(hesitationEvery)",
-                "hesitation_edges": "\(hesitationEdges)", "transfer": "\(transfer)",
+                "hesitation_edges": "\(hesitationEdges)", "average_layers": "\(averageLayers)", "transfer": "\(transfer)",
             ]) { $1 }
         }
         return d

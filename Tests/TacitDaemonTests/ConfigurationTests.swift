@@ -95,6 +95,7 @@ struct ConfigurationTests {
             heads = 4
             mu = 0.5
             hesitation_every = 2
+            average_layers = false
             ablation = "full"
             [trainer.sine]
             prototypes = 5
@@ -112,7 +113,8 @@ struct ConfigurationTests {
             Issue.record("not hnt: \(String(describing: c.trainer.modelSettings))")
             return
         }
-        #expect(h.embedding.dim == 32 && h.heads == 4 && h.mu == 0.5 && h.embedding.seed == 7 && h.hesitationEvery == 2)
+        #expect(h.embedding.dim == 32 && h.heads == 4 && h.mu == 0.5 && h.embedding.seed == 7 && h.hesitationEvery == 2 && !h.averageLayers)
+        #expect(TacitConfiguration().trainer.hnt.averageLayers && TacitConfiguration().trainer.hnt.hesitationEvery == 4)
         #expect(h.transfer && h.negativeTransfer && h.contrastive)  // full, not the default hesitation-only
         #expect(!TacitConfiguration().trainer.hnt.transfer)
         #expect(c.trainer.sine.prototypes == 5 && c.trainer.sine.ablation == .noNegativeFeedback && c.trainer.sine.transformer.maxLength == 20)

@@ -187,6 +187,13 @@ final class HNTTests: XCTestCase {
         }
     }
 
+    /// `averageLayers` serves the mean of layers 0…L: the sum of eq. 17 divided by L + 1, nothing else.
+    func testAverageLayersServesTheSumOverLPlusOne() {
+        let sum = tinyModel().finalEmbeddings(), mean = tinyModel { $0.averageLayers = true }.finalEmbeddings()
+        assertClose(mean.users, sum.users.map { Double($0) / 3 }, atol: 1e-6)
+        assertClose(mean.items, sum.items.map { Double($0) / 3 }, atol: 1e-6)
+    }
+
     // MARK: - Learning on real data
 
     /// On Retail Rocket (HNT's own data), a short run's loss falls and the model beats popularity

@@ -81,17 +81,21 @@ struct ModelRegistryTests {
         #expect(seeded.seed == (settings.kind == .popularity ? 0 : 0xDEAD_BEEF))
     }
 
-    /// Snapshots saved before `hesitationEvery` existed still decode, as the every-step training they had.
-    @Test func hntSettingsWithoutHesitationEveryDecodeAsEveryStep() throws {
+    /// Snapshots saved before `hesitationEvery` and `averageLayers` existed still decode, as what they were:
+    /// every step, layers summed.
+    @Test func hntSettingsWithoutTheNewerKeysDecodeAsTheyTrained() throws {
         var s = HNT.Settings()
         s.hesitationEvery = 4
+        s.averageLayers = true
         var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(ModelSettings.hnt(s))) as? [String: Any])
         var settings = try #require(object["settings"] as? [String: Any])
-        #expect(settings["hesitationEvery"] as? Int == 4)
+        #expect(settings["hesitationEvery"] as? Int == 4 && settings["averageLayers"] as? Bool == true)
         settings["hesitationEvery"] = nil
+        settings["averageLayers"] = nil
         object["settings"] = settings
         let old = try JSONDecoder().decode(ModelSettings.self, from: JSONSerialization.data(withJSONObject: object))
         s.hesitationEvery = 1
+        s.averageLayers = false
         #expect(old == .hnt(s))
     }
 

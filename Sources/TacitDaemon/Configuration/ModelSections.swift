@@ -40,6 +40,7 @@ enum ModelSections {
         h.beta = Float(try hnt.double("beta", default: Double(t.hnt.beta), range: 0...10))
         h.heads = try hnt.int("heads", default: t.hnt.heads, range: 1...64)
         h.hesitationEvery = try hnt.int("hesitation_every", default: t.hnt.hesitationEvery, range: 1...1000)
+        h.averageLayers = try hnt.bool("average_layers", default: t.hnt.averageLayers)
         if h.embedding.dim % h.heads != 0 { throw hnt.error("heads", "must divide \(hnt.key("dim")) (\(h.embedding.dim))") }
         let ablation = try hnt.string("ablation", default: "hesitation-only")
         do { try h.apply(ablation: ablation) } catch {

@@ -188,6 +188,7 @@ public struct TacitConfiguration: Sendable, Equatable {
             h.beta = 1
             h.heads = 2
             h.hesitationEvery = 4
+            h.averageLayers = true
             do { try h.apply(ablation: "hesitation-only") } catch { preconditionFailure("\(error)") }
             return h
         }

@@ -14,7 +14,8 @@ extension HNT {
     }
 
     /// Target-behavior embeddings (eqs. 16–17): each layer is the LightGCN step over the buy graph
-    /// plus the transfer feature `T = Σ_k m_{k→k*} − δ_{k→k*}`; the result is the sum over layers.
+    /// plus the transfer feature `T = Σ_k m_{k→k*} − δ_{k→k*}`; the result is the sum over layers (the mean with
+    /// `averageLayers`).
     /// x0: (U + I, d), auxiliary: [(U + I, d)] → (U + I, d).
     func targetEmbeddings(_ x0: Tensor, auxiliary: [Tensor]) -> Tensor {
         let n = x0.shape[0], d = settings.embedding.dim
@@ -44,7 +45,7 @@ extension HNT {
             layer = next
             sum = sum + layer
         }
-        return sum
+        return settings.averageLayers ? sum.scaled(by: 1 / Float(settings.embedding.layers + 1)) : sum
     }
 
     /// (H, d) 0/1 matrix: row h marks the d/H columns of head h.

@@ -59,6 +59,9 @@ public final class HNT: Recommender, CachesEmbeddings {
         public var hesitationEvery = 1
         /// Whether hesitation pairs also become (β-weighted) edges of the target graph.
         public var hesitationEdges = true
+        /// The final embeddings are the mean of layers 0…L, as LightGCN's; false: their sum (eq. 17). A sum
+        /// is L + 1 times the mean, so every BPR logit is (L + 1)² times larger and saturates that much sooner.
+        public var averageLayers = false
         /// Module switches, for the paper's ablations (`transfer` off leaves no path from the
         /// auxiliary behaviors into the target embeddings but the hesitation set: a diagnostic).
         public var transfer = true
@@ -92,10 +95,11 @@ public final class HNT: Recommender, CachesEmbeddings {
 
         private enum CodingKeys: String, CodingKey {
             case embedding, heads, mu, beta, lambda1, lambda2, temperature, hesitationWarmup, hesitationEvery, hesitationEdges
-            case transfer, hesitation, negativeTransfer, contrastive
+            case averageLayers, transfer, hesitation, negativeTransfer, contrastive
         }
 
-        /// Snapshots record their settings; those saved before `hesitationEvery` existed trained on every step.
+        /// Snapshots record their settings; those saved before `hesitationEvery` and `averageLayers` existed trained
+        /// on every step and summed their layers.
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             embedding = try c.decode(EmbeddingSettings.self, forKey: .embedding)
@@ -108,6 +112,7 @@ public final class HNT: Recommender, CachesEmbeddings {
             hesitationWarmup = try c.decode(Int.self, forKey: .hesitationWarmup)
             hesitationEvery = try c.decodeIfPresent(Int.self, forKey: .hesitationEvery) ?? 1
             hesitationEdges = try c.decode(Bool.self, forKey: .hesitationEdges)
+            averageLayers = try c.decodeIfPresent(Bool.self, forKey: .averageLayers) ?? false
             transfer = try c.decode(Bool.self, forKey: .transfer)
             hesitation = try c.decode(Bool.self, forKey: .hesitation)
             negativeTransfer = try c.decode(Bool.self, forKey: .negativeTransfer)
