@@ -4,9 +4,9 @@ import TacitTensor
 
 /// An immutable trained model as served: layer-0 tables (what fine-tuning warm-starts from) and the
 /// final tables (what scores), for `bpr` (final = layer 0) and `lightgcn`/`hnt` (final = mean over
-/// propagation layers, LightGCN eq. 8); or, for the sequential models (`sasrec`, `sine`), their
-/// network in `sequence`, which scores from a user's history (no user tables; `items` holds the
-/// item embeddings). Shared by reference between the trainer and serving; swapped whole on promotion.
+/// propagation layers, LightGCN eq. 8; HNT's sum, eq. 17, without `averageLayers`); or, for the
+/// sequential models (`sasrec`, `sine`), their network in `sequence`, which scores from a user's
+/// history (no user tables; `items` holds the item embeddings). Shared by reference between the trainer and serving; swapped whole on promotion.
 public final class ServingEmbeddings: Sendable {
     public let model: String
     /// Snapshot version (0 until saved).
